@@ -1,0 +1,256 @@
+//! Privacy-first product telemetry for Rust.
+//!
+//! Declare an event as a plain struct and say, per field, how its value is
+//! anonymised. The derive writes a serializer that sends only the filtered
+//! values, and the compiler refuses raw values that may identify a person or a
+//! machine (paths, OS strings, IP addresses).
+//!
+//! ```
+//! use std::path::PathBuf;
+//! use telemetry_core::{Anonymizer, HashKey, TelemetrySafe};
+//!
+//! /// Aggregated statistics for one session.
+//! #[derive(TelemetrySafe)]
+//! #[telemetry(event = "session_summary")]
+//! struct Session {
+//!     /// Searches performed.
+//!     total_searches: u64,
+//!     /// The repository searched, as a keyed hash.
+//!     #[telemetry(hash)]
+//!     repository: PathBuf,
+//!     /// Whether a custom configuration file was used.
+//!     #[telemetry(boolean)]
+//!     custom_config: Option<PathBuf>,
+//!     /// How many files were open.
+//!     #[telemetry(count)]
+//!     open_files: Vec<PathBuf>,
+//!     /// Length of the query in characters.
+//!     #[telemetry(text_count)]
+//!     query: String,
+//!     /// Searches per language.
+//!     #[telemetry(distribution)]
+//!     languages: Vec<String>,
+//!     /// Tokens returned, summed over all searches.
+//!     #[telemetry(aggregate)]
+//!     tokens_per_search: Vec<u64>,
+//!     /// Never sent.
+//!     #[telemetry(forbidden)]
+//!     api_key: String,
+//! }
+//!
+//! let session = Session {
+//!     total_searches: 8,
+//!     repository: PathBuf::from("/home/ana/secret-project"),
+//!     custom_config: None,
+//!     open_files: vec![PathBuf::from("/home/ana/secret-project/src/main.rs")],
+//!     query: String::from("fn parse_invoice"),
+//!     languages: vec!["rust".into(), "python".into(), "rust".into()],
+//!     tokens_per_search: vec![120, 80, 200],
+//!     api_key: String::from("sk-live-123"),
+//! };
+//!
+//! let anonymizer = Anonymizer::new(&HashKey::from_bytes([7; 32]));
+//! let json = serde_json::to_string(&session.telemetry_view(&anonymizer)).unwrap();
+//! assert!(json.starts_with(r#"{"total_searches":8,"repository":""#));
+//! assert!(json.ends_with(
+//!     r#","custom_config":false,"open_files":1,"query":16,"languages":{"python":1,"rust":2},"tokens_per_search":400}"#
+//! ));
+//! assert!(!json.contains("ana") && !json.contains("invoice") && !json.contains("sk-live"));
+//! ```
+//!
+//! See [`convert`] for what each attribute accepts and sends, [`schema`] for
+//! the metadata every derived type carries, and [`TelemetryValue`] for what may
+//! pass through without an attribute.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+// The derive names this crate by its absolute path; this lets the crate use
+// its own derive.
+extern crate self as telemetry_core;
+
+mod anonymizer;
+pub mod convert;
+pub mod schema;
+mod value;
+
+use serde::{Serialize, Serializer};
+
+pub use anonymizer::{Anonymizer, HashDigest, HashKey, HashScope, KeyGenerationError, MissingAppKey};
+pub use schema::Schema;
+pub use value::{Label, TelemetryValue};
+
+/// Derives [`TelemetrySafe`] (and [`TelemetryValue`], so the struct nests in
+/// other events) for a struct with named fields.
+///
+/// Container attributes: `#[telemetry(event = "name")]` makes the struct an
+/// event ([`TelemetryEvent`]); without it the struct can only be nested.
+/// `#[telemetry(crate = "path")]` names this crate when it is re-exported.
+///
+/// Field attributes, at most one conversion per field:
+///
+/// | attribute | sends |
+/// | --- | --- |
+/// | none | the value itself; its type must implement [`TelemetryValue`] |
+/// | `hash`, `hash(scope = "app")` | keyed HMAC-SHA256, 128 bits in hex |
+/// | `boolean` | whether the value is present |
+/// | `count` | the number of elements |
+/// | `text_count` | the number of characters |
+/// | `distribution` | `{label: count}` |
+/// | `aggregate`, `aggregate = "sum" \| "mean" \| "min" \| "max"` | one number |
+/// | `forbidden` | nothing: the key is absent |
+///
+/// `#[telemetry(rename = "key")]` changes the payload key and combines with
+/// any conversion.
+pub use telemetry_derive::TelemetrySafe;
+
+/// Derives [`TelemetryValue`] and [`Label`] for a unit-only enum, sent as a
+/// label.
+///
+/// Labels are the variant names as written, like serde's; change them with
+/// `#[telemetry(rename_all = "snake_case")]` on the enum (also `lowercase`,
+/// `UPPERCASE`, `camelCase`, `PascalCase`, `SCREAMING_SNAKE_CASE`,
+/// `kebab-case`) or `#[telemetry(rename = "label")]` on a variant.
+///
+/// ```
+/// use telemetry_core::TelemetryValue;
+///
+/// #[derive(TelemetryValue)]
+/// #[telemetry(rename_all = "snake_case")]
+/// enum Period { Daily, Weekly, #[telemetry(rename = "per_month")] Monthly }
+/// ```
+pub use telemetry_derive::TelemetryValue;
+
+/// A struct that can be sent as telemetry: it knows its [`Schema`] and writes
+/// itself filtered, field by field, into any serde serializer.
+///
+/// Derive it; see [`derive@TelemetrySafe`].
+pub trait TelemetrySafe {
+    /// What the derive recorded: event name, fields, conversions, docs.
+    const SCHEMA: &'static Schema;
+
+    /// Writes the filtered object into `serializer`, without building an
+    /// intermediate value. Fails only when a field hashed with
+    /// `scope = "app"` meets an anonymizer without an app-wide key.
+    fn serialize_filtered<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error>;
+
+    /// A [`serde::Serialize`] view of the filtered object, for any serde
+    /// format: `serde_json::to_writer(&mut buf, &event.telemetry_view(&anonymizer))`.
+    fn telemetry_view<'a>(&'a self, anonymizer: &'a Anonymizer) -> TelemetryView<'a, Self> {
+        TelemetryView { value: self, anonymizer }
+    }
+
+    /// The filtered object as a JSON map: convenient, but slower than
+    /// [`telemetry_view`](Self::telemetry_view), which streams.
+    fn serialize_for_telemetry(
+        &self,
+        anonymizer: &Anonymizer,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
+        match serde_json::to_value(self.telemetry_view(anonymizer))? {
+            serde_json::Value::Object(map) => Ok(map),
+            _ => unreachable!("a derived TelemetrySafe type always serializes as an object"),
+        }
+    }
+}
+
+/// A [`TelemetrySafe`] struct that is an event in its own right, named with
+/// `#[telemetry(event = "name")]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a telemetry event",
+    label = "`{Self}` has no event name",
+    note = "name the event with #[telemetry(event = \"name\")] beside #[derive(TelemetrySafe)]"
+)]
+pub trait TelemetryEvent: TelemetrySafe {
+    /// The event name, as given to `#[telemetry(event = "...")]`.
+    const EVENT: &'static str;
+}
+
+/// The filtered view of a [`TelemetrySafe`] value; see
+/// [`TelemetrySafe::telemetry_view`].
+pub struct TelemetryView<'a, T: ?Sized> {
+    value: &'a T,
+    anonymizer: &'a Anonymizer,
+}
+
+impl<T: TelemetrySafe + ?Sized> Serialize for TelemetryView<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize_filtered(self.anonymizer, serializer)
+    }
+}
+
+impl<T: ?Sized> Clone for TelemetryView<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for TelemetryView<'_, T> {}
+
+/// What the derives expand to. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+
+    pub use crate::schema::{Aggregate, Conversion, FieldSchema, Schema, Shape};
+
+    use serde::Serialize;
+
+    use crate::convert::{
+        Aggregated, Countable, Distribution, HashInput, Hashed, LabelCounts, Numbers, Presence,
+        TextLength,
+    };
+    use crate::value::Filtered;
+    use crate::{Anonymizer, HashScope, TelemetryValue};
+
+    #[inline]
+    pub fn pass<'a, T: TelemetryValue + ?Sized>(
+        value: &'a T,
+        anonymizer: &'a Anonymizer,
+    ) -> impl Serialize + 'a {
+        Filtered { value, anonymizer }
+    }
+
+    #[inline]
+    pub fn hash<'a, T: HashInput + ?Sized>(
+        value: &'a T,
+        anonymizer: &'a Anonymizer,
+        scope: HashScope,
+        field: &'static str,
+    ) -> impl Serialize + 'a {
+        Hashed { value, anonymizer, scope, field }
+    }
+
+    #[inline]
+    pub fn boolean<T: Presence + ?Sized>(value: &T) -> bool {
+        value.is_present()
+    }
+
+    #[inline]
+    pub fn count<T: Countable + ?Sized>(value: &T) -> Option<usize> {
+        value.element_count()
+    }
+
+    #[inline]
+    pub fn text_count<T: TextLength + ?Sized>(value: &T) -> Option<usize> {
+        value.char_count()
+    }
+
+    #[inline]
+    pub fn distribution<T: LabelCounts + ?Sized>(value: &T) -> impl Serialize + '_ {
+        Distribution(value)
+    }
+
+    #[inline]
+    pub fn aggregate<T: Numbers + ?Sized>(value: &T, aggregate: Aggregate) -> impl Serialize + '_ {
+        Aggregated { value, aggregate }
+    }
+
+    #[inline]
+    pub fn label<T: crate::Label + ?Sized>(value: &T) -> &str {
+        value.label()
+    }
+}

@@ -1,0 +1,485 @@
+//! Reads `#[telemetry(...)]` into plain values, reporting every mistake at the
+//! user's tokens. Each parse branch shows the syntax it accepts.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, LitStr, Token};
+
+use crate::ctxt::Ctxt;
+use crate::symbol::{
+    self, AGGREGATE, BOOLEAN, CONVERSIONS, COUNT, CRATE, DISTRIBUTION, EVENT, FORBIDDEN, HASH,
+    RENAME, RENAME_ALL, SCOPE, Symbol, TELEMETRY, TEXT_COUNT,
+};
+
+/// How one field's value is turned into what is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Treatment {
+    Pass,
+    Forbidden,
+    Boolean,
+    Count,
+    TextCount,
+    Hash(Scope),
+    Distribution,
+    Aggregate(AggregateKind),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Installation,
+    App,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggregateKind {
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+
+impl Treatment {
+    fn word(self) -> Symbol {
+        match self {
+            Self::Pass => Symbol("pass-through"),
+            Self::Forbidden => FORBIDDEN,
+            Self::Boolean => BOOLEAN,
+            Self::Count => COUNT,
+            Self::TextCount => TEXT_COUNT,
+            Self::Hash(_) => HASH,
+            Self::Distribution => DISTRIBUTION,
+            Self::Aggregate(_) => AGGREGATE,
+        }
+    }
+}
+
+/// A value that may be given at most once; the second one is reported where
+/// it stands.
+struct Attr<'c, T> {
+    cx: &'c Ctxt,
+    name: Symbol,
+    value: Option<T>,
+}
+
+impl<'c, T> Attr<'c, T> {
+    fn none(cx: &'c Ctxt, name: Symbol) -> Self {
+        Self { cx, name, value: None }
+    }
+
+    fn set<A: ToTokens>(&mut self, tokens: A, value: T) {
+        if self.value.is_some() {
+            self.cx.error_spanned_by(tokens, format!("duplicate telemetry attribute `{}`", self.name));
+        } else {
+            self.value = Some(value);
+        }
+    }
+}
+
+/// The attributes of a struct deriving `TelemetrySafe`.
+pub(crate) struct Container {
+    pub(crate) event: Option<String>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+impl Container {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut event = Attr::none(cx, EVENT);
+        let mut krate = Attr::none(cx, CRATE);
+        for attr in telemetry_attrs(attrs) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path == EVENT {
+                    // #[telemetry(event = "session_summary")]
+                    if !meta.input.peek(Token![=]) {
+                        cx.error_spanned_by(&meta.path, "missing event name: write #[telemetry(event = \"name\")]");
+                        return skip_argument(&meta);
+                    }
+                    let name: LitStr = meta.value()?.parse()?;
+                    if let Some(valid) = event_name(cx, &name) {
+                        event.set(&meta.path, valid);
+                    }
+                } else if meta.path == CRATE {
+                    // #[telemetry(crate = "my_app::telemetry_core")]
+                    krate.set(&meta.path, parse_crate(&meta)?);
+                } else if let Some(word) = field_word(&meta.path) {
+                    cx.error_spanned_by(&meta.path, format!("`{word}` belongs on a field, not on the struct"));
+                    skip_argument(&meta)?;
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown telemetry attribute `{}` on a struct; expected `event = \"name\"` or `crate = \"path\"`",
+                            path_text(&meta.path)
+                        ),
+                    );
+                    skip_argument(&meta)?;
+                }
+                Ok(())
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
+            }
+        }
+        Self { event: event.value, krate: krate.value }
+    }
+}
+
+/// The attributes of one field.
+pub(crate) struct Field {
+    pub(crate) treatment: Treatment,
+    pub(crate) rename: Option<String>,
+}
+
+impl Field {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut treatment: Option<Treatment> = None;
+        let mut rename = Attr::none(cx, RENAME);
+        for attr in telemetry_attrs(attrs) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                let chosen = if meta.path == HASH {
+                    // #[telemetry(hash)]
+                    // #[telemetry(hash(scope = "installation"))]
+                    // #[telemetry(hash(scope = "app"))]
+                    Some(Treatment::Hash(parse_hash_scope(cx, &meta)?))
+                } else if meta.path == AGGREGATE {
+                    // #[telemetry(aggregate)]
+                    // #[telemetry(aggregate = "sum" | "mean" | "min" | "max")]
+                    parse_aggregate(cx, &meta)?.map(Treatment::Aggregate)
+                } else if let Some(plain) = plain_conversion(&meta.path) {
+                    // #[telemetry(forbidden)], #[telemetry(boolean)], #[telemetry(count)],
+                    // #[telemetry(text_count)], #[telemetry(distribution)]
+                    if has_argument(&meta) {
+                        cx.error_spanned_by(&meta.path, format!("`{}` takes no arguments", plain.word()));
+                        skip_argument(&meta)?;
+                    }
+                    Some(plain)
+                } else if meta.path == RENAME {
+                    // #[telemetry(rename = "key")]
+                    if let Some(key) = parse_name(cx, &meta, "rename")? {
+                        rename.set(&meta.path, key);
+                    }
+                    None
+                } else if meta.path == EVENT || meta.path == CRATE {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!("`{}` belongs on the struct, not on a field", path_text(&meta.path)),
+                    );
+                    skip_argument(&meta)?;
+                    None
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown telemetry attribute `{}`; expected one of: {}, rename",
+                            path_text(&meta.path),
+                            symbol::list(&CONVERSIONS),
+                        ),
+                    );
+                    skip_argument(&meta)?;
+                    None
+                };
+                if let Some(chosen) = chosen {
+                    match &treatment {
+                        Some(first) if first.word().0 == chosen.word().0 => cx.error_spanned_by(
+                            &meta.path,
+                            format!("duplicate telemetry attribute `{}`", chosen.word()),
+                        ),
+                        Some(first) => cx.error_spanned_by(
+                            &meta.path,
+                            format!(
+                                "`{}` conflicts with `{}`: a field takes one conversion",
+                                chosen.word(),
+                                first.word()
+                            ),
+                        ),
+                        None => treatment = Some(chosen),
+                    }
+                }
+                Ok(())
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
+            }
+        }
+        Self { treatment: treatment.unwrap_or(Treatment::Pass), rename: rename.value }
+    }
+}
+
+/// How labels are derived from variant names: serde's `rename_all` rules.
+#[derive(Clone, Copy)]
+pub(crate) enum RenameRule {
+    Lower,
+    Upper,
+    Pascal,
+    Camel,
+    Snake,
+    ScreamingSnake,
+    Kebab,
+}
+
+const RENAME_RULES: [(&str, RenameRule); 7] = [
+    ("lowercase", RenameRule::Lower),
+    ("UPPERCASE", RenameRule::Upper),
+    ("PascalCase", RenameRule::Pascal),
+    ("camelCase", RenameRule::Camel),
+    ("snake_case", RenameRule::Snake),
+    ("SCREAMING_SNAKE_CASE", RenameRule::ScreamingSnake),
+    ("kebab-case", RenameRule::Kebab),
+];
+
+impl RenameRule {
+    /// Applies the rule to a `PascalCase` variant name.
+    pub(crate) fn apply(self, variant: &str) -> String {
+        let mut snake = String::new();
+        for (i, ch) in variant.char_indices() {
+            if i > 0 && ch.is_uppercase() {
+                snake.push('_');
+            }
+            snake.extend(ch.to_lowercase());
+        }
+        match self {
+            Self::Lower => variant.to_lowercase(),
+            Self::Upper => variant.to_uppercase(),
+            Self::Pascal => variant.to_owned(),
+            Self::Camel => {
+                let mut chars = variant.chars();
+                chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
+            }
+            Self::Snake => snake,
+            Self::ScreamingSnake => snake.to_uppercase(),
+            Self::Kebab => snake.replace('_', "-"),
+        }
+    }
+}
+
+/// The attributes of a unit-only enum deriving `TelemetryValue`.
+pub(crate) struct LabelContainer {
+    pub(crate) rename_all: Option<RenameRule>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+impl LabelContainer {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut rename_all = Attr::none(cx, RENAME_ALL);
+        let mut krate = Attr::none(cx, CRATE);
+        for attr in telemetry_attrs(attrs) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path == RENAME_ALL {
+                    // #[telemetry(rename_all = "snake_case")]
+                    let rule: LitStr = meta.value()?.parse()?;
+                    match RENAME_RULES.iter().find(|(name, _)| *name == rule.value()) {
+                        Some((_, found)) => rename_all.set(&meta.path, *found),
+                        None => cx.error_spanned_by(
+                            &rule,
+                            format!(
+                                "unknown rename rule `{}`; expected one of: {}",
+                                rule.value(),
+                                RENAME_RULES.map(|(name, _)| name).join(", ")
+                            ),
+                        ),
+                    }
+                } else if meta.path == CRATE {
+                    // #[telemetry(crate = "my_app::telemetry_core")]
+                    krate.set(&meta.path, parse_crate(&meta)?);
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown telemetry attribute `{}` on an enum; expected `rename_all = \"...\"` or `crate = \"path\"`",
+                            path_text(&meta.path)
+                        ),
+                    );
+                    skip_argument(&meta)?;
+                }
+                Ok(())
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
+            }
+        }
+        Self { rename_all: rename_all.value, krate: krate.value }
+    }
+}
+
+/// The `rename` of one enum variant.
+pub(crate) fn variant_rename(cx: &Ctxt, attrs: &[Attribute]) -> Option<String> {
+    let mut rename = Attr::none(cx, RENAME);
+    for attr in telemetry_attrs(attrs) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path == RENAME {
+                // #[telemetry(rename = "label")]
+                if let Some(label) = parse_name(cx, &meta, "rename")? {
+                    rename.set(&meta.path, label);
+                }
+            } else {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`",
+                        path_text(&meta.path)
+                    ),
+                );
+                skip_argument(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = parsed {
+            cx.syn_error(error);
+        }
+    }
+    rename.value
+}
+
+fn telemetry_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| *attr.path() == TELEMETRY)
+}
+
+fn plain_conversion(path: &syn::Path) -> Option<Treatment> {
+    [
+        (FORBIDDEN, Treatment::Forbidden),
+        (BOOLEAN, Treatment::Boolean),
+        (COUNT, Treatment::Count),
+        (TEXT_COUNT, Treatment::TextCount),
+        (DISTRIBUTION, Treatment::Distribution),
+    ]
+    .into_iter()
+    .find_map(|(word, treatment)| (*path == word).then_some(treatment))
+}
+
+fn field_word(path: &syn::Path) -> Option<Symbol> {
+    CONVERSIONS.into_iter().chain([RENAME]).find(|word| *path == *word)
+}
+
+fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope> {
+    let mut scope = Scope::Installation;
+    if meta.input.peek(Token![=]) {
+        cx.error_spanned_by(
+            &meta.path,
+            "`hash` takes no value; write #[telemetry(hash)] or #[telemetry(hash(scope = \"app\"))]",
+        );
+        skip_argument(meta)?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|option| {
+            if option.path == SCOPE {
+                let value: LitStr = option.value()?.parse()?;
+                match value.value().as_str() {
+                    "installation" => scope = Scope::Installation,
+                    "app" => scope = Scope::App,
+                    other => cx.error_spanned_by(
+                        &value,
+                        format!("unknown hash scope `{other}`; expected \"installation\" or \"app\""),
+                    ),
+                }
+                Ok(())
+            } else {
+                cx.error_spanned_by(
+                    &option.path,
+                    format!(
+                        "unknown hash option `{}`; expected `scope = \"installation\"` or `scope = \"app\"`",
+                        path_text(&option.path)
+                    ),
+                );
+                skip_argument(&option)
+            }
+        })?;
+    }
+    Ok(scope)
+}
+
+fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<AggregateKind>> {
+    if meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(&meta.path, "write #[telemetry(aggregate = \"mean\")], not aggregate(...)");
+        skip_argument(meta)?;
+        return Ok(None);
+    }
+    if !meta.input.peek(Token![=]) {
+        return Ok(Some(AggregateKind::Sum));
+    }
+    let kind: LitStr = meta.value()?.parse()?;
+    Ok(match kind.value().as_str() {
+        "sum" => Some(AggregateKind::Sum),
+        "mean" => Some(AggregateKind::Mean),
+        "min" => Some(AggregateKind::Min),
+        "max" => Some(AggregateKind::Max),
+        "median" | "p50" | "p90" | "p95" | "p99" | "percentile" => {
+            cx.error_spanned_by(
+                &kind,
+                format!(
+                    "unsupported aggregate `{}`; expected one of: sum, mean, min, max \
+                     (a percentile needs every value kept; compute it before capture and send the number)",
+                    kind.value()
+                ),
+            );
+            None
+        }
+        other => {
+            cx.error_spanned_by(
+                &kind,
+                format!("unknown aggregate `{other}`; expected one of: sum, mean, min, max"),
+            );
+            None
+        }
+    })
+}
+
+/// `name = "text"` with non-empty text.
+fn parse_name(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<Option<String>> {
+    let name: LitStr = meta.value()?.parse()?;
+    if name.value().is_empty() {
+        cx.error_spanned_by(&name, format!("`{what}` needs a non-empty name"));
+        return Ok(None);
+    }
+    Ok(Some(name.value()))
+}
+
+fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
+    let path: LitStr = meta.value()?.parse()?;
+    path.parse()
+}
+
+/// Checks an event name: non-empty, at most 200 characters, ASCII letters,
+/// digits and `_ - . :`, not starting with `$` (reserved by PostHog).
+fn event_name(cx: &Ctxt, name: &LitStr) -> Option<String> {
+    let text = name.value();
+    let problem = if text.is_empty() {
+        Some("event name is empty: write #[telemetry(event = \"name\")]".to_owned())
+    } else if text.starts_with('$') {
+        Some(format!("event name `{text}` starts with `$`, which PostHog reserves for its own events"))
+    } else if text.len() > 200 {
+        Some(format!("event name is {} characters long; at most 200 are allowed", text.len()))
+    } else {
+        text.chars()
+            .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':')))
+            .map(|ch| {
+                format!("event name `{text}` contains {ch:?}; use ASCII letters, digits, `_`, `-`, `.` or `:`")
+            })
+    };
+    match problem {
+        Some(message) => {
+            cx.error_spanned_by(name, message);
+            None
+        }
+        None => Some(text),
+    }
+}
+
+fn has_argument(meta: &ParseNestedMeta<'_>) -> bool {
+    meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren)
+}
+
+/// Consumes `= value` or `(...)` after a rejected word, so that parsing goes
+/// on and later mistakes are reported too.
+fn skip_argument(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+fn path_text(path: &syn::Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
+}

@@ -1,0 +1,220 @@
+//! Emits `TelemetrySafe`, `TelemetryValue` and, for events, `TelemetryEvent`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Ident, WherePredicate};
+
+use crate::ast::{Container, Field};
+use crate::attr::{AggregateKind, Scope, Treatment};
+use crate::ctxt::Ctxt;
+use crate::{check, fallback, ty};
+
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::default();
+    let container = Container::from_ast(&cx, input);
+    if let Some(container) = &container {
+        check::check(&cx, container);
+    }
+    match (cx.check(), &container) {
+        (Ok(()), Some(container)) => expand(container),
+        (Err(errors), _) => {
+            let krate = container.as_ref().and_then(|container| container.attrs.krate.as_ref());
+            fallback::telemetry_safe(input, krate, &errors)
+        }
+        (Ok(()), None) => unreachable!("a container that failed to parse reports why"),
+    }
+}
+
+/// The path of `telemetry_core` in generated code.
+pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
+    krate.map_or_else(|| quote!(::telemetry_core), |path| quote!(#path))
+}
+
+fn expand(container: &Container<'_>) -> TokenStream {
+    let krate = crate_path(container.attrs.krate.as_ref());
+    let ident = &container.input.ident;
+    let type_name = ident.to_string();
+    let doc = &container.doc;
+
+    let mut generics = container.input.generics.clone();
+    let params: Vec<&Ident> = container.input.generics.type_params().map(|param| &param.ident).collect();
+    let bounds: Vec<WherePredicate> = container
+        .fields
+        .iter()
+        .filter(|field| ty::mentions(&field.original.ty, &params))
+        .filter_map(|field| {
+            let ty = &field.original.ty;
+            let bound = field.attrs.treatment.bound(&krate)?;
+            Some(syn::parse_quote!(#ty: #bound))
+        })
+        .collect();
+    generics.make_where_clause().predicates.extend(bounds);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+
+    let event = match &container.attrs.event {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
+    };
+    let field_schemas = container.fields.iter().map(|field| field_schema(field, &krate));
+    let sent: Vec<&Field<'_>> =
+        container.fields.iter().filter(|field| field.attrs.treatment != Treatment::Forbidden).collect();
+    let len = sent.len();
+    let writes = sent.iter().map(|field| {
+        let key = field.key();
+        let value = field_value(field, &krate);
+        quote! {
+            #krate::__private::serde::ser::SerializeStruct::serialize_field(&mut __state, #key, &#value)?;
+        }
+    });
+    let event_impl = container.attrs.event.as_ref().map(|name| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::TelemetryEvent for #ident #ty_generics #where_clause {
+                const EVENT: &'static str = #name;
+            }
+        }
+    });
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::TelemetrySafe for #ident #ty_generics #where_clause {
+            const SCHEMA: &'static #krate::Schema = &#krate::__private::Schema::new(
+                #type_name,
+                #event,
+                #doc,
+                &[#(#field_schemas),*],
+            );
+
+            fn serialize_filtered<__S: #krate::__private::serde::Serializer>(
+                &self,
+                __anonymizer: &#krate::Anonymizer,
+                __serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                let mut __state = #krate::__private::serde::Serializer::serialize_struct(
+                    __serializer,
+                    #type_name,
+                    #len,
+                )?;
+                #(#writes)*
+                #krate::__private::serde::ser::SerializeStruct::end(__state)
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics #krate::TelemetryValue for #ident #ty_generics #where_clause {
+            const SHAPE: #krate::__private::Shape =
+                #krate::__private::Shape::Object(<Self as #krate::TelemetrySafe>::SCHEMA);
+
+            fn serialize_value<__S: #krate::__private::serde::Serializer>(
+                &self,
+                __anonymizer: &#krate::Anonymizer,
+                __serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                #krate::TelemetrySafe::serialize_filtered(self, __anonymizer, __serializer)
+            }
+        }
+
+        #event_impl
+    }
+}
+
+impl Treatment {
+    /// The trait a field type needs for this treatment.
+    fn bound(self, krate: &TokenStream) -> Option<TokenStream> {
+        Some(match self {
+            Self::Pass => quote!(#krate::TelemetryValue),
+            Self::Forbidden => return None,
+            Self::Boolean => quote!(#krate::convert::Presence),
+            Self::Count => quote!(#krate::convert::Countable),
+            Self::TextCount => quote!(#krate::convert::TextLength),
+            Self::Hash(_) => quote!(#krate::convert::HashInput),
+            Self::Distribution => quote!(#krate::convert::LabelCounts),
+            Self::Aggregate(_) => quote!(#krate::convert::Numbers),
+        })
+    }
+
+    /// The `Conversion` value recorded in the schema.
+    fn conversion(self, krate: &TokenStream) -> TokenStream {
+        let conversion = quote!(#krate::__private::Conversion);
+        match self {
+            Self::Pass => quote!(#conversion::PassThrough),
+            Self::Forbidden => quote!(#conversion::Forbidden),
+            Self::Boolean => quote!(#conversion::Boolean),
+            Self::Count => quote!(#conversion::Count),
+            Self::TextCount => quote!(#conversion::TextCount),
+            Self::Hash(scope) => {
+                let scope = scope.tokens(krate);
+                quote!(#conversion::Hash(#scope))
+            }
+            Self::Distribution => quote!(#conversion::Distribution),
+            Self::Aggregate(kind) => {
+                let kind = kind.tokens(krate);
+                quote!(#conversion::Aggregate(#kind))
+            }
+        }
+    }
+}
+
+impl Scope {
+    fn tokens(self, krate: &TokenStream) -> TokenStream {
+        match self {
+            Self::Installation => quote!(#krate::HashScope::Installation),
+            Self::App => quote!(#krate::HashScope::App),
+        }
+    }
+}
+
+impl AggregateKind {
+    fn tokens(self, krate: &TokenStream) -> TokenStream {
+        let aggregate = quote!(#krate::__private::Aggregate);
+        match self {
+            Self::Sum => quote!(#aggregate::Sum),
+            Self::Mean => quote!(#aggregate::Mean),
+            Self::Min => quote!(#aggregate::Min),
+            Self::Max => quote!(#aggregate::Max),
+        }
+    }
+}
+
+fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
+    let key = field.key();
+    let ident = field.ident.to_string();
+    let rust_type = ty::display(&field.original.ty);
+    let conversion = field.attrs.treatment.conversion(krate);
+    let doc = &field.doc;
+    let ty = &field.original.ty;
+    let shape = if field.attrs.treatment == Treatment::Pass {
+        quote_spanned!(ty.span()=> <#ty as #krate::TelemetryValue>::SHAPE)
+    } else {
+        quote!(#krate::__private::Shape::Scalar)
+    };
+    quote! {
+        #krate::__private::FieldSchema::new(#key, #ident, #rust_type, #conversion, #doc, #shape)
+    }
+}
+
+/// The expression written for one field. Spanned at the field's type, so a
+/// missing trait is reported on the field, with the trait's own message.
+fn field_value(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
+    let member = field.ident;
+    let span = field.original.ty.span();
+    let private = quote!(#krate::__private);
+    match field.attrs.treatment {
+        Treatment::Pass => quote_spanned!(span=> #private::pass(&self.#member, __anonymizer)),
+        Treatment::Hash(scope) => {
+            let scope = scope.tokens(krate);
+            let key = field.key();
+            quote_spanned!(span=> #private::hash(&self.#member, __anonymizer, #scope, #key))
+        }
+        Treatment::Boolean => quote_spanned!(span=> #private::boolean(&self.#member)),
+        Treatment::Count => quote_spanned!(span=> #private::count(&self.#member)),
+        Treatment::TextCount => quote_spanned!(span=> #private::text_count(&self.#member)),
+        Treatment::Distribution => quote_spanned!(span=> #private::distribution(&self.#member)),
+        Treatment::Aggregate(kind) => {
+            let kind = kind.tokens(krate);
+            quote_spanned!(span=> #private::aggregate(&self.#member, #kind))
+        }
+        Treatment::Forbidden => unreachable!("forbidden fields are never written"),
+    }
+}
