@@ -107,15 +107,16 @@ impl fmt::Display for Conversion {
     /// The attribute as a user writes it (`hash(scope = "app")`), or
     /// `pass-through` when there is none.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so that width and alignment (`{:<28}`) apply.
         match self {
-            Self::PassThrough => f.write_str("pass-through"),
-            Self::Forbidden => f.write_str("forbidden"),
-            Self::Boolean => f.write_str("boolean"),
-            Self::Count => f.write_str("count"),
-            Self::TextCount => f.write_str("text_count"),
-            Self::Hash(scope) => write!(f, "hash(scope = \"{scope}\")"),
-            Self::Distribution => f.write_str("distribution"),
-            Self::Aggregate(aggregate) => write!(f, "aggregate = \"{}\"", aggregate.as_str()),
+            Self::PassThrough => f.pad("pass-through"),
+            Self::Forbidden => f.pad("forbidden"),
+            Self::Boolean => f.pad("boolean"),
+            Self::Count => f.pad("count"),
+            Self::TextCount => f.pad("text_count"),
+            Self::Hash(scope) => f.pad(&format!("hash(scope = \"{scope}\")")),
+            Self::Distribution => f.pad("distribution"),
+            Self::Aggregate(aggregate) => f.pad(&format!("aggregate = \"{}\"", aggregate.as_str())),
         }
     }
 }

@@ -108,7 +108,10 @@ pub(crate) fn doc_comment(attrs: &[Attribute]) -> String {
             },
             _ => None,
         })
-        .flat_map(|text| text.lines().map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()).collect::<Vec<_>>())
+        .flat_map(|text| {
+            // `split`, not `lines`: an empty `///` line is a paragraph break to keep.
+            text.split('\n').map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()).collect::<Vec<_>>()
+        })
         .collect();
     lines.join("\n").trim().to_owned()
 }

@@ -67,6 +67,17 @@ fn expand(container: &Container<'_>) -> TokenStream {
             #krate::__private::serde::ser::SerializeStruct::serialize_field(&mut __state, #key, &#value)?;
         }
     });
+    // Forbidden fields are never sent, but they are part of the struct: touch
+    // them so the derive reads every field, as serde's does, and an app does
+    // not get dead-code warnings for fields it keeps on purpose.
+    let touched = container
+        .fields
+        .iter()
+        .filter(|field| field.attrs.treatment == Treatment::Forbidden)
+        .map(|field| {
+            let member = field.ident;
+            quote!(let _ = &self.#member;)
+        });
     let event_impl = container.attrs.event.as_ref().map(|name| {
         quote! {
             #[automatically_derived]
@@ -96,6 +107,7 @@ fn expand(container: &Container<'_>) -> TokenStream {
                     #type_name,
                     #len,
                 )?;
+                #(#touched)*
                 #(#writes)*
                 #krate::__private::serde::ser::SerializeStruct::end(__state)
             }

@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+struct Search {
+    #[telemetry(count)]
+    cached: bool,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+#[telemetry(event = "$pageview")]
+struct Search {
+    results: u64,
+}
+
+fn main() {}

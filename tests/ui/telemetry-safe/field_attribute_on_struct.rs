@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+#[telemetry(hash)]
+struct Search {
+    repository: String,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use std::path::PathBuf;
+
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+struct Search {
+    repository: PathBuf,
+}
+
+fn main() {}

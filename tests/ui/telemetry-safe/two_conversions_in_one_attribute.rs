@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+struct Search {
+    #[telemetry(hash, count)]
+    repository: String,
+}
+
+fn main() {}

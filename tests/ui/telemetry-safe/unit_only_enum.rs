@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+enum Period {
+    Daily,
+    Weekly,
+}
+
+fn main() {}

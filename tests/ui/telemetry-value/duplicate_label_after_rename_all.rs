@@ -1,0 +1,10 @@
+use telemetry_core::TelemetryValue;
+
+#[derive(TelemetryValue)]
+#[telemetry(rename_all = "lowercase")]
+enum Period {
+    Daily,
+    DAILY,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use telemetry_core::TelemetryValue;
+
+#[derive(TelemetryValue)]
+#[telemetry(event = "period")]
+enum Period {
+    Daily,
+    Weekly,
+}
+
+fn main() {}

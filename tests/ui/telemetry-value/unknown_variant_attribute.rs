@@ -1,0 +1,10 @@
+use telemetry_core::TelemetryValue;
+
+#[derive(TelemetryValue)]
+enum Period {
+    Daily,
+    #[telemetry(label = "weekly")]
+    Weekly,
+}
+
+fn main() {}
