@@ -70,14 +70,24 @@
 extern crate self as telemetry_core;
 
 mod anonymizer;
+pub mod catalogue;
 pub mod convert;
+mod pricing;
 pub mod schema;
+mod timestamp;
+mod validate;
 mod value;
 
 use serde::{Serialize, Serializer};
 
 pub use anonymizer::{Anonymizer, HashDigest, HashKey, HashScope, KeyGenerationError, MissingAppKey};
+pub use catalogue::{
+    EventPrefix, ModelRegistration, PerformanceBenchmark, SemanticValidation, SessionSummary,
+};
+pub use pricing::CostModel;
 pub use schema::Schema;
+pub use timestamp::Timestamp;
+pub use validate::InvalidEvent;
 pub use value::{Label, TelemetryValue};
 
 /// Derives [`TelemetrySafe`] (and [`TelemetryValue`], so the struct nests in

@@ -1,0 +1,177 @@
+use std::path::PathBuf;
+
+use crate::validate::{self, InvalidEvent};
+use crate::{TelemetrySafe, TelemetryValue, Timestamp};
+
+/// Where an embedding model came from.
+#[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelSource {
+    /// The `sentence-transformers` hub.
+    #[telemetry(rename = "sentence-transformers")]
+    SentenceTransformers,
+    /// Nomic's hosted or published models.
+    #[telemetry(rename = "nomic")]
+    Nomic,
+    /// OpenAI's embedding API.
+    #[telemetry(rename = "openai")]
+    OpenAi,
+    /// The Hugging Face hub, other than sentence-transformers.
+    #[telemetry(rename = "huggingface")]
+    HuggingFace,
+    /// A model loaded from a local path; its path is only ever sent hashed.
+    #[telemetry(rename = "local_path")]
+    LocalPath,
+}
+
+/// What a model embeds.
+#[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[telemetry(rename_all = "snake_case")]
+pub enum Modalities {
+    /// Text only.
+    Text,
+    /// Images only.
+    Image,
+    /// Text and images.
+    Both,
+}
+
+/// How embeddings are compared.
+#[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[telemetry(rename_all = "snake_case")]
+pub enum DistanceMetric {
+    /// Cosine similarity.
+    Cosine,
+    /// Dot product.
+    DotProduct,
+    /// Euclidean (L2) distance.
+    Euclidean,
+}
+
+/// How embeddings are normalised.
+#[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[telemetry(rename_all = "snake_case")]
+pub enum Normalization {
+    /// Scaled to unit L2 norm.
+    L2,
+    /// Left as they are.
+    None,
+}
+
+/// Where a model ran.
+#[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[telemetry(rename_all = "snake_case")]
+pub enum DeviceType {
+    /// A CPU.
+    Cpu,
+    /// A GPU.
+    Gpu,
+}
+
+/// An opt-in contribution to a registry of embedding models: which model
+/// loaded and ran, where. A local model's path is only ever sent as a keyed
+/// hash (`local_path_hash`).
+#[derive(TelemetrySafe, Debug, Clone, PartialEq)]
+#[telemetry(event = "model_registration")]
+pub struct ModelRegistration {
+    /// The model's public name (`sentence-transformers/all-MiniLM-L6-v2`).
+    model_name: String,
+    /// Where the model came from.
+    source: ModelSource,
+    /// The model's version or revision.
+    version: String,
+    /// Length of one embedding.
+    embedding_dimension: u32,
+    /// What the model embeds.
+    modalities: Modalities,
+    /// How embeddings are compared.
+    distance_metric: DistanceMetric,
+    /// How embeddings are normalised.
+    normalization: Normalization,
+    /// Whether the model loaded.
+    load_success: bool,
+    /// Whether an embedding was computed.
+    inference_success: bool,
+    /// Where the model ran.
+    device_type: DeviceType,
+    /// Keyed hash of a local model's path; `null` for hub models.
+    #[telemetry(hash, rename = "local_path_hash")]
+    local_path: Option<PathBuf>,
+    /// When the registration was made.
+    timestamp: Timestamp,
+}
+
+/// Everything a [`ModelRegistration`] holds, checked by
+/// [`ModelRegistration::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRegistrationInput {
+    /// The public name: 1 to 200 characters.
+    pub model_name: String,
+    /// Where the model came from.
+    pub source: ModelSource,
+    /// Version or revision: 1 to 64 ASCII letters, digits, `_`, `-`, `.`.
+    pub version: String,
+    /// Length of one embedding; at least 1.
+    pub embedding_dimension: u32,
+    /// What the model embeds.
+    pub modalities: Modalities,
+    /// How embeddings are compared.
+    pub distance_metric: DistanceMetric,
+    /// How embeddings are normalised.
+    pub normalization: Normalization,
+    /// Whether the model loaded.
+    pub load_success: bool,
+    /// Whether an embedding was computed; needs `load_success`.
+    pub inference_success: bool,
+    /// Where the model ran.
+    pub device_type: DeviceType,
+    /// The local path: required for `ModelSource::LocalPath`, absent otherwise.
+    pub local_path: Option<PathBuf>,
+    /// When the registration was made.
+    pub timestamp: Timestamp,
+}
+
+impl ModelRegistration {
+    /// Checks every field and builds the event.
+    pub fn new(input: ModelRegistrationInput) -> Result<Self, InvalidEvent> {
+        validate::text("model_name", &input.model_name, 200)?;
+        validate::identifier("version", &input.version)?;
+        if input.embedding_dimension == 0 {
+            return Err(InvalidEvent::BelowMinimum { field: "embedding_dimension", value: 0.0, min: 1.0 });
+        }
+        if input.inference_success && !input.load_success {
+            return Err(InvalidEvent::Inconsistent {
+                field: "inference_success",
+                problem: "is true, but the model did not load (`load_success` is false)".to_owned(),
+            });
+        }
+        match (input.source, &input.local_path) {
+            (ModelSource::LocalPath, None) => {
+                return Err(InvalidEvent::Inconsistent {
+                    field: "local_path_hash",
+                    problem: "is missing: a model from a local path needs its path (sent hashed)".to_owned(),
+                });
+            }
+            (source, Some(_)) if source != ModelSource::LocalPath => {
+                return Err(InvalidEvent::Inconsistent {
+                    field: "local_path_hash",
+                    problem: "is set, but the model does not come from a local path".to_owned(),
+                });
+            }
+            _ => {}
+        }
+        Ok(Self {
+            model_name: input.model_name,
+            source: input.source,
+            version: input.version,
+            embedding_dimension: input.embedding_dimension,
+            modalities: input.modalities,
+            distance_metric: input.distance_metric,
+            normalization: input.normalization,
+            load_success: input.load_success,
+            inference_success: input.inference_success,
+            device_type: input.device_type,
+            local_path: input.local_path,
+            timestamp: input.timestamp,
+        })
+    }
+}
