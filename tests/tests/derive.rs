@@ -2,7 +2,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde_json::json;
-use telemetry_core::{Anonymizer, HashKey, HashScope, TelemetryEvent, TelemetrySafe, TelemetryValue};
+use telemetry_core::{
+    Anonymizer, HashKey, HashScope, TelemetryEvent, TelemetrySafe, TelemetryValue,
+};
 
 use crate::{anonymizer, digest};
 
@@ -33,7 +35,10 @@ fn session() -> Session {
         total_searches: 8,
         repository: PathBuf::from("/home/ana/secret-project"),
         custom_config: Some(PathBuf::from("/home/ana/.config/tool.toml")),
-        open_files: vec![PathBuf::from("/home/ana/a.rs"), PathBuf::from("/home/ana/b.rs")],
+        open_files: vec![
+            PathBuf::from("/home/ana/a.rs"),
+            PathBuf::from("/home/ana/b.rs"),
+        ],
         query: String::from("fn parse_invoice"),
         languages: vec!["python".into(), "rust".into(), "python".into()],
         tokens_per_search: vec![120, 80, 200],
@@ -61,10 +66,20 @@ fn every_conversion_gives_the_documented_value() {
 #[test]
 fn fields_are_written_in_declaration_order_and_forbidden_keys_are_absent() {
     let json = serde_json::to_string(&session().telemetry_view(&anonymizer())).unwrap();
-    let keys: Vec<&str> = ["total_searches", "repository", "custom_config", "open_files", "query", "languages"]
-        .into_iter()
+    let keys: Vec<&str> = [
+        "total_searches",
+        "repository",
+        "custom_config",
+        "open_files",
+        "query",
+        "languages",
+    ]
+    .into_iter()
+    .collect();
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|key| json.find(&format!("\"{key}\"")).unwrap())
         .collect();
-    let positions: Vec<usize> = keys.iter().map(|key| json.find(&format!("\"{key}\"")).unwrap()).collect();
     assert!(positions.is_sorted(), "{json}");
     assert!(!json.contains("api_key"), "{json}");
 }
@@ -76,7 +91,8 @@ fn streaming_view_and_map_convenience_give_identical_json() {
     let session = session();
     let anonymizer = anonymizer();
     let streamed: serde_json::Value =
-        serde_json::from_slice(&serde_json::to_vec(&session.telemetry_view(&anonymizer)).unwrap()).unwrap();
+        serde_json::from_slice(&serde_json::to_vec(&session.telemetry_view(&anonymizer)).unwrap())
+            .unwrap();
     let map = session.serialize_for_telemetry(&anonymizer).unwrap();
     assert_eq!(map.len(), 7);
     assert_eq!(streamed, serde_json::Value::Object(map));
@@ -92,7 +108,11 @@ fn the_view_writes_into_any_serde_serializer() {
     let reparsed: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
     let value = serde_json::to_value(session.telemetry_view(&anonymizer)).unwrap();
     assert_eq!(reparsed, value);
-    assert!(String::from_utf8(pretty).unwrap().contains("\n  \"total_searches\": 8"));
+    assert!(
+        String::from_utf8(pretty)
+            .unwrap()
+            .contains("\n  \"total_searches\": 8")
+    );
 }
 
 #[test]
@@ -176,20 +196,30 @@ fn app_scope_hashes_match_across_installations_and_installation_scope_does_not()
     let app_key = HashKey::from_bytes([1; 32]);
     let here = Anonymizer::new(&HashKey::from_bytes([2; 32])).with_app_key(&app_key);
     let there = Anonymizer::new(&HashKey::from_bytes([3; 32])).with_app_key(&app_key);
-    let event = ModelLoaded { model: "all-minilm-l6-v2".into(), local_path: PathBuf::from("/models/x") };
+    let event = ModelLoaded {
+        model: "all-minilm-l6-v2".into(),
+        local_path: PathBuf::from("/models/x"),
+    };
     let a = event.serialize_for_telemetry(&here).unwrap();
     let b = event.serialize_for_telemetry(&there).unwrap();
     assert_eq!(a["model"], b["model"]);
     assert_ne!(a["local_path"], b["local_path"]);
     assert_eq!(
         a["model"],
-        json!(here.hash(HashScope::App, b"all-minilm-l6-v2").unwrap().to_string())
+        json!(
+            here.hash(HashScope::App, b"all-minilm-l6-v2")
+                .unwrap()
+                .to_string()
+        )
     );
 }
 
 #[test]
 fn app_scope_without_an_app_key_is_an_error_naming_the_field() {
-    let event = ModelLoaded { model: "m".into(), local_path: PathBuf::from("/models/x") };
+    let event = ModelLoaded {
+        model: "m".into(),
+        local_path: PathBuf::from("/models/x"),
+    };
     let error = event.serialize_for_telemetry(&anonymizer()).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("field `model`"), "{message}");
@@ -209,7 +239,11 @@ struct Renamed {
 
 #[test]
 fn rename_and_raw_identifiers_set_the_payload_key() {
-    let event = Renamed { total_searches: 3, open_files: vec!["a".into()], r#type: "cli" };
+    let event = Renamed {
+        total_searches: 3,
+        open_files: vec!["a".into()],
+        r#type: "cli",
+    };
     let payload = serde_json::to_value(event.telemetry_view(&anonymizer())).unwrap();
     assert_eq!(payload, json!({"searches": 3, "files": 1, "type": "cli"}));
 }
@@ -227,9 +261,17 @@ struct OnlySecrets {
 
 #[test]
 fn structs_with_nothing_to_send_give_an_empty_object() {
-    assert_eq!(serde_json::to_string(&Ping.telemetry_view(&anonymizer())).unwrap(), "{}");
-    let secrets = OnlySecrets { _password: "hunter22".into() };
-    assert_eq!(serde_json::to_string(&secrets.telemetry_view(&anonymizer())).unwrap(), "{}");
+    assert_eq!(
+        serde_json::to_string(&Ping.telemetry_view(&anonymizer())).unwrap(),
+        "{}"
+    );
+    let secrets = OnlySecrets {
+        _password: "hunter22".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&secrets.telemetry_view(&anonymizer())).unwrap(),
+        "{}"
+    );
 }
 
 #[derive(TelemetryValue, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -291,11 +333,24 @@ struct Maps {
 #[test]
 fn hash_maps_are_sent_sorted_so_equal_maps_give_equal_payloads() {
     let by_name: HashMap<String, u64> = (0..50).map(|i| (format!("k{i:02}"), i)).collect();
-    let event = Maps { counted: by_name.clone(), by_name, scores: vec![0.5, 1.0] };
+    let event = Maps {
+        counted: by_name.clone(),
+        by_name,
+        scores: vec![0.5, 1.0],
+    };
     let json = serde_json::to_string(&event.telemetry_view(&anonymizer())).unwrap();
-    let expected_keys: String = (0..50).map(|i| format!("\"k{i:02}\":{i}")).collect::<Vec<_>>().join(",");
-    assert!(json.contains(&format!("\"by_name\":{{{expected_keys}}}")), "{json}");
-    assert!(json.contains(&format!("\"counted\":{{{expected_keys}}}")), "{json}");
+    let expected_keys: String = (0..50)
+        .map(|i| format!("\"k{i:02}\":{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        json.contains(&format!("\"by_name\":{{{expected_keys}}}")),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!("\"counted\":{{{expected_keys}}}")),
+        "{json}"
+    );
     assert!(json.ends_with("\"scores\":[0.5,1.0]}"), "{json}");
 }
 
@@ -312,10 +367,20 @@ struct Generic<T, L> {
 
 #[test]
 fn generic_structs_derive_with_bounds_per_conversion() {
-    let event = Generic { value: 7u8, items: vec![1, 2], id: PathBuf::from("/x") };
+    let event = Generic {
+        value: 7u8,
+        items: vec![1, 2],
+        id: PathBuf::from("/x"),
+    };
     let payload = serde_json::to_value(event.telemetry_view(&anonymizer())).unwrap();
-    assert_eq!(payload, json!({"value": 7, "items": 2, "id": digest(b"/x")}));
-    assert_eq!(<Generic<u8, PathBuf> as TelemetrySafe>::SCHEMA.type_name, "Generic");
+    assert_eq!(
+        payload,
+        json!({"value": 7, "items": 2, "id": digest(b"/x")})
+    );
+    assert_eq!(
+        <Generic<u8, PathBuf> as TelemetrySafe>::SCHEMA.type_name,
+        "Generic"
+    );
 }
 
 mod renamed_crate {
@@ -334,5 +399,8 @@ mod renamed_crate {
 #[test]
 fn the_crate_path_can_be_overridden() {
     let event = renamed_crate::ThroughReexport { n: 1 };
-    assert_eq!(serde_json::to_string(&event.telemetry_view(&anonymizer())).unwrap(), r#"{"n":1}"#);
+    assert_eq!(
+        serde_json::to_string(&event.telemetry_view(&anonymizer())).unwrap(),
+        r#"{"n":1}"#
+    );
 }

@@ -16,5 +16,8 @@ pub(crate) fn anonymizer() -> telemetry_core::Anonymizer {
 
 /// The digest the test key gives for `bytes`, as sent.
 pub(crate) fn digest(bytes: &[u8]) -> String {
-    anonymizer().hash(telemetry_core::HashScope::Installation, bytes).unwrap().to_string()
+    anonymizer()
+        .hash(telemetry_core::HashScope::Installation, bytes)
+        .unwrap()
+        .to_string()
 }

@@ -30,7 +30,9 @@ struct Probe {
 fn strings_in(value: &serde_json::Value, field_names: &BTreeSet<&str>, out: &mut Vec<String>) {
     match value {
         serde_json::Value::String(text) => out.push(text.clone()),
-        serde_json::Value::Array(items) => items.iter().for_each(|item| strings_in(item, field_names, out)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|item| strings_in(item, field_names, out)),
         serde_json::Value::Object(map) => {
             for (key, item) in map {
                 if !field_names.contains(key.as_str()) {
@@ -46,7 +48,9 @@ fn strings_in(value: &serde_json::Value, field_names: &BTreeSet<&str>, out: &mut
 /// Strings of 4+ characters, any Unicode, but never made only of hex digits:
 /// such a string could appear in a digest by chance, which is no leak.
 fn secret() -> impl Strategy<Value = String> {
-    "\\PC{4,40}".prop_filter("not only hex digits", |s| s.chars().any(|c| !c.is_ascii_hexdigit()))
+    "\\PC{4,40}".prop_filter("not only hex digits", |s| {
+        s.chars().any(|c| !c.is_ascii_hexdigit())
+    })
 }
 
 proptest! {

@@ -76,7 +76,10 @@ fn nested_structs_are_filtered_by_their_own_rules_wherever_they_appear() {
         })
     );
     let text = payload.to_string();
-    assert!(!text.contains("/home/ana") && !text.contains("example.com"), "{text}");
+    assert!(
+        !text.contains("/home/ana") && !text.contains("example.com"),
+        "{text}"
+    );
 }
 
 /// Three levels deep, the innermost hash still uses the same anonymizer.
@@ -99,7 +102,19 @@ struct Outer {
 
 #[test]
 fn filtering_reaches_every_depth() {
-    let event = Outer { middle: Middle { inner: vec![Some(Inner { secret: "s3cret".into() }), None] } };
+    let event = Outer {
+        middle: Middle {
+            inner: vec![
+                Some(Inner {
+                    secret: "s3cret".into(),
+                }),
+                None,
+            ],
+        },
+    };
     let payload = serde_json::to_value(event.telemetry_view(&anonymizer())).unwrap();
-    assert_eq!(payload, json!({"middle": {"inner": [{"secret": digest(b"s3cret")}, null]}}));
+    assert_eq!(
+        payload,
+        json!({"middle": {"inner": [{"secret": digest(b"s3cret")}, null]}})
+    );
 }

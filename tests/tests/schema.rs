@@ -46,20 +46,34 @@ fn container_metadata_names_the_type_event_and_doc() {
     let schema = Session::SCHEMA;
     assert_eq!(schema.type_name, "Session");
     assert_eq!(schema.event, Some("session"));
-    assert_eq!(schema.doc, "One search session, as the data dictionary will describe it.");
+    assert_eq!(
+        schema.doc,
+        "One search session, as the data dictionary will describe it."
+    );
     assert_eq!(Timing::SCHEMA.event, None);
-    assert_eq!(Timing::SCHEMA.doc, "Timing of one search session.\n\nAll values are milliseconds.");
+    assert_eq!(
+        Timing::SCHEMA.doc,
+        "Timing of one search session.\n\nAll values are milliseconds."
+    );
 }
 
 #[test]
 fn every_field_is_described_forbidden_ones_included() {
     let fields = Session::SCHEMA.fields;
-    let described: Vec<(&str, &str, &str, Conversion, &str)> =
-        fields.iter().map(|f| (f.key, f.ident, f.rust_type, f.conversion, f.doc)).collect();
+    let described: Vec<(&str, &str, &str, Conversion, &str)> = fields
+        .iter()
+        .map(|f| (f.key, f.ident, f.rust_type, f.conversion, f.doc))
+        .collect();
     assert_eq!(
         described,
         [
-            ("total", "total", "u64", Conversion::PassThrough, "Searches performed.\n\nFailed ones included."),
+            (
+                "total",
+                "total",
+                "u64",
+                Conversion::PassThrough,
+                "Searches performed.\n\nFailed ones included."
+            ),
             (
                 "repo",
                 "repository",
@@ -70,34 +84,64 @@ fn every_field_is_described_forbidden_ones_included() {
             ("token", "token", "String", Conversion::Forbidden, ""),
             ("timing", "timing", "Timing", Conversion::PassThrough, ""),
             ("launch", "launch", "Launch", Conversion::PassThrough, ""),
-            ("tokens", "tokens", "Vec<u32>", Conversion::Aggregate(Aggregate::Max), ""),
+            (
+                "tokens",
+                "tokens",
+                "Vec<u32>",
+                Conversion::Aggregate(Aggregate::Max),
+                ""
+            ),
         ]
     );
     let collected: Vec<&str> = Session::SCHEMA.collected_fields().map(|f| f.key).collect();
     assert_eq!(collected, ["total", "repo", "timing", "launch", "tokens"]);
-    assert_eq!(Session::SCHEMA.field("repo").map(|f| f.ident), Some("repository"));
+    assert_eq!(
+        Session::SCHEMA.field("repo").map(|f| f.ident),
+        Some("repository")
+    );
 }
 
 #[test]
 fn nested_and_label_shapes_point_at_their_schemas() {
     let timing = Session::SCHEMA.field("timing").unwrap();
-    let Shape::Object(nested) = timing.shape else { panic!("timing is {:?}", timing.shape) };
+    let Shape::Object(nested) = timing.shape else {
+        panic!("timing is {:?}", timing.shape)
+    };
     assert_eq!(nested.type_name, "Timing");
-    assert_eq!(nested.fields[0].conversion, Conversion::Aggregate(Aggregate::Mean));
+    assert_eq!(
+        nested.fields[0].conversion,
+        Conversion::Aggregate(Aggregate::Mean)
+    );
     assert_eq!(nested.fields[0].doc, "Mean response time.");
 
     let launch = Session::SCHEMA.field("launch").unwrap();
-    let Shape::Label(labels) = launch.shape else { panic!("launch is {:?}", launch.shape) };
+    let Shape::Label(labels) = launch.shape else {
+        panic!("launch is {:?}", launch.shape)
+    };
     assert_eq!(labels, ["command-line", "editor-plugin"]);
 
-    assert!(matches!(Session::SCHEMA.field("total").unwrap().shape, Shape::Scalar));
+    assert!(matches!(
+        Session::SCHEMA.field("total").unwrap().shape,
+        Shape::Scalar
+    ));
 }
 
 #[test]
 fn conversions_display_as_written_in_attributes() {
-    let shown: Vec<String> = Session::SCHEMA.fields.iter().map(|f| f.conversion.to_string()).collect();
+    let shown: Vec<String> = Session::SCHEMA
+        .fields
+        .iter()
+        .map(|f| f.conversion.to_string())
+        .collect();
     assert_eq!(
         shown,
-        ["pass-through", "hash(scope = \"app\")", "forbidden", "pass-through", "pass-through", "aggregate = \"max\""]
+        [
+            "pass-through",
+            "hash(scope = \"app\")",
+            "forbidden",
+            "pass-through",
+            "pass-through",
+            "aggregate = \"max\""
+        ]
     );
 }

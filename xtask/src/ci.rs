@@ -12,9 +12,22 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     cmd::run(
         "clippy",
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
-    cmd::run_with_env("test", "cargo", &["test", "--workspace", "--locked"], &[("INSTA_UPDATE", "no")])?;
+    cmd::run_with_env(
+        "test",
+        "cargo",
+        &["test", "--workspace", "--locked"],
+        &[("INSTA_UPDATE", "no")],
+    )?;
     eprintln!("xtask ci: all steps passed");
     Ok(())
 }

@@ -49,7 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             PathBuf::from("/home/ana/work/invoice-service/src/parse.rs"),
         ],
         query: String::from("where do we round VAT amounts"),
-        languages: vec!["rust".into(), "rust".into(), "sql".into(), "markdown".into()],
+        languages: vec![
+            "rust".into(),
+            "rust".into(),
+            "sql".into(),
+            "markdown".into(),
+        ],
         tokens_for_mean: tokens.clone(),
         tokens_per_search: tokens,
         api_key: String::from("sk-live-do-not-send"),
@@ -59,11 +64,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let anonymizer = Anonymizer::new(&HashKey::generate()?);
 
     println!("event: {}", Session::EVENT);
-    println!("{}", serde_json::to_string_pretty(&session.telemetry_view(&anonymizer))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&session.telemetry_view(&anonymizer))?
+    );
     println!();
     println!("fields and how each was anonymised:");
     for field in Session::SCHEMA.fields {
-        println!("  {:<24} {:<16} {:<28} {}", field.key, field.rust_type, field.conversion, field.doc);
+        println!(
+            "  {:<24} {:<16} {:<28} {}",
+            field.key, field.rust_type, field.conversion, field.doc
+        );
     }
     Ok(())
 }

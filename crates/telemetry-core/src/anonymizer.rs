@@ -65,7 +65,11 @@ pub struct KeyGenerationError(getrandom::Error);
 
 impl fmt::Display for KeyGenerationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not draw a hashing key from the OS random number generator: {}", self.0)
+        write!(
+            f,
+            "could not draw a hashing key from the OS random number generator: {}",
+            self.0
+        )
     }
 }
 
@@ -191,7 +195,10 @@ impl Anonymizer {
     /// An anonymizer keyed with the per-installation key.
     #[must_use]
     pub fn new(installation_key: &HashKey) -> Self {
-        Self { installation: keyed(installation_key), app: None }
+        Self {
+            installation: keyed(installation_key),
+            app: None,
+        }
     }
 
     /// Adds the application-wide key used by `#[telemetry(hash(scope = "app"))]`.
@@ -228,6 +235,10 @@ fn keyed(key: &HashKey) -> HmacSha256 {
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
 }
 
+#[allow(
+    clippy::missing_fields_in_debug,
+    reason = "the keyed states are shown redacted"
+)]
 impl fmt::Debug for Anonymizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Anonymizer")
@@ -247,18 +258,34 @@ mod tests {
 
     #[test]
     fn same_input_and_key_give_the_same_digest() {
-        let a = anonymizer(1).hash(HashScope::Installation, b"repo").unwrap();
-        let b = anonymizer(1).hash(HashScope::Installation, b"repo").unwrap();
+        let a = anonymizer(1)
+            .hash(HashScope::Installation, b"repo")
+            .unwrap();
+        let b = anonymizer(1)
+            .hash(HashScope::Installation, b"repo")
+            .unwrap();
         assert_eq!(a, b);
     }
 
     #[test]
     fn different_keys_give_unrelated_digests() {
-        let a = anonymizer(1).hash(HashScope::Installation, b"repo").unwrap();
-        let b = anonymizer(2).hash(HashScope::Installation, b"repo").unwrap();
+        let a = anonymizer(1)
+            .hash(HashScope::Installation, b"repo")
+            .unwrap();
+        let b = anonymizer(2)
+            .hash(HashScope::Installation, b"repo")
+            .unwrap();
         assert_ne!(a, b);
-        let shared = a.as_bytes().iter().zip(b.as_bytes()).filter(|(x, y)| x == y).count();
-        assert!(shared < 8, "digests under different keys share {shared} of 16 bytes");
+        let shared = a
+            .as_bytes()
+            .iter()
+            .zip(b.as_bytes())
+            .filter(|(x, y)| x == y)
+            .count();
+        assert!(
+            shared < 8,
+            "digests under different keys share {shared} of 16 bytes"
+        );
     }
 
     #[test]
@@ -281,8 +308,14 @@ mod tests {
         let app_key = HashKey::from_bytes([9; 32]);
         let one = anonymizer(1).with_app_key(&app_key);
         let two = anonymizer(2).with_app_key(&app_key);
-        assert_eq!(one.hash(HashScope::App, b"model"), two.hash(HashScope::App, b"model"));
-        assert_ne!(one.hash(HashScope::App, b"model"), one.hash(HashScope::Installation, b"model"));
+        assert_eq!(
+            one.hash(HashScope::App, b"model"),
+            two.hash(HashScope::App, b"model")
+        );
+        assert_ne!(
+            one.hash(HashScope::App, b"model"),
+            one.hash(HashScope::Installation, b"model")
+        );
     }
 
     #[test]
@@ -308,6 +341,11 @@ mod tests {
         let digest = anonymizer(3).hash(HashScope::Installation, b"x").unwrap();
         let json = serde_json::to_string(&digest).unwrap();
         assert_eq!(json, format!("\"{digest}\""));
-        assert!(digest.to_string().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            digest
+                .to_string()
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

@@ -69,18 +69,23 @@
 // its own derive.
 extern crate self as telemetry_core;
 
+mod aggregator;
 mod anonymizer;
 pub mod catalogue;
 pub mod convert;
 mod pricing;
 pub mod schema;
+mod sketch;
 mod timestamp;
 mod validate;
 mod value;
 
 use serde::{Serialize, Serializer};
 
-pub use anonymizer::{Anonymizer, HashDigest, HashKey, HashScope, KeyGenerationError, MissingAppKey};
+pub use aggregator::{MAX_LABELS, OTHER_LABEL, SearchRecord, SessionAggregator};
+pub use anonymizer::{
+    Anonymizer, HashDigest, HashKey, HashScope, KeyGenerationError, MissingAppKey,
+};
 pub use catalogue::{
     EventPrefix, ModelRegistration, PerformanceBenchmark, SemanticValidation, SessionSummary,
 };
@@ -151,7 +156,10 @@ pub trait TelemetrySafe {
     /// A [`serde::Serialize`] view of the filtered object, for any serde
     /// format: `serde_json::to_writer(&mut buf, &event.telemetry_view(&anonymizer))`.
     fn telemetry_view<'a>(&'a self, anonymizer: &'a Anonymizer) -> TelemetryView<'a, Self> {
-        TelemetryView { value: self, anonymizer }
+        TelemetryView {
+            value: self,
+            anonymizer,
+        }
     }
 
     /// The filtered object as a JSON map: convenient, but slower than
@@ -207,7 +215,7 @@ pub mod __private {
 
     pub use crate::schema::{Aggregate, Conversion, FieldSchema, Schema, Shape};
 
-    use serde::Serialize;
+    use serde::ser::SerializeStruct;
 
     use crate::convert::{
         Aggregated, Countable, Distribution, HashInput, Hashed, LabelCounts, Numbers, Presence,
@@ -216,47 +224,92 @@ pub mod __private {
     use crate::value::Filtered;
     use crate::{Anonymizer, HashScope, TelemetryValue};
 
+    /// The shape of a pass-through field, and the one place its
+    /// `TelemetryValue` bound is checked, so that a missing impl is reported
+    /// once, under the field's type.
     #[inline]
-    pub fn pass<'a, T: TelemetryValue + ?Sized>(
-        value: &'a T,
-        anonymizer: &'a Anonymizer,
-    ) -> impl Serialize + 'a {
-        Filtered { value, anonymizer }
+    #[must_use]
+    pub const fn shape<T: TelemetryValue + ?Sized>() -> Shape {
+        T::SHAPE
+    }
+
+    // Each writer takes the struct state and returns a plain `Result`, not an
+    // `impl Serialize`: an opaque return type repeats the bound check at the
+    // caller, which the user would see as a second error on `#[derive]`.
+
+    #[inline]
+    pub fn pass<M: SerializeStruct, T: TelemetryValue + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+        anonymizer: &Anonymizer,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &Filtered { value, anonymizer })
     }
 
     #[inline]
-    pub fn hash<'a, T: HashInput + ?Sized>(
-        value: &'a T,
-        anonymizer: &'a Anonymizer,
+    pub fn hash<M: SerializeStruct, T: HashInput + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+        anonymizer: &Anonymizer,
         scope: HashScope,
-        field: &'static str,
-    ) -> impl Serialize + 'a {
-        Hashed { value, anonymizer, scope, field }
+    ) -> Result<(), M::Error> {
+        state.serialize_field(
+            key,
+            &Hashed {
+                value,
+                anonymizer,
+                scope,
+                field: key,
+            },
+        )
     }
 
     #[inline]
-    pub fn boolean<T: Presence + ?Sized>(value: &T) -> bool {
-        value.is_present()
+    pub fn boolean<M: SerializeStruct, T: Presence + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &value.is_present())
     }
 
     #[inline]
-    pub fn count<T: Countable + ?Sized>(value: &T) -> Option<usize> {
-        value.element_count()
+    pub fn count<M: SerializeStruct, T: Countable + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &value.element_count())
     }
 
     #[inline]
-    pub fn text_count<T: TextLength + ?Sized>(value: &T) -> Option<usize> {
-        value.char_count()
+    pub fn text_count<M: SerializeStruct, T: TextLength + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &value.char_count())
     }
 
     #[inline]
-    pub fn distribution<T: LabelCounts + ?Sized>(value: &T) -> impl Serialize + '_ {
-        Distribution(value)
+    pub fn distribution<M: SerializeStruct, T: LabelCounts + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &Distribution(value))
     }
 
     #[inline]
-    pub fn aggregate<T: Numbers + ?Sized>(value: &T, aggregate: Aggregate) -> impl Serialize + '_ {
-        Aggregated { value, aggregate }
+    pub fn aggregate<M: SerializeStruct, T: Numbers + ?Sized>(
+        state: &mut M,
+        key: &'static str,
+        value: &T,
+        aggregate: Aggregate,
+    ) -> Result<(), M::Error> {
+        state.serialize_field(key, &Aggregated { value, aggregate })
     }
 
     #[inline]

@@ -16,7 +16,11 @@ pub struct CostModel {
 
 impl Default for CostModel {
     fn default() -> Self {
-        Self { input_usd_per_1000: 0.003, output_usd_per_1000: 0.015, input_share: 0.8 }
+        Self {
+            input_usd_per_1000: 0.003,
+            output_usd_per_1000: 0.015,
+            input_share: 0.8,
+        }
     }
 }
 
@@ -24,7 +28,11 @@ impl CostModel {
     /// One flat price for every token.
     #[must_use]
     pub fn flat(usd_per_1000: f64) -> Self {
-        Self { input_usd_per_1000: usd_per_1000, output_usd_per_1000: usd_per_1000, input_share: 1.0 }
+        Self {
+            input_usd_per_1000: usd_per_1000,
+            output_usd_per_1000: usd_per_1000,
+            input_share: 1.0,
+        }
     }
 
     /// US dollars per 1000 tokens, input and output blended.
@@ -37,7 +45,10 @@ impl CostModel {
     /// What `tokens` cost, in US dollars.
     #[must_use]
     pub fn cost_usd(&self, tokens: u64) -> f64 {
-        #[allow(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "token counts are far below 2^52"
+        )]
         let tokens = tokens as f64;
         tokens / 1000.0 * self.usd_per_1000_tokens()
     }

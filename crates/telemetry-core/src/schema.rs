@@ -32,7 +32,12 @@ impl Schema {
         doc: &'static str,
         fields: &'static [FieldSchema],
     ) -> Self {
-        Self { type_name, event, doc, fields }
+        Self {
+            type_name,
+            event,
+            doc,
+            fields,
+        }
     }
 
     /// The field whose payload key is `key`.
@@ -44,7 +49,9 @@ impl Schema {
     /// Fields that appear in the payload, in order (every field but the
     /// `forbidden` ones).
     pub fn collected_fields(&self) -> impl Iterator<Item = &'static FieldSchema> + use<> {
-        self.fields.iter().filter(|field| field.conversion != Conversion::Forbidden)
+        self.fields
+            .iter()
+            .filter(|field| field.conversion != Conversion::Forbidden)
     }
 }
 
@@ -77,7 +84,14 @@ impl FieldSchema {
         doc: &'static str,
         shape: Shape,
     ) -> Self {
-        Self { key, ident, rust_type, conversion, doc, shape }
+        Self {
+            key,
+            ident,
+            rust_type,
+            conversion,
+            doc,
+            shape,
+        }
     }
 }
 

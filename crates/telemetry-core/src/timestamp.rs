@@ -62,7 +62,11 @@ impl Serialize for Timestamp {
 }
 
 impl TelemetryValue for Timestamp {
-    fn serialize_value<S: Serializer>(&self, _: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        _: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         self.serialize(serializer)
     }
 }
@@ -75,7 +79,10 @@ mod tests {
     fn other_offsets_are_converted_to_utc() {
         let stamp = Timestamp::parse("2026-01-23T14:34:56+02:00").unwrap();
         assert_eq!(stamp.to_string(), "2026-01-23T12:34:56Z");
-        assert_eq!(serde_json::to_string(&stamp).unwrap(), "\"2026-01-23T12:34:56Z\"");
+        assert_eq!(
+            serde_json::to_string(&stamp).unwrap(),
+            "\"2026-01-23T12:34:56Z\""
+        );
     }
 
     #[test]

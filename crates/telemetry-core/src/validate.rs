@@ -74,22 +74,40 @@ pub enum InvalidEvent {
 }
 
 pub(crate) fn finite(field: &'static str, value: f64) -> Result<f64, InvalidEvent> {
-    if value.is_finite() { Ok(value) } else { Err(InvalidEvent::NotFinite { field, value }) }
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(InvalidEvent::NotFinite { field, value })
+    }
 }
 
-pub(crate) fn within(field: &'static str, value: f64, min: f64, max: f64) -> Result<f64, InvalidEvent> {
+pub(crate) fn within(
+    field: &'static str,
+    value: f64,
+    min: f64,
+    max: f64,
+) -> Result<f64, InvalidEvent> {
     finite(field, value)?;
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(InvalidEvent::OutOfRange { field, value, min, max })
+        Err(InvalidEvent::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
     }
 }
 
 /// Not negative: durations, counts as floats, costs.
 pub(crate) fn non_negative(field: &'static str, value: f64) -> Result<f64, InvalidEvent> {
     if finite(field, value)? < 0.0 {
-        return Err(InvalidEvent::BelowMinimum { field, value, min: 0.0 });
+        return Err(InvalidEvent::BelowMinimum {
+            field,
+            value,
+            min: 0.0,
+        });
     }
     Ok(value)
 }
@@ -103,14 +121,21 @@ pub(crate) fn rate(field: &'static str, value: f64) -> Result<f64, InvalidEvent>
 /// tool did worse than its baseline.
 pub(crate) fn percent(field: &'static str, value: f64) -> Result<f64, InvalidEvent> {
     if finite(field, value)? > 100.0 {
-        return Err(InvalidEvent::AboveMaximum { field, value, max: 100.0 });
+        return Err(InvalidEvent::AboveMaximum {
+            field,
+            value,
+            max: 100.0,
+        });
     }
     Ok(value)
 }
 
 /// Shares per label: each in `0..=1`, together 1 within 1e-6. An empty map
 /// (nothing to share out) is valid.
-pub(crate) fn shares(field: &'static str, shares: &BTreeMap<String, f64>) -> Result<(), InvalidEvent> {
+pub(crate) fn shares(
+    field: &'static str,
+    shares: &BTreeMap<String, f64>,
+) -> Result<(), InvalidEvent> {
     if shares.is_empty() {
         return Ok(());
     }
@@ -128,7 +153,10 @@ pub(crate) fn shares(field: &'static str, shares: &BTreeMap<String, f64>) -> Res
 pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<(), InvalidEvent> {
     let length = value.chars().count();
     if value.trim().is_empty() {
-        return Err(InvalidEvent::BadText { field, problem: "is empty".to_owned() });
+        return Err(InvalidEvent::BadText {
+            field,
+            problem: "is empty".to_owned(),
+        });
     }
     if length > max {
         return Err(InvalidEvent::BadText {
@@ -143,7 +171,10 @@ pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<(), I
 /// cannot carry a path, an address or free text.
 pub(crate) fn identifier(field: &'static str, value: &str) -> Result<(), InvalidEvent> {
     text(field, value, 64)?;
-    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
         return Err(InvalidEvent::BadText {
             field,
             problem: format!("contains {bad:?}; use ASCII letters, digits, `_`, `-` or `.`"),
@@ -163,11 +194,15 @@ mod tests {
             "`success_rate` must be within 0..=1, got 1.5"
         );
         assert_eq!(
-            finite("timing.p95_response_ms", f64::NAN).unwrap_err().to_string(),
+            finite("timing.p95_response_ms", f64::NAN)
+                .unwrap_err()
+                .to_string(),
             "`timing.p95_response_ms` must be a finite number, got NaN"
         );
         assert_eq!(
-            percent("improvement.tokens_reduction_percent", 100.5).unwrap_err().to_string(),
+            percent("improvement.tokens_reduction_percent", 100.5)
+                .unwrap_err()
+                .to_string(),
             "`improvement.tokens_reduction_percent` must be at most 100, got 100.5"
         );
     }
@@ -175,7 +210,9 @@ mod tests {
     #[test]
     fn percent_allows_negative_reductions_and_durations_do_not() {
         assert_eq!(
-            non_negative("duration_minutes", -1.0).unwrap_err().to_string(),
+            non_negative("duration_minutes", -1.0)
+                .unwrap_err()
+                .to_string(),
             "`duration_minutes` must be at least 0, got -1"
         );
         assert_eq!(percent("p", -250.0), Ok(-250.0));
@@ -187,10 +224,16 @@ mod tests {
         let ok = BTreeMap::from([("a".to_owned(), 0.3), ("b".to_owned(), 0.7 + 5e-7)]);
         assert_eq!(shares("f", &ok), Ok(()));
         let off = BTreeMap::from([("a".to_owned(), 0.3), ("b".to_owned(), 0.6)]);
-        assert!(matches!(shares("f", &off), Err(InvalidEvent::SharesDoNotSumToOne { field: "f", .. })));
+        assert!(matches!(
+            shares("f", &off),
+            Err(InvalidEvent::SharesDoNotSumToOne { field: "f", .. })
+        ));
         assert_eq!(shares("f", &BTreeMap::new()), Ok(()));
         let negative = BTreeMap::from([("a".to_owned(), -0.5), ("b".to_owned(), 1.5)]);
-        assert!(matches!(shares("f", &negative), Err(InvalidEvent::OutOfRange { .. })));
+        assert!(matches!(
+            shares("f", &negative),
+            Err(InvalidEvent::OutOfRange { .. })
+        ));
     }
 
     #[test]

@@ -85,13 +85,34 @@ macro_rules! plain {
 }
 
 plain!(
-    bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, str,
-    String, ()
+    bool,
+    char,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    str,
+    String,
+    ()
 );
 
 impl TelemetryValue for Cow<'_, str> {
     #[inline]
-    fn serialize_value<S: Serializer>(&self, _: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        _: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self)
     }
 }
@@ -113,7 +134,11 @@ forward!(Box, Rc, Arc);
 impl<T: TelemetryValue + ?Sized> TelemetryValue for &T {
     const SHAPE: Shape = T::SHAPE;
     #[inline]
-    fn serialize_value<S: Serializer>(&self, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         T::serialize_value(self, anonymizer, serializer)
     }
 }
@@ -121,7 +146,11 @@ impl<T: TelemetryValue + ?Sized> TelemetryValue for &T {
 impl<T: TelemetryValue> TelemetryValue for Option<T> {
     const SHAPE: Shape = T::SHAPE;
     #[inline]
-    fn serialize_value<S: Serializer>(&self, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match self {
             Some(value) => serializer.serialize_some(&Filtered { value, anonymizer }),
             None => serializer.serialize_none(),
@@ -129,7 +158,11 @@ impl<T: TelemetryValue> TelemetryValue for Option<T> {
     }
 }
 
-fn serialize_seq<'a, T, S, I>(items: I, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error>
+fn serialize_seq<'a, T, S, I>(
+    items: I,
+    anonymizer: &Anonymizer,
+    serializer: S,
+) -> Result<S::Ok, S::Error>
 where
     T: TelemetryValue + 'a,
     S: Serializer,
@@ -164,14 +197,22 @@ sequence!(
 /// Hash sets are sent sorted, so that equal sets give equal payloads.
 impl<T: TelemetryValue + Ord, H: BuildHasher> TelemetryValue for HashSet<T, H> {
     const SHAPE: Shape = T::SHAPE;
-    fn serialize_value<S: Serializer>(&self, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut sorted: Vec<&T> = self.iter().collect();
         sorted.sort_unstable();
         serialize_seq(sorted.into_iter(), anonymizer, serializer)
     }
 }
 
-fn serialize_entries<'a, K, V, S, I>(entries: I, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error>
+fn serialize_entries<'a, K, V, S, I>(
+    entries: I,
+    anonymizer: &Anonymizer,
+    serializer: S,
+) -> Result<S::Ok, S::Error>
 where
     K: Label + ?Sized + 'a,
     V: TelemetryValue + 'a,
@@ -187,7 +228,11 @@ where
 
 impl<K: Label, V: TelemetryValue> TelemetryValue for BTreeMap<K, V> {
     const SHAPE: Shape = V::SHAPE;
-    fn serialize_value<S: Serializer>(&self, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serialize_entries(self.iter(), anonymizer, serializer)
     }
 }
@@ -195,7 +240,11 @@ impl<K: Label, V: TelemetryValue> TelemetryValue for BTreeMap<K, V> {
 /// Hash maps are sent sorted by key, so that equal maps give equal payloads.
 impl<K: Label, V: TelemetryValue, H: BuildHasher> TelemetryValue for HashMap<K, V, H> {
     const SHAPE: Shape = V::SHAPE;
-    fn serialize_value<S: Serializer>(&self, anonymizer: &Anonymizer, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize_value<S: Serializer>(
+        &self,
+        anonymizer: &Anonymizer,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut sorted: Vec<(&K, &V)> = self.iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.label().cmp(b.0.label()));
         serialize_entries(sorted.into_iter(), anonymizer, serializer)

@@ -24,7 +24,10 @@ pub(crate) struct Field<'a> {
 impl Field<'_> {
     /// The key in the payload.
     pub(crate) fn key(&self) -> String {
-        self.attrs.rename.clone().unwrap_or_else(|| self.ident.unraw_string())
+        self.attrs
+            .rename
+            .clone()
+            .unwrap_or_else(|| self.ident.unraw_string())
     }
 }
 
@@ -51,7 +54,10 @@ impl<'a> Container<'a> {
                     .iter()
                     .map(|field| Field {
                         original: field,
-                        ident: field.ident.as_ref().unwrap_or_else(|| unreachable!("named field")),
+                        ident: field
+                            .ident
+                            .as_ref()
+                            .unwrap_or_else(|| unreachable!("named field")),
                         attrs: attr::Field::from_attrs(cx, &field.attrs),
                         doc: doc_comment(&field.attrs),
                     })
@@ -67,7 +73,10 @@ impl<'a> Container<'a> {
                 }
             },
             Data::Enum(data) => {
-                let unit_only = data.variants.iter().all(|variant| matches!(variant.fields, Fields::Unit));
+                let unit_only = data
+                    .variants
+                    .iter()
+                    .all(|variant| matches!(variant.fields, Fields::Unit));
                 let hint = if unit_only {
                     "; for a unit-only enum, derive TelemetryValue to send it as a label"
                 } else {
@@ -76,7 +85,9 @@ impl<'a> Container<'a> {
                 };
                 cx.error_spanned_by(
                     data.enum_token,
-                    format!("TelemetrySafe can only be derived for structs with named fields{hint}"),
+                    format!(
+                        "TelemetrySafe can only be derived for structs with named fields{hint}"
+                    ),
                 );
                 return None;
             }
@@ -88,7 +99,12 @@ impl<'a> Container<'a> {
                 return None;
             }
         };
-        Some(Self { input, attrs, fields, doc: doc_comment(&input.attrs) })
+        Some(Self {
+            input,
+            attrs,
+            fields,
+            doc: doc_comment(&input.attrs),
+        })
     }
 }
 
@@ -110,7 +126,9 @@ pub(crate) fn doc_comment(attrs: &[Attribute]) -> String {
         })
         .flat_map(|text| {
             // `split`, not `lines`: an empty `///` line is a paragraph break to keep.
-            text.split('\n').map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()).collect::<Vec<_>>()
+            text.split('\n')
+                .map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned())
+                .collect::<Vec<_>>()
         })
         .collect();
     lines.join("\n").trim().to_owned()

@@ -64,12 +64,19 @@ struct Attr<'c, T> {
 
 impl<'c, T> Attr<'c, T> {
     fn none(cx: &'c Ctxt, name: Symbol) -> Self {
-        Self { cx, name, value: None }
+        Self {
+            cx,
+            name,
+            value: None,
+        }
     }
 
     fn set<A: ToTokens>(&mut self, tokens: A, value: T) {
         if self.value.is_some() {
-            self.cx.error_spanned_by(tokens, format!("duplicate telemetry attribute `{}`", self.name));
+            self.cx.error_spanned_by(
+                tokens,
+                format!("duplicate telemetry attribute `{}`", self.name),
+            );
         } else {
             self.value = Some(value);
         }
@@ -120,7 +127,10 @@ impl Container {
                 cx.syn_error(error);
             }
         }
-        Self { event: event.value, krate: krate.value }
+        Self {
+            event: event.value,
+            krate: krate.value,
+        }
     }
 }
 
@@ -149,7 +159,10 @@ impl Field {
                     // #[telemetry(forbidden)], #[telemetry(boolean)], #[telemetry(count)],
                     // #[telemetry(text_count)], #[telemetry(distribution)]
                     if has_argument(&meta) {
-                        cx.error_spanned_by(&meta.path, format!("`{}` takes no arguments", plain.word()));
+                        cx.error_spanned_by(
+                            &meta.path,
+                            format!("`{}` takes no arguments", plain.word()),
+                        );
                         skip_argument(&meta)?;
                     }
                     Some(plain)
@@ -162,7 +175,10 @@ impl Field {
                 } else if meta.path == EVENT || meta.path == CRATE {
                     cx.error_spanned_by(
                         &meta.path,
-                        format!("`{}` belongs on the struct, not on a field", path_text(&meta.path)),
+                        format!(
+                            "`{}` belongs on the struct, not on a field",
+                            path_text(&meta.path)
+                        ),
                     );
                     skip_argument(&meta)?;
                     None
@@ -201,7 +217,10 @@ impl Field {
                 cx.syn_error(error);
             }
         }
-        Self { treatment: treatment.unwrap_or(Treatment::Pass), rename: rename.value }
+        Self {
+            treatment: treatment.unwrap_or(Treatment::Pass),
+            rename: rename.value,
+        }
     }
 }
 
@@ -243,7 +262,10 @@ impl RenameRule {
             Self::Pascal => variant.to_owned(),
             Self::Camel => {
                 let mut chars = variant.chars();
-                chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
+                chars
+                    .next()
+                    .map(|first| first.to_lowercase().chain(chars).collect())
+                    .unwrap_or_default()
             }
             Self::Snake => snake,
             Self::ScreamingSnake => snake.to_uppercase(),
@@ -297,7 +319,10 @@ impl LabelContainer {
                 cx.syn_error(error);
             }
         }
-        Self { rename_all: rename_all.value, krate: krate.value }
+        Self {
+            rename_all: rename_all.value,
+            krate: krate.value,
+        }
     }
 }
 
@@ -347,7 +372,10 @@ fn plain_conversion(path: &syn::Path) -> Option<Treatment> {
 }
 
 fn field_word(path: &syn::Path) -> Option<Symbol> {
-    CONVERSIONS.into_iter().chain([RENAME]).find(|word| *path == *word)
+    CONVERSIONS
+        .into_iter()
+        .chain([RENAME])
+        .find(|word| *path == *word)
 }
 
 fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope> {
@@ -388,7 +416,10 @@ fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope>
 
 fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<AggregateKind>> {
     if meta.input.peek(syn::token::Paren) {
-        cx.error_spanned_by(&meta.path, "write #[telemetry(aggregate = \"mean\")], not aggregate(...)");
+        cx.error_spanned_by(
+            &meta.path,
+            "write #[telemetry(aggregate = \"mean\")], not aggregate(...)",
+        );
         skip_argument(meta)?;
         return Ok(None);
     }
@@ -438,15 +469,20 @@ fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
 }
 
 /// Checks an event name: non-empty, at most 200 characters, ASCII letters,
-/// digits and `_ - . :`, not starting with `$` (reserved by PostHog).
+/// digits and `_ - . :`, not starting with `$` (reserved by `PostHog`).
 fn event_name(cx: &Ctxt, name: &LitStr) -> Option<String> {
     let text = name.value();
     let problem = if text.is_empty() {
         Some("event name is empty: write #[telemetry(event = \"name\")]".to_owned())
     } else if text.starts_with('$') {
-        Some(format!("event name `{text}` starts with `$`, which PostHog reserves for its own events"))
+        Some(format!(
+            "event name `{text}` starts with `$`, which PostHog reserves for its own events"
+        ))
     } else if text.len() > 200 {
-        Some(format!("event name is {} characters long; at most 200 are allowed", text.len()))
+        Some(format!(
+            "event name is {} characters long; at most 200 are allowed",
+            text.len()
+        ))
     } else {
         text.chars()
             .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':')))

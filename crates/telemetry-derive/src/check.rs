@@ -44,7 +44,10 @@ fn check_duplicate_keys(cx: &Ctxt, container: &Container<'_>) {
         if let Some(first) = seen.insert(key.clone(), field.ident) {
             cx.error_spanned_by(
                 field.ident,
-                format!("field `{}` writes payload key `{key}`, which field `{first}` already writes", field.ident),
+                format!(
+                    "field `{}` writes payload key `{key}`, which field `{first}` already writes",
+                    field.ident
+                ),
             );
         }
     }

@@ -14,7 +14,9 @@ pub(crate) struct Ctxt {
 impl Ctxt {
     /// Reports `message` at the tokens of `object`.
     pub(crate) fn error_spanned_by<A: ToTokens, T: Display>(&self, object: A, message: T) {
-        self.errors.borrow_mut().push(syn::Error::new_spanned(object.into_token_stream(), message));
+        self.errors
+            .borrow_mut()
+            .push(syn::Error::new_spanned(object.into_token_stream(), message));
     }
 
     /// Reports an error that already carries its span.

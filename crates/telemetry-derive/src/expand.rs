@@ -1,7 +1,7 @@
 //! Emits `TelemetrySafe`, `TelemetryValue` and, for events, `TelemetryEvent`.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, WherePredicate};
 
@@ -19,7 +19,9 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     match (cx.check(), &container) {
         (Ok(()), Some(container)) => expand(container),
         (Err(errors), _) => {
-            let krate = container.as_ref().and_then(|container| container.attrs.krate.as_ref());
+            let krate = container
+                .as_ref()
+                .and_then(|container| container.attrs.krate.as_ref());
             fallback::telemetry_safe(input, krate, &errors)
         }
         (Ok(()), None) => unreachable!("a container that failed to parse reports why"),
@@ -37,36 +39,24 @@ fn expand(container: &Container<'_>) -> TokenStream {
     let type_name = ident.to_string();
     let doc = &container.doc;
 
-    let mut generics = container.input.generics.clone();
-    let params: Vec<&Ident> = container.input.generics.type_params().map(|param| &param.ident).collect();
-    let bounds: Vec<WherePredicate> = container
-        .fields
-        .iter()
-        .filter(|field| ty::mentions(&field.original.ty, &params))
-        .filter_map(|field| {
-            let ty = &field.original.ty;
-            let bound = field.attrs.treatment.bound(&krate)?;
-            Some(syn::parse_quote!(#ty: #bound))
-        })
-        .collect();
-    generics.make_where_clause().predicates.extend(bounds);
+    let generics = bounded_generics(container, &krate);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    let event = match &container.attrs.event {
-        Some(name) => quote!(::core::option::Option::Some(#name)),
-        None => quote!(::core::option::Option::None),
-    };
-    let field_schemas = container.fields.iter().map(|field| field_schema(field, &krate));
-    let sent: Vec<&Field<'_>> =
-        container.fields.iter().filter(|field| field.attrs.treatment != Treatment::Forbidden).collect();
+    let event = container.attrs.event.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |name| quote!(::core::option::Option::Some(#name)),
+    );
+    let field_schemas = container
+        .fields
+        .iter()
+        .map(|field| field_schema(field, &krate));
+    let sent: Vec<&Field<'_>> = container
+        .fields
+        .iter()
+        .filter(|field| field.attrs.treatment != Treatment::Forbidden)
+        .collect();
     let len = sent.len();
-    let writes = sent.iter().map(|field| {
-        let key = field.key();
-        let value = field_value(field, &krate);
-        quote! {
-            #krate::__private::serde::ser::SerializeStruct::serialize_field(&mut __state, #key, &#value)?;
-        }
-    });
+    let writes = sent.iter().map(|field| write_field(field, &krate));
     // Forbidden fields are never sent, but they are part of the struct: touch
     // them so the derive reads every field, as serde's does, and an app does
     // not get dead-code warnings for fields it keeps on purpose.
@@ -81,11 +71,23 @@ fn expand(container: &Container<'_>) -> TokenStream {
     let event_impl = container.attrs.event.as_ref().map(|name| {
         quote! {
             #[automatically_derived]
+            #[diagnostic::do_not_recommend]
             impl #impl_generics #krate::TelemetryEvent for #ident #ty_generics #where_clause {
                 const EVENT: &'static str = #name;
             }
         }
     });
+
+    // Kept out of "the following other types implement trait" lists, which
+    // would otherwise name every derived type; only for impls without where
+    // clauses, so a generic wrapper still explains which field type fails.
+    let hidden = container
+        .input
+        .generics
+        .type_params()
+        .next()
+        .is_none()
+        .then(|| quote!(#[diagnostic::do_not_recommend]));
 
     quote! {
         #[automatically_derived]
@@ -114,6 +116,7 @@ fn expand(container: &Container<'_>) -> TokenStream {
         }
 
         #[automatically_derived]
+        #hidden
         impl #impl_generics #krate::TelemetryValue for #ident #ty_generics #where_clause {
             const SHAPE: #krate::__private::Shape =
                 #krate::__private::Shape::Object(<Self as #krate::TelemetrySafe>::SCHEMA);
@@ -129,6 +132,30 @@ fn expand(container: &Container<'_>) -> TokenStream {
 
         #event_impl
     }
+}
+
+/// The struct's generics, plus a bound per field whose type mentions a type
+/// parameter: the trait its treatment needs (`T: TelemetryValue`).
+fn bounded_generics(container: &Container<'_>, krate: &TokenStream) -> syn::Generics {
+    let mut generics = container.input.generics.clone();
+    let params: Vec<&Ident> = container
+        .input
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .collect();
+    let bounds: Vec<WherePredicate> = container
+        .fields
+        .iter()
+        .filter(|field| ty::mentions(&field.original.ty, &params))
+        .filter_map(|field| {
+            let ty = &field.original.ty;
+            let bound = field.attrs.treatment.bound(krate)?;
+            Some(syn::parse_quote!(#ty: #bound))
+        })
+        .collect();
+    generics.make_where_clause().predicates.extend(bounds);
+    generics
 }
 
 impl Treatment {
@@ -197,7 +224,9 @@ fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     let doc = &field.doc;
     let ty = &field.original.ty;
     let shape = if field.attrs.treatment == Treatment::Pass {
-        quote_spanned!(ty.span()=> <#ty as #krate::TelemetryValue>::SHAPE)
+        let span = ty.span();
+        let krate = respan(krate, span);
+        quote_spanned!(span=> #krate::__private::shape::<#ty>())
     } else {
         quote!(#krate::__private::Shape::Scalar)
     };
@@ -206,27 +235,59 @@ fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     }
 }
 
-/// The expression written for one field. Spanned at the field's type, so a
-/// missing trait is reported on the field, with the trait's own message.
-fn field_value(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
-    let member = field.ident;
-    let span = field.original.ty.span();
-    let private = quote!(#krate::__private);
+/// The statement that writes one field. Every token sits on the field's type
+/// and `self.field` ends on its last token, so a missing trait is reported
+/// once, with the caret under the whole type, and the trait's own message.
+fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
+    let ty = &field.original.ty;
+    let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
+    let span = tokens.first().map_or_else(Span::call_site, TokenTree::span);
+    let mut member = field.ident.clone();
+    member.set_span(tokens.last().map_or(span, TokenTree::span));
+    let key = field.key();
+    let krate = respan(krate, span);
+    let private = quote_spanned!(span=> #krate::__private);
+    let value = quote_spanned!(span=> &self.#member);
     match field.attrs.treatment {
-        Treatment::Pass => quote_spanned!(span=> #private::pass(&self.#member, __anonymizer)),
+        Treatment::Pass => quote_spanned! {span=>
+            let _ = #private::shape::<#ty>();
+            #private::pass(&mut __state, #key, #value, __anonymizer)?;
+        },
         Treatment::Hash(scope) => {
-            let scope = scope.tokens(krate);
-            let key = field.key();
-            quote_spanned!(span=> #private::hash(&self.#member, __anonymizer, #scope, #key))
+            let scope = scope.tokens(&krate);
+            quote_spanned!(span=> #private::hash(&mut __state, #key, #value, __anonymizer, #scope)?;)
         }
-        Treatment::Boolean => quote_spanned!(span=> #private::boolean(&self.#member)),
-        Treatment::Count => quote_spanned!(span=> #private::count(&self.#member)),
-        Treatment::TextCount => quote_spanned!(span=> #private::text_count(&self.#member)),
-        Treatment::Distribution => quote_spanned!(span=> #private::distribution(&self.#member)),
+        Treatment::Boolean => {
+            quote_spanned!(span=> #private::boolean(&mut __state, #key, #value)?;)
+        }
+        Treatment::Count => quote_spanned!(span=> #private::count(&mut __state, #key, #value)?;),
+        Treatment::TextCount => {
+            quote_spanned!(span=> #private::text_count(&mut __state, #key, #value)?;)
+        }
+        Treatment::Distribution => {
+            quote_spanned!(span=> #private::distribution(&mut __state, #key, #value)?;)
+        }
         Treatment::Aggregate(kind) => {
-            let kind = kind.tokens(krate);
-            quote_spanned!(span=> #private::aggregate(&self.#member, #kind))
+            let kind = kind.tokens(&krate);
+            quote_spanned!(span=> #private::aggregate(&mut __state, #key, #value, #kind)?;)
         }
         Treatment::Forbidden => unreachable!("forbidden fields are never written"),
     }
+}
+
+/// `tokens` with every span, nested ones included, set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }

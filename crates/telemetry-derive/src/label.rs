@@ -30,12 +30,17 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 let rename = attr::variant_rename(&cx, &variant.attrs);
                 let name = variant.ident.to_string();
                 let label = rename.unwrap_or_else(|| {
-                    container.rename_all.map_or_else(|| name.clone(), |rule| rule.apply(&name))
+                    container
+                        .rename_all
+                        .map_or_else(|| name.clone(), |rule| rule.apply(&name))
                 });
                 if let Some((first, _)) = labels.iter().find(|(_, existing)| *existing == label) {
                     cx.error_spanned_by(
                         &variant.ident,
-                        format!("variant `{}` has label `{label}`, like variant `{first}`", variant.ident),
+                        format!(
+                            "variant `{}` has label `{label}`, like variant `{first}`",
+                            variant.ident
+                        ),
                     );
                 }
                 labels.push((&variant.ident, label));
@@ -57,10 +62,13 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let krate = crate_path(container.krate.as_ref());
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let arms = labels.iter().map(|(variant, label)| quote!(Self::#variant => #label));
+    let arms = labels
+        .iter()
+        .map(|(variant, label)| quote!(Self::#variant => #label));
     let names = labels.iter().map(|(_, label)| label);
     quote! {
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #impl_generics #krate::Label for #ident #ty_generics #where_clause {
             fn label(&self) -> &str {
                 match *self {
@@ -70,6 +78,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         }
 
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #impl_generics #krate::TelemetryValue for #ident #ty_generics #where_clause {
             const SHAPE: #krate::__private::Shape = #krate::__private::Shape::Label(&[#(#names),*]);
 

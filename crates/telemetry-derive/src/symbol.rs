@@ -28,8 +28,15 @@ pub(crate) const AGGREGATE: Symbol = Symbol("aggregate");
 pub(crate) const RENAME: Symbol = Symbol("rename");
 
 /// The conversions, in the order error messages list them.
-pub(crate) const CONVERSIONS: [Symbol; 7] =
-    [HASH, FORBIDDEN, BOOLEAN, COUNT, TEXT_COUNT, DISTRIBUTION, AGGREGATE];
+pub(crate) const CONVERSIONS: [Symbol; 7] = [
+    HASH,
+    FORBIDDEN,
+    BOOLEAN,
+    COUNT,
+    TEXT_COUNT,
+    DISTRIBUTION,
+    AGGREGATE,
+];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {
@@ -51,5 +58,9 @@ impl Display for Symbol {
 
 /// `hash, forbidden, ...` for error messages.
 pub(crate) fn list(words: &[Symbol]) -> String {
-    words.iter().map(|word| word.0).collect::<Vec<_>>().join(", ")
+    words
+        .iter()
+        .map(|word| word.0)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -7,8 +7,16 @@ use syn::{GenericArgument, Ident, PathArguments, Type};
 
 /// Standard types that may identify a person or a machine.
 const PERSONAL: [&str; 10] = [
-    "Path", "PathBuf", "OsStr", "OsString", "IpAddr", "Ipv4Addr", "Ipv6Addr", "SocketAddr",
-    "SocketAddrV4", "SocketAddrV6",
+    "Path",
+    "PathBuf",
+    "OsStr",
+    "OsString",
+    "IpAddr",
+    "Ipv4Addr",
+    "Ipv6Addr",
+    "SocketAddr",
+    "SocketAddrV4",
+    "SocketAddrV6",
 ];
 
 /// The first standard personal type inside `ty` (`PathBuf` in
@@ -22,17 +30,23 @@ pub(crate) fn find_personal(ty: &Type) -> Option<&Ident> {
             let last = segments.last()?;
             let standard = path.qself.is_none()
                 && (segments.len() == 1
-                    || ["std", "core", "alloc"].iter().any(|root| segments[0].ident == root));
+                    || ["std", "core", "alloc"]
+                        .iter()
+                        .any(|root| segments[0].ident == root));
             if standard && PERSONAL.iter().any(|name| last.ident == name) {
                 return Some(&last.ident);
             }
-            segments.iter().find_map(|segment| match &segment.arguments {
-                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
-                    GenericArgument::Type(inner) => find_personal(inner),
+            segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            GenericArgument::Type(inner) => find_personal(inner),
+                            _ => None,
+                        })
+                    }
                     _ => None,
-                }),
-                _ => None,
-            })
+                })
         }
         Type::Reference(reference) => find_personal(&reference.elem),
         Type::Slice(slice) => find_personal(&slice.elem),
@@ -100,9 +114,9 @@ fn needs_space(previous: Option<&TokenTree>, next: &TokenTree) -> bool {
     };
     let word = |token: &TokenTree| matches!(token, TokenTree::Ident(_) | TokenTree::Literal(_));
     match (punct(previous), punct(next)) {
-        (Some(',' | ';' | '+' | '='), _) | (_, Some('+' | '=' | '-')) => true,
-        // The end of `->`, or of generics, before a word or a group.
-        (Some('>'), None) => true,
+        // After a separator, around operators, and after the end of `->` or
+        // of generics when a word or a group follows.
+        (Some(',' | ';' | '+' | '='), _) | (_, Some('+' | '=' | '-')) | (Some('>'), None) => true,
         (None, None) => match next {
             TokenTree::Group(group) if word(previous) => {
                 // `&'a [u8]` and `&mut (u8, u8)`, but `Fn(u8)`.
@@ -135,20 +149,28 @@ mod tests {
         assert_eq!(shown("&mut T"), "&mut T");
         assert_eq!(shown("&mut [u8]"), "&mut [u8]");
         assert_eq!(shown("&'a mut (u8, u8)"), "&'a mut (u8, u8)");
-        assert_eq!(shown("Box<dyn Fn(u8) -> u8 + Send>"), "Box<dyn Fn(u8) -> u8 + Send>");
+        assert_eq!(
+            shown("Box<dyn Fn(u8) -> u8 + Send>"),
+            "Box<dyn Fn(u8) -> u8 + Send>"
+        );
         assert_eq!(shown("(u8, String)"), "(u8, String)");
         assert_eq!(shown("Option<&'a Path>"), "Option<&'a Path>");
     }
 
     #[test]
     fn finds_personal_types_anywhere() {
-        let personal = |source: &str| {
-            find_personal(&syn::parse_str(source).unwrap()).map(ToString::to_string)
-        };
+        let personal =
+            |source: &str| find_personal(&syn::parse_str(source).unwrap()).map(ToString::to_string);
         assert_eq!(personal("PathBuf").as_deref(), Some("PathBuf"));
-        assert_eq!(personal("Option<Vec<std::net::IpAddr>>").as_deref(), Some("IpAddr"));
+        assert_eq!(
+            personal("Option<Vec<std::net::IpAddr>>").as_deref(),
+            Some("IpAddr")
+        );
         assert_eq!(personal("&'a Path").as_deref(), Some("Path"));
-        assert_eq!(personal("HashMap<String, OsString>").as_deref(), Some("OsString"));
+        assert_eq!(
+            personal("HashMap<String, OsString>").as_deref(),
+            Some("OsString")
+        );
         assert_eq!(personal("[SocketAddr; 2]").as_deref(), Some("SocketAddr"));
         assert_eq!(personal("String"), None);
         assert_eq!(personal("my_app::Path"), None);

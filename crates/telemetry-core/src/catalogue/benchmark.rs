@@ -79,10 +79,22 @@ impl PerformanceBenchmark {
         validate::non_negative("baseline.cost_usd", input.baseline.cost_usd)?;
         validate::non_negative("actual.cost_usd", input.actual.cost_usd)?;
         let improvement = input.improvement;
-        validate::percent("improvement.files_reduction_percent", improvement.files_reduction_percent)?;
-        validate::percent("improvement.lines_reduction_percent", improvement.lines_reduction_percent)?;
-        validate::percent("improvement.tokens_reduction_percent", improvement.tokens_reduction_percent)?;
-        validate::percent("improvement.cost_savings_percent", improvement.cost_savings_percent)?;
+        validate::percent(
+            "improvement.files_reduction_percent",
+            improvement.files_reduction_percent,
+        )?;
+        validate::percent(
+            "improvement.lines_reduction_percent",
+            improvement.lines_reduction_percent,
+        )?;
+        validate::percent(
+            "improvement.tokens_reduction_percent",
+            improvement.tokens_reduction_percent,
+        )?;
+        validate::percent(
+            "improvement.cost_savings_percent",
+            improvement.cost_savings_percent,
+        )?;
         Ok(Self {
             comparison_type: input.comparison_type,
             baseline_approach: input.baseline_approach,

@@ -17,7 +17,9 @@ mod model;
 mod semantic;
 mod session;
 
-pub use benchmark::{BaselineApproach, BenchmarkCounts, BenchmarkInput, Improvement, PerformanceBenchmark};
+pub use benchmark::{
+    BaselineApproach, BenchmarkCounts, BenchmarkInput, Improvement, PerformanceBenchmark,
+};
 pub use model::{
     DeviceType, DistanceMetric, Modalities, ModelRegistration, ModelRegistrationInput, ModelSource,
     Normalization,
@@ -37,7 +39,9 @@ pub struct EventPrefix(String);
 /// An event prefix was not 1 to 64 lowercase ASCII letters, digits or `_`,
 /// starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event prefix {0:?} must be 1 to 64 lowercase ASCII letters, digits or `_`, starting with a letter")]
+#[error(
+    "event prefix {0:?} must be 1 to 64 lowercase ASCII letters, digits or `_`, starting with a letter"
+)]
 pub struct InvalidPrefix(pub String);
 
 impl EventPrefix {
@@ -45,8 +49,14 @@ impl EventPrefix {
     pub fn new(prefix: &str) -> Result<Self, InvalidPrefix> {
         let valid = (1..=64).contains(&prefix.len())
             && prefix.starts_with(|c: char| c.is_ascii_lowercase())
-            && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if valid { Ok(Self(prefix.to_owned())) } else { Err(InvalidPrefix(prefix.to_owned())) }
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(Self(prefix.to_owned()))
+        } else {
+            Err(InvalidPrefix(prefix.to_owned()))
+        }
     }
 
     /// The prefix itself.
@@ -81,14 +91,24 @@ mod tests {
     #[test]
     fn prefixes_event_names() {
         let prefix = EventPrefix::new("myapp").unwrap();
-        assert_eq!(prefix.event_name::<SessionSummary>(), "myapp_session_summary");
-        assert_eq!(prefix.event_name::<ModelRegistration>(), "myapp_model_registration");
+        assert_eq!(
+            prefix.event_name::<SessionSummary>(),
+            "myapp_session_summary"
+        );
+        assert_eq!(
+            prefix.event_name::<ModelRegistration>(),
+            "myapp_model_registration"
+        );
     }
 
     #[test]
     fn refuses_prefixes_that_are_not_identifiers() {
         for bad in ["", "MyApp", "my app", "1app", "my-app", &"a".repeat(65)] {
-            assert_eq!(EventPrefix::new(bad), Err(InvalidPrefix(bad.to_owned())), "{bad:?}");
+            assert_eq!(
+                EventPrefix::new(bad),
+                Err(InvalidPrefix(bad.to_owned())),
+                "{bad:?}"
+            );
         }
         assert!(EventPrefix::new("my_app2").is_ok());
     }

@@ -136,7 +136,11 @@ impl ModelRegistration {
         validate::text("model_name", &input.model_name, 200)?;
         validate::identifier("version", &input.version)?;
         if input.embedding_dimension == 0 {
-            return Err(InvalidEvent::BelowMinimum { field: "embedding_dimension", value: 0.0, min: 1.0 });
+            return Err(InvalidEvent::BelowMinimum {
+                field: "embedding_dimension",
+                value: 0.0,
+                min: 1.0,
+            });
         }
         if input.inference_success && !input.load_success {
             return Err(InvalidEvent::Inconsistent {
@@ -148,7 +152,8 @@ impl ModelRegistration {
             (ModelSource::LocalPath, None) => {
                 return Err(InvalidEvent::Inconsistent {
                     field: "local_path_hash",
-                    problem: "is missing: a model from a local path needs its path (sent hashed)".to_owned(),
+                    problem: "is missing: a model from a local path needs its path (sent hashed)"
+                        .to_owned(),
                 });
             }
             (source, Some(_)) if source != ModelSource::LocalPath => {

@@ -63,7 +63,12 @@ impl SemanticValidation {
     /// Checks every field and builds the event.
     pub fn new(input: SemanticValidationInput) -> Result<Self, InvalidEvent> {
         validate::shares("category_frequency", &input.category_frequency)?;
-        validate::within("usage_importance_correlation", input.usage_importance_correlation, -1.0, 1.0)?;
+        validate::within(
+            "usage_importance_correlation",
+            input.usage_importance_correlation,
+            -1.0,
+            1.0,
+        )?;
         if !input.note.is_empty() {
             validate::text("note", &input.note, Self::MAX_NOTE_CHARS)?;
         }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use crate::validate::{self, InvalidEvent};
 use crate::TelemetrySafe;
+use crate::validate::{self, InvalidEvent};
 
 /// How one session of the application went: searches, latency and tokens,
 /// in aggregates only. Build it with [`SessionSummary::new`] or, better, from a
@@ -88,7 +88,11 @@ impl SessionSummary {
     /// Checks every field and builds the event.
     pub fn new(input: SessionSummaryInput) -> Result<Self, InvalidEvent> {
         validate::non_negative("duration_minutes", input.duration_minutes)?;
-        if input.successful_searches.saturating_add(input.failed_searches) > input.total_searches {
+        if input
+            .successful_searches
+            .saturating_add(input.failed_searches)
+            > input.total_searches
+        {
             return Err(InvalidEvent::Inconsistent {
                 field: "total_searches",
                 problem: format!(
@@ -112,7 +116,10 @@ impl SessionSummary {
             });
         }
         validate::percent("context_reduction_percent", input.context_reduction_percent)?;
-        validate::finite("estimated_cost_savings_usd", input.estimated_cost_savings_usd)?;
+        validate::finite(
+            "estimated_cost_savings_usd",
+            input.estimated_cost_savings_usd,
+        )?;
         validate::shares("semantic_categories", &input.semantic_categories)?;
         Ok(Self {
             duration_minutes: input.duration_minutes,

@@ -116,7 +116,8 @@ numbers!(
 
 impl<T: Numbers> Numbers for Option<T> {
     fn for_each_number(&self, add: &mut dyn FnMut(NumberValue)) -> bool {
-        self.as_ref().is_some_and(|numbers| numbers.for_each_number(add))
+        self.as_ref()
+            .is_some_and(|numbers| numbers.for_each_number(add))
     }
 }
 
@@ -167,7 +168,10 @@ impl Accumulator {
         match value {
             NumberValue::Int(int) => {
                 self.int_sum = self.int_sum.and_then(|sum| sum.checked_add(int));
-                #[allow(clippy::cast_precision_loss, reason = "the float sum is the fallback past i128")]
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "the float sum is the fallback past i128"
+                )]
                 let approx = int as f64;
                 self.float_sum += approx;
             }
@@ -216,8 +220,14 @@ impl Accumulator {
 
 /// Summarises `value` as `aggregate` does; `None` means `null`.
 #[must_use]
-pub(crate) fn summarise<T: Numbers + ?Sized>(value: &T, aggregate: Aggregate) -> Option<NumberValue> {
-    let mut accumulator = Accumulator { int_sum: Some(0), ..Accumulator::default() };
+pub(crate) fn summarise<T: Numbers + ?Sized>(
+    value: &T,
+    aggregate: Aggregate,
+) -> Option<NumberValue> {
+    let mut accumulator = Accumulator {
+        int_sum: Some(0),
+        ..Accumulator::default()
+    };
     if !value.for_each_number(&mut |number| accumulator.add(number)) {
         return None;
     }
@@ -233,7 +243,10 @@ impl Serialize for NumberValue {
                 } else if let Ok(large) = u64::try_from(int) {
                     serializer.serialize_u64(large)
                 } else {
-                    #[allow(clippy::cast_precision_loss, reason = "documented: beyond 64 bits a float")]
+                    #[allow(
+                        clippy::cast_precision_loss,
+                        reason = "documented: beyond 64 bits a float"
+                    )]
                     serializer.serialize_f64(int as f64)
                 }
             }
@@ -320,6 +333,10 @@ mod tests {
         assert_eq!(json(&values, Mean), "null");
         assert_eq!(json(&values, Min), "1.0");
         assert_eq!(json(&values, Max), "null");
-        assert_eq!(json(&[f64::MAX, f64::MAX], Sum), "null", "overflow to infinity");
+        assert_eq!(
+            json(&[f64::MAX, f64::MAX], Sum),
+            "null",
+            "overflow to infinity"
+        );
     }
 }

@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn counts_elements_not_contents() {
         assert_eq!(Vec::<PathBuf>::new().element_count(), Some(0));
-        assert_eq!(vec![PathBuf::from("/a"), PathBuf::from("/b")].element_count(), Some(2));
+        assert_eq!(
+            vec![PathBuf::from("/a"), PathBuf::from("/b")].element_count(),
+            Some(2)
+        );
         assert_eq!([1, 2, 3].element_count(), Some(3));
         assert_eq!(HashMap::from([("a", 1)]).element_count(), Some(1));
         assert_eq!(None::<Vec<u8>>.element_count(), None);

@@ -158,7 +158,10 @@ mod tests {
     fn counts_each_label_sorted() {
         let languages = vec!["rust", "python", "rust", "go", "python", "python"];
         let counts = tally(&languages);
-        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [("go", 1), ("python", 3), ("rust", 2)]);
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [("go", 1), ("python", 3), ("rust", 2)]
+        );
     }
 
     #[test]
@@ -172,7 +175,10 @@ mod tests {
     #[test]
     fn maps_from_label_to_count_are_distributions_already() {
         let counts = HashMap::from([("rust".to_string(), 4u64), ("go".to_string(), 1)]);
-        assert_eq!(serde_json::to_string(&Distribution(&counts)).unwrap(), r#"{"go":1,"rust":4}"#);
+        assert_eq!(
+            serde_json::to_string(&Distribution(&counts)).unwrap(),
+            r#"{"go":1,"rust":4}"#
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ macro_rules! decimal {
     )*};
 }
 
-decimal!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+decimal!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 /// Room for the longest address text: `[v6%scope]:port` is at most 62 bytes.
 struct AddressText {
@@ -78,7 +80,10 @@ struct AddressText {
 impl fmt::Write for AddressText {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len + s.len();
-        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
     }
@@ -97,7 +102,14 @@ macro_rules! address {
     )*};
 }
 
-address!(IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6);
+address!(
+    IpAddr,
+    Ipv4Addr,
+    Ipv6Addr,
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6
+);
 
 impl<T: HashInput> HashInput for Option<T> {
     #[inline]
@@ -136,10 +148,16 @@ pub(crate) struct Hashed<'a, T: ?Sized> {
 
 impl<T: HashInput + ?Sized> Serialize for Hashed<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.value.with_hash_bytes(|bytes| self.anonymizer.hash(self.scope, bytes)) {
+        match self
+            .value
+            .with_hash_bytes(|bytes| self.anonymizer.hash(self.scope, bytes))
+        {
             None => serializer.serialize_none(),
             Some(Ok(digest)) => digest.serialize(serializer),
-            Some(Err(missing)) => Err(S::Error::custom(format_args!("field `{}`: {missing}", self.field))),
+            Some(Err(missing)) => Err(S::Error::custom(format_args!(
+                "field `{}`: {missing}",
+                self.field
+            ))),
         }
     }
 }
@@ -151,7 +169,12 @@ mod tests {
 
     fn digest_of<T: HashInput + ?Sized>(value: &T) -> Option<String> {
         let anonymizer = Anonymizer::new(&HashKey::from_bytes([5; 32]));
-        value.with_hash_bytes(|bytes| anonymizer.hash(HashScope::Installation, bytes).unwrap().to_string())
+        value.with_hash_bytes(|bytes| {
+            anonymizer
+                .hash(HashScope::Installation, bytes)
+                .unwrap()
+                .to_string()
+        })
     }
 
     #[test]
@@ -176,7 +199,9 @@ mod tests {
     fn addresses_hash_as_canonical_text() {
         let v6: IpAddr = "0:0:0:0:0:0:0:1".parse().unwrap();
         assert_eq!(digest_of(&v6), digest_of("::1"));
-        let socket: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535".parse().unwrap();
+        let socket: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535"
+            .parse()
+            .unwrap();
         assert_eq!(digest_of(&socket), digest_of(&socket.to_string()));
     }
 
@@ -184,7 +209,10 @@ mod tests {
     fn none_gives_no_digest() {
         assert_eq!(digest_of(&None::<PathBuf>), None);
         assert_eq!(digest_of(&Some("x")), digest_of("x"));
-        assert_eq!(digest_of(&Box::new(String::from("x")) as &Box<String>), digest_of("x"));
+        assert_eq!(
+            digest_of(&Box::new(String::from("x")) as &Box<String>),
+            digest_of("x")
+        );
     }
 
     #[test]
