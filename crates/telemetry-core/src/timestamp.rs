@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -61,6 +61,16 @@ impl Serialize for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    /// Reads RFC 3339 text with any offset, converting it to UTC.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&text).map_err(|error| {
+            serde::de::Error::custom(format_args!("invalid RFC 3339 timestamp {text:?}: {error}"))
+        })
+    }
+}
+
 impl TelemetryValue for Timestamp {
     fn serialize_value<S: Serializer>(
         &self,
@@ -94,5 +104,14 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(Timestamp::parse("yesterday").is_err());
+        let error = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
+        assert!(error.to_string().contains("invalid RFC 3339 timestamp \"yesterday\""), "{error}");
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let stamp = Timestamp::parse("2026-01-23T12:34:56.123456789Z").unwrap();
+        let json = serde_json::to_string(&stamp).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), stamp);
     }
 }
