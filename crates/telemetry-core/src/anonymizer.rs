@@ -228,6 +228,7 @@ fn keyed(key: &HashKey) -> HmacSha256 {
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
 }
 
+#[allow(clippy::missing_fields_in_debug, reason = "keys shown redacted")]
 impl fmt::Debug for Anonymizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Anonymizer")

@@ -438,7 +438,7 @@ fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
 }
 
 /// Checks an event name: non-empty, at most 200 characters, ASCII letters,
-/// digits and `_ - . :`, not starting with `$` (reserved by PostHog).
+/// digits and `_ - . :`, not starting with `$` (reserved by `PostHog`).
 fn event_name(cx: &Ctxt, name: &LitStr) -> Option<String> {
     let text = name.value();
     let problem = if text.is_empty() {

@@ -52,9 +52,10 @@ fn expand(container: &Container<'_>) -> TokenStream {
     generics.make_where_clause().predicates.extend(bounds);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    let event = match &container.attrs.event {
-        Some(name) => quote!(::core::option::Option::Some(#name)),
-        None => quote!(::core::option::Option::None),
+    let event = if let Some(name) = &container.attrs.event {
+        quote!(::core::option::Option::Some(#name))
+    } else {
+        quote!(::core::option::Option::None)
     };
     let field_schemas = container.fields.iter().map(|field| field_schema(field, &krate));
     let sent: Vec<&Field<'_>> =

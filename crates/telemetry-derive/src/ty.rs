@@ -100,9 +100,9 @@ fn needs_space(previous: Option<&TokenTree>, next: &TokenTree) -> bool {
     };
     let word = |token: &TokenTree| matches!(token, TokenTree::Ident(_) | TokenTree::Literal(_));
     match (punct(previous), punct(next)) {
-        (Some(',' | ';' | '+' | '='), _) | (_, Some('+' | '=' | '-')) => true,
-        // The end of `->`, or of generics, before a word or a group.
-        (Some('>'), None) => true,
+        // After `,` `;` `+` `=`, before `+` `=` `-`, or at the end of `->`
+        // or of generics, before a word or a group.
+        (Some(',' | ';' | '+' | '='), _) | (_, Some('+' | '=' | '-')) | (Some('>'), None) => true,
         (None, None) => match next {
             TokenTree::Group(group) if word(previous) => {
                 // `&'a [u8]` and `&mut (u8, u8)`, but `Fn(u8)`.

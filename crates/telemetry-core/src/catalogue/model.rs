@@ -13,6 +13,7 @@ pub enum ModelSource {
     #[telemetry(rename = "nomic")]
     Nomic,
     /// OpenAI's embedding API.
+    #[allow(clippy::doc_markdown, reason = "prose for the data dictionary")]
     #[telemetry(rename = "openai")]
     OpenAi,
     /// The Hugging Face hub, other than sentence-transformers.
