@@ -70,6 +70,7 @@
 extern crate self as telemetry_core;
 
 mod anonymizer;
+pub mod baseline;
 pub mod catalogue;
 pub mod convert;
 mod pricing;
