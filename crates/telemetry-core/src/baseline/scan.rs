@@ -70,7 +70,7 @@ fn walk(root: &Path) -> Result<(Vec<PathBuf>, u64), ScanError> {
     for entry in WalkBuilder::new(root).require_git(false).build() {
         match entry {
             Ok(entry) if entry.file_type().is_some_and(|kind| kind.is_file()) => {
-                files.push(entry.into_path())
+                files.push(entry.into_path());
             }
             Ok(_) => {}
             Err(_) => errors += 1,
