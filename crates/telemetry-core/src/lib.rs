@@ -71,6 +71,7 @@ extern crate self as telemetry_core;
 
 mod aggregator;
 mod anonymizer;
+pub mod baseline;
 pub mod catalogue;
 pub mod consent;
 pub mod convert;
