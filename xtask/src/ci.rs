@@ -16,6 +16,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",
@@ -25,7 +26,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     cmd::run_with_env(
         "test",
         "cargo",
-        &["test", "--workspace", "--locked"],
+        &["test", "--workspace", "--all-features", "--locked"],
         &[("INSTA_UPDATE", "no")],
     )?;
     eprintln!("xtask ci: all steps passed");
