@@ -186,11 +186,11 @@ fn read(path: &Path, keywords: Option<&Keywords>) -> io::Result<Content> {
         }
         facts.bytes += read as u64;
         facts.lines += 1;
-        if let Some(keywords) = keywords {
-            if !facts.matched {
-                fold_case(&String::from_utf8_lossy(&line), &mut folded);
-                facts.matched = keywords.matches(&folded);
-            }
+        if let Some(keywords) = keywords
+            && !facts.matched
+        {
+            fold_case(&String::from_utf8_lossy(&line), &mut folded);
+            facts.matched = keywords.matches(&folded);
         }
     }
     Ok(Content::Text(facts))
