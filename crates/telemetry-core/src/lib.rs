@@ -59,8 +59,9 @@
 //! ```
 //!
 //! See [`convert`] for what each attribute accepts and sends, [`schema`] for
-//! the metadata every derived type carries, and [`TelemetryValue`] for what may
-//! pass through without an attribute.
+//! the metadata every derived type carries, [`TelemetryValue`] for what may
+//! pass through without an attribute, and [`guard`] for the fail-closed check
+//! of every payload for values that look personal or secret.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -73,6 +74,7 @@ mod aggregator;
 mod anonymizer;
 pub mod catalogue;
 pub mod convert;
+pub mod guard;
 mod pricing;
 pub mod schema;
 mod sketch;
