@@ -87,7 +87,20 @@ pub(super) fn detect(s: &[u8]) -> Option<Detector> {
 }
 
 /// [`detect`], given the classes of the bytes of `s` (from [`classify`]).
+#[inline]
 pub(super) fn detect_classified(s: &[u8], seen: u16) -> Option<Detector> {
+    // Most keys and labels (`dot_product`, `gpu`): no byte any detector
+    // needs, and too short for the entropy detector.
+    if seen & TRIGGERS == 0 && s.len() < MIN_ENTROPY_RUN {
+        return None;
+    }
+    detect_slow(s, seen)
+}
+
+/// Every class some detector needs besides length.
+const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
+
+fn detect_slow(s: &[u8], seen: u16) -> Option<Detector> {
     let has = |flags: u16| seen & flags == flags;
     let len = s.len();
     // The most common long strings of a payload, which nothing can match.
