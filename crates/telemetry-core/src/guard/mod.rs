@@ -104,12 +104,16 @@
 //!
 //! # Cost
 //!
-//! [`detect`] makes one pass over the bytes to see which trigger characters
-//! (`/ \ ~ @ . : ? & # ; =`, digits, long token runs) are present, then runs
-//! only the detectors those can fire; a short label such as `"rust"` costs
-//! that one pass. [`scan_json`] validates and scans in the same walk,
-//! allocates nothing for a clean payload without escapes, and builds the
-//! violation's path only on a hit.
+//! The guard runs on the application's thread for every captured event, so
+//! every detector is a linear scan over bytes. [`detect`] first makes one
+//! pass to see which trigger characters are present (`/ \ ~ @ . : ? & # ;
+//! =`, digits, uppercase letters), then runs only the detectors those and
+//! the string's length allow; a label such as `"dot_product"` costs that one
+//! pass. [`scan_json`] gathers the same classes while it looks for each
+//! string's closing quote, validates and scans in one walk, allocates
+//! nothing for a clean payload without escapes, and builds the violation's
+//! path only on a hit. A 12-field payload of short strings takes a small
+//! fraction of a microsecond in a release build.
 
 mod detectors;
 mod json;
