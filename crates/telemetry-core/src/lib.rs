@@ -59,8 +59,9 @@
 //! ```
 //!
 //! See [`convert`] for what each attribute accepts and sends, [`schema`] for
-//! the metadata every derived type carries, and [`TelemetryValue`] for what may
-//! pass through without an attribute.
+//! the metadata every derived type carries, [`TelemetryValue`] for what may
+//! pass through without an attribute, and [`guard`] for the fail-closed check
+//! of every payload for values that look personal or secret.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -75,6 +76,7 @@ pub mod baseline;
 pub mod catalogue;
 pub mod consent;
 pub mod convert;
+pub mod guard;
 mod pricing;
 pub mod schema;
 pub mod settings;

@@ -1,0 +1,925 @@
+//! The fail-closed guard: what each detector flags, the look-alikes that must
+//! pass, and the JSON walkers' paths, unescaping and failure modes.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use telemetry_core::guard::{Detector, Violation, detect, scan_json, scan_value};
+use telemetry_core::{Anonymizer, HashKey, HashScope, TelemetrySafe};
+
+/// At least two true positives per detector, each with the detector that
+/// must report it (the first in `Detector::ALL` order that fires).
+const TRUE_POSITIVES: &[(&str, Detector)] = &[
+    // Unix paths.
+    ("/home/ana/secret-project", Detector::UnixPath),
+    ("/Users/ana/Documents/taxes.pdf", Detector::UnixPath),
+    ("/etc/passwd", Detector::UnixPath),
+    ("/var/log/syslog", Detector::UnixPath),
+    ("/tmp/x", Detector::UnixPath),
+    ("/x/y", Detector::UnixPath),
+    (
+        "failed to open /opt/app/config.toml: denied",
+        Detector::UnixPath,
+    ),
+    ("path=/srv/data", Detector::UnixPath),
+    ("(\"/mnt/disk/a\")", Detector::UnixPath),
+    ("localhost:/var/backups", Detector::UnixPath),
+    ("file:///etc/hosts", Detector::UnixPath),
+    ("//server/share", Detector::UnixPath),
+    ("/home/anaïs/café", Detector::UnixPath),
+    // Windows paths.
+    (r"C:\Users\ana\Desktop", Detector::WindowsPath),
+    ("C:/Users/ana", Detector::WindowsPath),
+    (r"d:\x", Detector::WindowsPath),
+    (r"\\fileserver\share\report.docx", Detector::WindowsPath),
+    (r"\Users\ana\AppData", Detector::WindowsPath),
+    (
+        r"cannot read D:\projects\acme\main.rs",
+        Detector::WindowsPath,
+    ),
+    (r"C:\\Users\\ana", Detector::WindowsPath),
+    // Home directories.
+    ("~/notes.md", Detector::HomePath),
+    ("~/.ssh/id_ed25519", Detector::HomePath),
+    ("~ana/projects", Detector::HomePath),
+    ("~ana/", Detector::HomePath),
+    (r"~\Documents", Detector::HomePath),
+    ("config in ~/.config/app", Detector::HomePath),
+    // E-mail addresses.
+    ("ana@example.com", Detector::Email),
+    ("contact: a.b+tag@mail.example.co.uk.", Detector::Email),
+    ("git@github.com:owner/repo.git", Detector::Email),
+    ("ANA.LOPEZ@Example.ORG", Detector::Email),
+    ("josé@correo.es", Detector::Email),
+    // IPv4.
+    ("192.168.1.20", Detector::Ipv4),
+    ("10.0.0.1:8080", Detector::Ipv4),
+    ("host=127.0.0.1", Detector::Ipv4),
+    ("connect to 8.8.8.8.", Detector::Ipv4),
+    ("10.0.0.0/8", Detector::Ipv4),
+    ("255.255.255.255", Detector::Ipv4),
+    ("1.2.3.4", Detector::Ipv4),
+    ("::ffff:192.0.2.128", Detector::Ipv4),
+    // IPv6.
+    ("::1", Detector::Ipv6),
+    ("fe80::1%eth0", Detector::Ipv6),
+    ("2001:db8::8a2e:370:7334", Detector::Ipv6),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", Detector::Ipv6),
+    ("[::1]:443", Detector::Ipv6),
+    ("listening on 2001:db8:0:1::42 now", Detector::Ipv6),
+    ("1::2", Detector::Ipv6),
+    // URLs with credentials or tokens.
+    (
+        "https://user:hunter2@example.com/x",
+        Detector::UrlCredentials,
+    ),
+    ("ftp://ana@files.example.com", Detector::UrlCredentials),
+    (
+        "https://api.example.com/v1?token=abc123",
+        Detector::UrlCredentials,
+    ),
+    (
+        "https://x.io/cb#access_token=ya29.a0",
+        Detector::UrlCredentials,
+    ),
+    ("/search?q=rust&API_KEY=123", Detector::UrlCredentials),
+    ("?apikey=1&x=2", Detector::UrlCredentials),
+    ("?key=abc", Detector::UrlCredentials),
+    ("&secret=s", Detector::UrlCredentials),
+    ("?Password=p", Detector::UrlCredentials),
+    ("?sig=abcd", Detector::UrlCredentials),
+    ("?signature=abcd", Detector::UrlCredentials),
+    ("?auth=abcd", Detector::UrlCredentials),
+    (
+        "s3.amazonaws.com/b/o?X-Amz-Signature=f00d",
+        Detector::UrlCredentials,
+    ),
+    ("?client_secret=x", Detector::UrlCredentials),
+    (
+        "redis://:p4ss@cache.internal:6379",
+        Detector::UrlCredentials,
+    ),
+    // Known secret prefixes.
+    (
+        "phc_4Ah8cYtM1oQkZ2r3uVw5xY6z7A8b9C0d1E2f3G4h5I6",
+        Detector::SecretPrefix,
+    ),
+    ("sk-proj-4f9Xk2LqZ8", Detector::SecretPrefix),
+    ("sk-ant-api03-abcDEF123456", Detector::SecretPrefix),
+    ("sk_live_51H8xYzAbCdEfGh", Detector::SecretPrefix),
+    (
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        Detector::SecretPrefix,
+    ),
+    ("gho_abcdefgh1234", Detector::SecretPrefix),
+    ("ghs_ABCdefGHIjkl", Detector::SecretPrefix),
+    ("github_pat_11ABCDEFG0123456789_abc", Detector::SecretPrefix),
+    ("AKIAIOSFODNN7EXAMPLE", Detector::SecretPrefix),
+    (
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+        Detector::SecretPrefix,
+    ),
+    ("xoxb-1234567890-abcdefghij", Detector::SecretPrefix),
+    ("xoxp-12345678-ABCDEFGH", Detector::SecretPrefix),
+    ("token: hf_AbCdEfGhIjKlMnOp", Detector::SecretPrefix),
+    ("glpat-x1y2z3w4v5u6", Detector::SecretPrefix),
+    ("AIzaSyA1b2C3d4E5f6G7h8", Detector::SecretPrefix),
+    // JWTs.
+    (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        Detector::Jwt,
+    ),
+    ("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", Detector::Jwt),
+    ("eyJhIjoxfQ.e30.x", Detector::Jwt),
+    // High entropy.
+    ("Zx8Qp2Lr7Vt4Nw9Ks3Hd6Fb1Jm5Gc0Ya", Detector::HighEntropy),
+    (
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        Detector::HighEntropy,
+    ),
+    (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        Detector::HighEntropy,
+    ),
+    ("D04B64E508B084D7952A0F23F1E4C705", Detector::HighEntropy),
+    (
+        "session cookie 3q2+7wAAAAB4mK9vQ1Z0cE5yT2tLbW9hZGF0YQ==",
+        Detector::HighEntropy,
+    ),
+    (
+        "aws_secret_access_key=puavASIzTNTpr56VySfy2uwBF8g1aYOSRU+SZYyv",
+        Detector::HighEntropy,
+    ),
+];
+
+/// Look-alikes that must pass: labels, versions, numbers, times, ids, model
+/// names, MIME types, prose.
+const LOOK_ALIKES: &[&str] = &[
+    // From the payloads this crate sends.
+    "rust",
+    "gpu",
+    "dot_product",
+    "search_vs_grep",
+    "grep_full_files",
+    "local_path",
+    "sentence-transformers",
+    "sentence-transformers/all-mpnet-base-v2",
+    "sentence-transformers/all-MiniLM-L6-v2",
+    "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+    "intfloat/multilingual-e5-large-instruct",
+    "Alibaba-NLP/gte-Qwen2-7B-instruct",
+    "mixedbread-ai/mxbai-embed-large-v1",
+    "nomic-ai/nomic-embed-text-v1.5",
+    "jinaai/jina-embeddings-v2-base-code",
+    "my-finetune",
+    "2026-01-23T12:34:56Z",
+    "2026-01-23T12:34:56.123456789Z",
+    "2026-01-23T12:34:56+01:00",
+    "12:34:56",
+    "12:34",
+    "d04b64e508b084d7952a0f23f1e4c705",
+    "00000000000000000000000000000000",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "0190f3b4-7c2e-7a8b-9f00-1234567890ab",
+    "67E55044-10B1-426F-9247-BB680E5FE0C8",
+    "myapp_session_summary",
+    // Versions and numbers.
+    "v1.2.3",
+    "1.2.3",
+    "v1.2.3.4",
+    "1.2.3.4.5",
+    "10.0.19045.1",
+    "256.1.1.1",
+    "0.75",
+    "3.14159",
+    "1e-9",
+    "-42",
+    "1,234,567",
+    "lodash@4.17.21",
+    "numpy==1.26.4",
+    // Slashes that are not absolute paths.
+    "/",
+    "/tmp",
+    "/home",
+    "1/2",
+    "3/4 of users",
+    "and/or",
+    "n/a",
+    "N/A",
+    "tcp/ip",
+    "TCP/IP",
+    "I/O",
+    "km/h",
+    "req/s",
+    "text/plain",
+    "application/vnd.api+json",
+    "src/main.rs",
+    "./a/b",
+    "../a/b",
+    "https://example.com/docs/guard",
+    "https://github.com/owner/repo",
+    "see https://docs.rs/serde/latest/serde/",
+    "a / b / c",
+    "$HOME/.config/app",
+    "%APPDATA%\\app",
+    "C:",
+    "C:\\",
+    "a:b",
+    // Colons.
+    "std::fmt::Display",
+    "f32::EPSILON",
+    "Vec::<u8>::new",
+    "dead::beef",
+    "::",
+    "aa:bb:cc:dd:ee:ff",
+    "ratio 16:9",
+    "error: not found",
+    "key: value",
+    // @ and ~ and ?.
+    "@types/node",
+    "@ana",
+    "user@localhost",
+    "image@sha256:abc",
+    "~",
+    "~/",
+    "~5 minutes",
+    "~2/3 of users",
+    "approx ~ 3",
+    "?page=2&sort=asc",
+    "?sort_key=name",
+    "?token=",
+    "monkey=banana",
+    // Secret-ish words.
+    "sk-learn",
+    "sk-learn-pipeline",
+    "scikit-learn",
+    "task-12",
+    "xox",
+    "xoxo",
+    "hf_hub",
+    "hf_transformers_cache",
+    "AKIA",
+    "eyJ",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "phc_",
+    "ghp_short",
+    // Code and identifiers.
+    "c++",
+    "C#",
+    "F#",
+    "x86_64-unknown-linux-gnu",
+    "aarch64-apple-darwin",
+    "this_is_a_very_long_function_name_for_testing",
+    "SomeVeryLongCamelCaseIdentifierName",
+    "HTTPServerErrorResponseHandlerV2Factory",
+    "TelemetryEventSessionSummaryV2Builder",
+    "ENABLE_EXPERIMENTAL_FEATURE_FLAG_XYZ_2",
+    "ERR_SSL_PROTOCOL_ERROR_WRONG_VERSION_NUMBER",
+    "grep_full_files_with_context_lines_enabled",
+    "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "1234567890",
+    // Prose.
+    "",
+    " ",
+    "The quick brown fox jumps over the lazy dog.",
+    "Search returned 70% fewer tokens than grep, on average.",
+    "Model failed to load: out of memory (needed 4.2 GB).",
+    "Use the --release flag; see the docs for details.",
+    "café, naïve, 東京, emoji 🎉",
+    "a - b, c; d: e? f! (g) [h] {i} <j>",
+];
+
+#[test]
+fn true_positives_fire_their_detector() {
+    let mut failures = Vec::new();
+    for &(text, expected) in TRUE_POSITIVES {
+        let found = detect(text);
+        if found != Some(expected) {
+            failures.push(format!("{text:?}: expected {expected}, got {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_content_detector_has_at_least_two_true_positives() {
+    for detector in Detector::ALL {
+        let count = TRUE_POSITIVES.iter().filter(|(_, d)| d == detector).count();
+        if *detector == Detector::MalformedJson {
+            assert_eq!(count, 0);
+        } else {
+            assert!(count >= 2, "{detector} has {count} true positives");
+        }
+    }
+}
+
+#[test]
+fn look_alikes_pass() {
+    let failures: Vec<String> = LOOK_ALIKES
+        .iter()
+        .filter_map(|text| detect(text).map(|d| format!("{text:?}: flagged as {d}")))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn keyed_digests_and_uuids_pass() {
+    let anonymizer = Anonymizer::new(&HashKey::from_bytes([3; 32]));
+    for i in 0..200_u32 {
+        let digest = anonymizer
+            .hash(HashScope::Installation, &i.to_le_bytes())
+            .unwrap()
+            .to_string();
+        assert_eq!(detect(&digest), None, "{digest}");
+        let v4 = uuid::Uuid::new_v4().to_string();
+        assert_eq!(detect(&v4), None, "{v4}");
+        let v7 = uuid::Uuid::now_v7().to_string();
+        assert_eq!(detect(&v7), None, "{v7}");
+    }
+}
+
+#[test]
+fn detector_names_are_stable_snake_case() {
+    let names: Vec<&str> = Detector::ALL.iter().map(|d| d.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "url_credentials",
+            "email",
+            "windows_path",
+            "unix_path",
+            "home_path",
+            "jwt",
+            "secret_prefix",
+            "ipv4",
+            "ipv6",
+            "high_entropy",
+            "malformed_json",
+        ]
+    );
+    let mut descriptions = BTreeSet::new();
+    for detector in Detector::ALL {
+        assert_eq!(detector.to_string(), detector.as_str());
+        let description = detector.description();
+        assert!(!description.is_empty() && !description.contains('\n'));
+        assert!(descriptions.insert(description), "{description}");
+    }
+}
+
+/// The first violation of `json`, which must have one.
+fn violation(json: &str) -> Violation {
+    scan_json(json.as_bytes()).expect_err(json)
+}
+
+#[test]
+fn scan_json_names_nested_fields() {
+    let cases: &[(&str, &str, Detector)] = &[
+        (r#"{"a":"/home/ana/x"}"#, "a", Detector::UnixPath),
+        (
+            r#"{"timing":{"avg":1.5,"x":"/home/ana/x"}}"#,
+            "timing.x",
+            Detector::UnixPath,
+        ),
+        (
+            r#"{"tags":["rust","ana@example.com"]}"#,
+            "tags[1]",
+            Detector::Email,
+        ),
+        (
+            r#"{"a":[{"b":[null,true,{"c":"10.0.0.1"}]}]}"#,
+            "a[0].b[2].c",
+            Detector::Ipv4,
+        ),
+        (r#"[[1,"::1"]]"#, "[0][1]", Detector::Ipv6),
+        (r#""~/x""#, "", Detector::HomePath),
+        (
+            " { \"a\" : [ 1 , -2.5e3 , \"ok\" ] ,\n\t\"b\" : \"C:\\\\x\" } ",
+            "b",
+            Detector::WindowsPath,
+        ),
+    ];
+    for &(json, path, detector) in cases {
+        assert_eq!(
+            violation(json),
+            Violation {
+                path: path.to_owned(),
+                detector
+            },
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn scan_json_scans_map_keys() {
+    let cases: &[(&str, &str, Detector)] = &[
+        (
+            r#"{"languages":{"rust":3,"/home/ana/x":1}}"#,
+            "languages (key)",
+            Detector::UnixPath,
+        ),
+        (
+            r#"{"a":[{"by_user":{"ana@example.com":1}}]}"#,
+            "a[0].by_user (key)",
+            Detector::Email,
+        ),
+        (r#"{"192.168.0.1":true}"#, "(key)", Detector::Ipv4),
+    ];
+    for &(json, path, detector) in cases {
+        let found = violation(json);
+        assert_eq!(
+            (found.path.as_str(), found.detector),
+            (path, detector),
+            "{json}"
+        );
+    }
+    // Field names of the event are keys too, and pass.
+    assert_eq!(
+        scan_json(br#"{"embedding_dimension":384,"local_path_hash":null}"#),
+        Ok(())
+    );
+}
+
+#[test]
+fn scan_json_unescapes_before_detecting() {
+    let cases: &[(&str, &str, Detector)] = &[
+        (r#"{"p":"\/home\/ana\/x"}"#, "p", Detector::UnixPath),
+        (r#"{"m":"ana\u0040example.com"}"#, "m", Detector::Email),
+        (r#"{"w":"C:\\Users\\ana"}"#, "w", Detector::WindowsPath),
+        (r#"{"q":"say \"\/etc\/passwd\""}"#, "q", Detector::UnixPath),
+        (
+            r#"{"k":{"\u007e\/notes":1}}"#,
+            "k (key)",
+            Detector::HomePath,
+        ),
+        (
+            r#"{"s":"\ud83c\udf89 ana\u0040example.com"}"#,
+            "s",
+            Detector::Email,
+        ),
+        (r#"{"t":"line\n\/x\/y"}"#, "t", Detector::UnixPath),
+    ];
+    for &(json, path, detector) in cases {
+        let found = violation(json);
+        assert_eq!(
+            (found.path.as_str(), found.detector),
+            (path, detector),
+            "{json}"
+        );
+    }
+    // Escaped keys on the path are written unescaped.
+    assert_eq!(
+        violation(r#"{"caf\u00e9":{"a\"b":["\/x\/y"]}}"#).path,
+        "café.a\"b[0]"
+    );
+    // Escapes that decode to clean text pass.
+    assert_eq!(
+        scan_json(br#"{"a\u005fb":"n\/a","c":"tab\there \ud83c\udf89"}"#),
+        Ok(())
+    );
+}
+
+#[test]
+fn violations_never_include_the_value() {
+    let secrets = [
+        "/home/ana/secret-project",
+        "ana@example.com",
+        "AKIAIOSFODNN7EXAMPLE",
+        "192.168.1.20",
+    ];
+    for secret in secrets {
+        let escaped = serde_json::to_string(secret).unwrap();
+        for json in [
+            format!(r#"{{"field":{escaped}}}"#),
+            format!(r#"{{"map":{{{escaped}:1}}}}"#),
+            format!(r#"{{"list":[{escaped}]}}"#),
+        ] {
+            let found = violation(&json);
+            let shown = format!("{found} {found:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("ana") && !shown.contains("192."), "{shown}");
+        }
+    }
+    let found = violation(r#"{"timing":{"x":"/home/ana/x"}}"#);
+    assert_eq!(
+        found.to_string(),
+        "field `timing.x`: looks like an absolute path (unix_path)"
+    );
+    assert_eq!(
+        violation(r#"{"m":{"ana@example.com":1}}"#).to_string(),
+        "field `m (key)`: looks like an e-mail address (email)"
+    );
+    assert_eq!(
+        violation(r#""10.1.2.3""#).to_string(),
+        "the top-level value: looks like an IPv4 address (ipv4)"
+    );
+}
+
+#[test]
+fn scan_json_fails_closed_on_malformed_input() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"", ""),
+        (b"   ", ""),
+        (b"{", ""),
+        (b"{\"a\"", ""),
+        (b"{\"a\":}", "a"),
+        (b"{\"a\":1,}", ""),
+        (b"{\"a\":1 \"b\":2}", ""),
+        (b"{a:1}", ""),
+        (b"[1,]", "[1]"),
+        (b"[1 2]", ""),
+        (b"{\"a\":[1,{\"b\":tru}]}", "a[1].b"),
+        (b"{\"a\":nul}", "a"),
+        (b"{\"a\":01}", ""),
+        (b"{\"a\":1.}", "a"),
+        (b"{\"a\":1e}", "a"),
+        (b"{\"a\":-}", "a"),
+        (b"{\"a\":+1}", "a"),
+        (b"{\"a\":\"x}", "a"),
+        (b"{\"a\":\"\\x\"}", "a"),
+        (b"{\"a\":\"\\u12\"}", "a"),
+        (b"{\"a\":\"\\ud800\"}", "a"),
+        (b"{\"a\":\"\\udc00\"}", "a"),
+        (b"{\"a\":\"\\ud800\\u0041\"}", "a"),
+        (b"{\"a\":\"tab\there\"}", "a"),
+        (b"{\"a\":\"\xff\"}", "a"),
+        (b"{\"a\":\"\\u0041\xc3\"}", "a"),
+        (b"{\"\xc3\":1}", "(key)"),
+        (b"{\"m\":{\"\\q\":1}}", "m (key)"),
+        (b"{} {}", ""),
+        (b"{}x", ""),
+        (b"\xef\xbb\xbf{}", ""),
+    ];
+    for &(json, path) in cases {
+        let found = scan_json(json);
+        assert_eq!(
+            found,
+            Err(Violation {
+                path: path.to_owned(),
+                detector: Detector::MalformedJson
+            }),
+            "{}",
+            String::from_utf8_lossy(json)
+        );
+        assert!(
+            serde_json::from_slice::<Value>(json).is_err(),
+            "serde_json accepts {}",
+            String::from_utf8_lossy(json)
+        );
+    }
+    assert_eq!(
+        violation("{\"a\":\"\\ud800\"}").to_string(),
+        "field `a`: is not well-formed JSON (malformed_json)"
+    );
+}
+
+#[test]
+fn scan_json_limits_nesting_like_serde_json() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert_eq!(scan_json(nested(127).as_bytes()), Ok(()));
+    assert!(serde_json::from_str::<Value>(&nested(127)).is_ok());
+    assert_eq!(
+        scan_json(nested(128).as_bytes()).map_err(|v| v.detector),
+        Err(Detector::MalformedJson)
+    );
+    assert!(serde_json::from_str::<Value>(&nested(128)).is_err());
+    assert_eq!(
+        scan_json("[".repeat(100_000).as_bytes()).map_err(|v| v.detector),
+        Err(Detector::MalformedJson)
+    );
+}
+
+#[test]
+fn scan_json_accepts_every_valid_scalar() {
+    for json in [
+        "null",
+        "true",
+        "false",
+        "0",
+        "-0",
+        "12.5e-3",
+        "1E+2",
+        "\"\"",
+        "{}",
+        "[]",
+        " [ ] ",
+        "{\"\":\"\"}",
+    ] {
+        assert_eq!(scan_json(json.as_bytes()), Ok(()), "{json}");
+    }
+}
+
+/// The JSON of every reviewed catalogue snapshot: real payloads must pass.
+#[test]
+fn catalogue_snapshots_pass() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots");
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "snap") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // An insta snapshot: a `---` header, then the JSON.
+        let json = text.splitn(3, "---\n").nth(2).unwrap();
+        assert_eq!(scan_json(json.as_bytes()), Ok(()), "{}", path.display());
+        let value: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(scan_value(&value), [], "{}", path.display());
+        scanned += 1;
+    }
+    assert!(scanned >= 5);
+}
+
+/// A derived event, filtered and serialized as capture does it.
+#[derive(TelemetrySafe)]
+#[telemetry(event = "guard_demo")]
+struct Demo {
+    /// Passed through: the guard is what catches a raw path here.
+    label: String,
+    /// Hashed: always passes.
+    #[telemetry(hash)]
+    repository: std::path::PathBuf,
+    /// Counted labels.
+    #[telemetry(distribution)]
+    languages: Vec<String>,
+}
+
+#[test]
+fn guards_a_filtered_event() {
+    let anonymizer = Anonymizer::new(&HashKey::from_bytes([9; 32]));
+    let mut event = Demo {
+        label: "search_vs_grep".to_owned(),
+        repository: "/home/ana/secret-project".into(),
+        languages: vec!["rust".into(), "c++".into()],
+    };
+    let json = serde_json::to_vec(&event.telemetry_view(&anonymizer)).unwrap();
+    assert_eq!(scan_json(&json), Ok(()));
+
+    event.label = "/home/ana/secret-project".to_owned();
+    let json = serde_json::to_vec(&event.telemetry_view(&anonymizer)).unwrap();
+    assert_eq!(
+        violation_of(&json),
+        ("label".to_owned(), Detector::UnixPath)
+    );
+
+    event.label = "ok".to_owned();
+    event.languages.push("ana@example.com".into());
+    let json = serde_json::to_vec(&event.telemetry_view(&anonymizer)).unwrap();
+    assert_eq!(
+        violation_of(&json),
+        ("languages (key)".to_owned(), Detector::Email)
+    );
+}
+
+fn violation_of(json: &[u8]) -> (String, Detector) {
+    let found = scan_json(json).unwrap_err();
+    (found.path, found.detector)
+}
+
+/// Every detector is linear: long, repetitive strings built to make a
+/// scanner re-read its input from each match (as `-sk-sk-…` once did) take
+/// milliseconds; a quadratic scanner would hang this test for minutes. No
+/// timing is asserted.
+#[test]
+fn long_adversarial_strings_are_scanned_in_linear_time() {
+    let n = 200_000;
+    for piece in [
+        "sk-",
+        "-sk-a",
+        "/a",
+        "(/a",
+        "=/aa",
+        "~a",
+        "a@",
+        "@a.",
+        "a://",
+        "?a",
+        "eyJ",
+        ".eyJaaaaaaaaaa",
+        "1.",
+        "1:",
+        "::",
+        "a",
+        "Ab1-",
+        "\\\\a",
+        "C:",
+        "AKIA",
+    ] {
+        let text = piece.repeat(n / piece.len());
+        let _ = detect(&text);
+        let json = serde_json::to_vec(&json!({ "k": text })).unwrap();
+        let _ = scan_json(&json);
+    }
+}
+
+#[test]
+fn scan_value_reports_every_violation() {
+    let payload = json!({
+        "clean": {"model": "sentence-transformers/all-mpnet-base-v2", "n": 3},
+        "paths": ["/etc/passwd", "ok", "~/x"],
+        "hosts": {"10.0.0.1": {"note": "ana@example.com"}, "web": "::1"},
+        "ana@example.com": "/home/ana/x",
+    });
+    let found: Vec<(String, Detector)> = scan_value(&payload)
+        .into_iter()
+        .map(|v| (v.path, v.detector))
+        .collect();
+    let expected = [
+        ("(key)", Detector::Email),
+        ("*", Detector::UnixPath),
+        ("hosts (key)", Detector::Ipv4),
+        ("hosts.*.note", Detector::Email),
+        ("hosts.web", Detector::Ipv6),
+        ("paths[0]", Detector::UnixPath),
+        ("paths[2]", Detector::HomePath),
+    ];
+    let expected: Vec<(String, Detector)> =
+        expected.iter().map(|&(p, d)| (p.to_owned(), d)).collect();
+    assert_eq!(found, expected);
+    // The first one is what scan_json reports.
+    let bytes = serde_json::to_vec(&payload).unwrap();
+    assert_eq!(violation_of(&bytes), expected[0]);
+}
+
+#[test]
+fn scan_value_handles_deep_values() {
+    let mut value = json!("/home/ana/x");
+    for _ in 0..1_000 {
+        value = json!([value]);
+    }
+    let found = scan_value(&value);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path, "[0]".repeat(1_000));
+}
+
+#[test]
+fn scan_value_agrees_with_scan_json_on_fixed_payloads() {
+    let payloads = [
+        json!({}),
+        json!({"a": 1, "b": [true, null, 2.5], "c": {"d": "rust"}}),
+        json!({"a": {"b": {"c": ["x", "/usr/local/bin"]}}}),
+        json!({"map": {"sk-proj-4f9Xk2LqZ8": 1, "ok": 2}}),
+        json!(["eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", "fine"]),
+        json!({"u": "https://a:b@c.example"}),
+        json!("plain"),
+    ];
+    for payload in payloads {
+        let bytes = serde_json::to_vec(&payload).unwrap();
+        let pretty = serde_json::to_vec_pretty(&payload).unwrap();
+        let first = scan_value(&payload).into_iter().next();
+        assert_eq!(scan_json(&bytes).err(), first, "{payload}");
+        assert_eq!(scan_json(&pretty).err(), first, "{payload}");
+    }
+}
+
+/// Pieces that make detectors fire, or nearly fire, for the property tests.
+const FRAGMENTS: &[&str] = &[
+    "/",
+    "//",
+    "\\",
+    "~",
+    "@",
+    ".",
+    ":",
+    "::",
+    "?",
+    "&",
+    "=",
+    "#",
+    " ",
+    "home",
+    "ana",
+    "x",
+    "example",
+    "com",
+    "1",
+    "10",
+    "255",
+    "256",
+    "0",
+    "fe80",
+    "eyJ",
+    "hbGci",
+    "sk-",
+    "ghp_",
+    "AKIA",
+    "token",
+    "key",
+    "https://",
+    "C:",
+    "\"",
+    "\n",
+    "\u{e9}",
+    "\u{1f389}",
+    "\u{7f}",
+    "Zx8Qp2Lr7Vt4Nw9Ks3Hd6Fb1Jm5Gc0Ya",
+    "d04b64e508b084d7952a0f23f1e4c705",
+];
+
+/// A string built from fragments and arbitrary characters.
+fn tricky_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
+                any::<char>().prop_map(String::from),
+            ],
+            0..12
+        )
+        .prop_map(|parts| parts.concat()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// Strings embedded as values and keys: both walkers agree on whether
+    /// there is a hit, and on the first one; `detect` agrees on the value.
+    #[test]
+    fn scan_json_and_scan_value_agree(
+        value in tricky_string(),
+        key in tricky_string(),
+        other in tricky_string(),
+    ) {
+        let payload = json!({
+            "event": {"field": value.clone(), "list": [other.clone(), 1]},
+            "map": {key.clone(): "ok"},
+        });
+        let bytes = serde_json::to_vec(&payload).unwrap();
+        let all = scan_value(&payload);
+        let first = scan_json(&bytes).err();
+        prop_assert_eq!(first.is_some(), !all.is_empty());
+        prop_assert_eq!(first, all.into_iter().next());
+
+        let alone = serde_json::to_vec(&Value::String(value.clone())).unwrap();
+        prop_assert_eq!(
+            scan_json(&alone).err().map(|v| v.detector),
+            detect(&value)
+        );
+    }
+
+    /// A violation never shows the value it found.
+    #[test]
+    fn violations_hide_the_value(value in tricky_string()) {
+        let needle = format!("{value}\u{1}marker");
+        let payload = json!({"field": needle, "map": {needle.clone(): 1}});
+        let bytes = serde_json::to_vec(&payload).unwrap();
+        for found in scan_value(&payload).into_iter().chain(scan_json(&bytes).err()) {
+            prop_assert!(!found.to_string().contains("marker"));
+        }
+    }
+
+    /// Arbitrary bytes never panic; what serde_json rejects is refused, and
+    /// what it accepts is not called malformed.
+    #[test]
+    fn scan_json_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let result = scan_json(&bytes);
+        check_against_serde_json(&bytes, &result)?;
+    }
+
+    /// Valid JSON with a few bytes changed: never panics, and fails closed
+    /// whenever serde_json cannot parse it.
+    #[test]
+    fn scan_json_never_panics_on_damaged_json(
+        value in tricky_string(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = serde_json::to_vec(&json!({"a": [value, {"b": 1.5e3}], "c": null})).unwrap();
+        for (at, byte) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        }
+        let result = scan_json(&bytes);
+        check_against_serde_json(&bytes, &result)?;
+    }
+}
+
+/// `scan_json` refuses what `serde_json` cannot parse, calls nothing it
+/// parses malformed, and finds a hit wherever `scan_value` does (it may find
+/// more: it scans every copy of a duplicated key, the parsed map keeps one).
+fn check_against_serde_json(
+    bytes: &[u8],
+    result: &Result<(), Violation>,
+) -> Result<(), TestCaseError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Err(_) => prop_assert!(
+            result.is_err(),
+            "accepted {:?}",
+            String::from_utf8_lossy(bytes)
+        ),
+        Ok(value) => {
+            prop_assert!(
+                !matches!(result, Err(v) if v.detector == Detector::MalformedJson),
+                "refused {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            if !scan_value(&value).is_empty() {
+                prop_assert!(result.is_err());
+            }
+        }
+    }
+    Ok(())
+}
