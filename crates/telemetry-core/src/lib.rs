@@ -74,6 +74,7 @@ mod anonymizer;
 pub mod catalogue;
 pub mod convert;
 mod pricing;
+pub mod queue;
 pub mod schema;
 mod sketch;
 mod timestamp;

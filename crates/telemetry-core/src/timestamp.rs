@@ -105,7 +105,12 @@ mod tests {
     fn garbage_is_an_error() {
         assert!(Timestamp::parse("yesterday").is_err());
         let error = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
-        assert!(error.to_string().contains("invalid RFC 3339 timestamp \"yesterday\""), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("invalid RFC 3339 timestamp \"yesterday\""),
+            "{error}"
+        );
     }
 
     #[test]
