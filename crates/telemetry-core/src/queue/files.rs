@@ -311,7 +311,7 @@ pub(crate) fn newest_timestamp(path: &Path, len: u64) -> Result<Option<Timestamp
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(read_error(error)),
     };
-    let mut window = len.min(16 * 1024);
+    let mut window = len.min(4 * 1024);
     loop {
         let start = len - window;
         let bytes = read_range(&mut file, start, window).map_err(read_error)?;

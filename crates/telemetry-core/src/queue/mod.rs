@@ -55,12 +55,12 @@
 //!
 //! # Bounds
 //!
-//! After each append, whole segments are dropped, oldest first, while the
-//! segments total more than [`QueueConfig::max_bytes`] (the newest segment is
-//! kept, so a single batch larger than the bound survives until the next
-//! one), and while the oldest segment's newest envelope is older than
-//! [`QueueConfig::max_age`]. Unacknowledged envelopes dropped this way are
-//! counted in [`Counters::DROPPED_BY_BOUNDS`].
+//! After each append, whole segments are dropped: every segment whose newest
+//! envelope is older than [`QueueConfig::max_age`], then the oldest segments
+//! while they total more than [`QueueConfig::max_bytes`] (the newest segment
+//! is kept, so a single batch larger than the bound survives until the next
+//! one). Unacknowledged envelopes dropped this way are counted in
+//! [`Counters::DROPPED_BY_BOUNDS`].
 
 mod envelope;
 mod error;
@@ -557,9 +557,9 @@ impl Queue {
         Ok(())
     }
 
-    /// Drops whole segments, oldest first, while over `max_bytes` (keeping
-    /// the newest) or while the oldest's newest envelope is older than
-    /// `max_age`.
+    /// Drops every segment whose newest envelope is older than `max_age`,
+    /// then whole segments, oldest first, while over `max_bytes` (keeping
+    /// the newest).
     fn enforce_bounds(
         &self,
         cursor: &mut Position,
@@ -567,17 +567,36 @@ impl Queue {
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let segments = files::list_segments(dir)?;
-        let mut total: u64 = segments.iter().map(|segment| segment.len).sum();
+        let mut segments = files::list_segments(dir)?;
         let now = OffsetDateTime::now_utc();
-        let mut dropped_through = None;
-        for (index, segment) in segments.iter().enumerate() {
-            let is_newest = index + 1 == segments.len();
-            let drop = (!is_newest && total > self.config.max_bytes)
-                || self.expired(segment, is_newest, now)?;
-            if !drop {
+        let newest = segments.last().map(|segment| segment.id);
+        let mut expired = Vec::new();
+        for segment in &segments {
+            if self.expired(segment, Some(segment.id) == newest, now)? {
+                expired.push(segment.id);
+            }
+        }
+        let mut dropped = Vec::new();
+        segments.retain(|segment| {
+            let keep = !expired.contains(&segment.id);
+            if !keep {
+                dropped.push(segment.clone());
+            }
+            keep
+        });
+        let mut total: u64 = segments.iter().map(|segment| segment.len).sum();
+        let all_but_newest = segments.len().saturating_sub(1);
+        for segment in &segments[..all_but_newest] {
+            if total <= self.config.max_bytes {
                 break;
             }
+            total -= segment.len;
+            dropped.push(segment.clone());
+        }
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        for segment in &dropped {
             if segment.id >= cursor.segment {
                 let from = if segment.id == cursor.segment {
                     cursor.offset
@@ -591,20 +610,17 @@ impl Queue {
             }
             files::remove(&segment.path, "remove segment")?;
             report.segments_dropped += 1;
-            total -= segment.len;
-            dropped_through = Some(segment.id);
         }
-        if let Some(id) = dropped_through {
-            files::sync_dir(dir)?;
-            // Move the cursor past the dropped segments, so that acknowledging
-            // a batch peeked from them neither moves it nor counts twice.
-            if cursor.segment <= id {
-                *cursor = Position {
-                    segment: id.saturating_add(1),
-                    offset: 0,
-                };
-                state::save_cursor(dir, *cursor)?;
-            }
+        files::sync_dir(dir)?;
+        // A cursor in a dropped segment moves to the start of the next one (the
+        // same place in the queue), so that acknowledging a batch peeked from
+        // the dropped segment neither moves it nor counts its lines twice.
+        if dropped.iter().any(|segment| segment.id == cursor.segment) {
+            *cursor = Position {
+                segment: cursor.segment.saturating_add(1),
+                offset: 0,
+            };
+            state::save_cursor(dir, *cursor)?;
         }
         Ok(())
     }
