@@ -59,8 +59,9 @@
 //! ```
 //!
 //! See [`convert`] for what each attribute accepts and sends, [`schema`] for
-//! the metadata every derived type carries, and [`TelemetryValue`] for what may
-//! pass through without an attribute.
+//! the metadata every derived type carries, [`TelemetryValue`] for what may
+//! pass through without an attribute, and [`queue`] for the durable local
+//! queue of filtered events.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

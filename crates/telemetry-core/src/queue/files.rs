@@ -390,6 +390,59 @@ mod tests {
         }
     }
 
+    fn line(i: usize, timestamp: &str, padding: usize) -> Vec<u8> {
+        let mut envelope = Envelope::new(
+            "e",
+            "d",
+            serde_json::value::RawValue::from_string(format!(
+                r#"{{"i":{i},"pad":"{}"}}"#,
+                "p".repeat(padding)
+            ))
+            .unwrap(),
+        );
+        envelope.timestamp = Timestamp::parse(timestamp).unwrap();
+        envelope.to_line()
+    }
+
+    #[test]
+    fn newest_timestamp_reads_back_past_torn_corrupt_and_long_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(segment_name(1));
+        let mut data = line(0, "2026-01-01T00:00:00Z", 10);
+        // A valid line longer than the first window read from the end.
+        data.extend(line(1, "2026-01-02T00:00:00Z", 20_000));
+        data.extend_from_slice(b"corrupt\n");
+        data.extend_from_slice(b"{\"uuid\":\"torn");
+        std::fs::write(&path, &data).unwrap();
+        let len = data.len() as u64;
+        assert_eq!(
+            newest_timestamp(&path, len).unwrap(),
+            Some(Timestamp::parse("2026-01-02T00:00:00Z").unwrap())
+        );
+
+        std::fs::write(&path, b"only garbage\nno envelope").unwrap();
+        assert_eq!(newest_timestamp(&path, 25).unwrap(), None);
+        assert_eq!(
+            newest_timestamp(&dir.path().join("missing"), 0).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn end_of_last_line_looks_back_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 200_000));
+        std::fs::write(&path, &data).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let len = data.len() as u64;
+        assert_eq!(end_of_last_line(&mut file, len).unwrap(), 6);
+        assert_eq!(last_byte(&mut file, len).unwrap(), Some(b'x'));
+        assert_eq!(end_of_last_line(&mut file, 3).unwrap(), 0);
+        assert_eq!(last_byte(&mut file, 0).unwrap(), None);
+    }
+
     #[test]
     fn long_lines_are_skipped_without_being_kept() {
         let mut data = vec![b'x'; MAX_LINE_BYTES + 10];

@@ -400,7 +400,8 @@ impl Queue {
     }
 
     /// Deletes every queued envelope; returns how many unacknowledged
-    /// envelopes there were. Counters are kept.
+    /// envelopes there were. Counters are kept, and purged lines are not
+    /// counted in them (purging is asked for, not a loss).
     pub fn purge(&self) -> Result<usize, QueueError> {
         let dir = self.dir();
         let _lock = DirLock::acquire(dir, true)?;
