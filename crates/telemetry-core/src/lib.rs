@@ -60,8 +60,9 @@
 //!
 //! See [`convert`] for what each attribute accepts and sends, [`schema`] for
 //! the metadata every derived type carries, [`TelemetryValue`] for what may
-//! pass through without an attribute, and [`guard`] for the fail-closed check
-//! of every payload for values that look personal or secret.
+//! pass through without an attribute, [`guard`] for the fail-closed check
+//! of every payload for values that look personal or secret, and [`queue`]
+//! for the durable local queue of filtered events.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -78,6 +79,7 @@ pub mod consent;
 pub mod convert;
 pub mod guard;
 mod pricing;
+pub mod queue;
 pub mod schema;
 pub mod settings;
 mod sketch;

@@ -1,0 +1,311 @@
+//! The envelope: one filtered event as it is queued and sent.
+
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::Timestamp;
+
+/// One filtered event, ready to be queued and sent.
+///
+/// On disk an envelope is one line of JSON with its fields in this order:
+///
+/// ```text
+/// {"uuid":"0195…","event":"search","distinct_id":"…","timestamp":"2026-01-23T12:34:56.5Z","properties":{…}}
+/// ```
+///
+/// The `uuid` is a UUID v7 drawn once, at capture, and never regenerated: a
+/// sender that delivers an envelope twice (after a crash between sending and
+/// acknowledging) sends the same `uuid`, so the server can drop the copy.
+///
+/// Two envelopes are equal when every field is, `properties` compared by their
+/// JSON text.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The event's identity: a UUID v7, fixed at capture.
+    pub uuid: Uuid,
+    /// The event name (`session_summary`).
+    pub event: String,
+    /// The installation's client id.
+    pub distinct_id: String,
+    /// When the event was captured, in UTC.
+    pub timestamp: Timestamp,
+    /// The filtered payload, already JSON.
+    pub properties: Box<RawValue>,
+}
+
+impl Envelope {
+    /// An envelope captured now: a fresh UUID v7 and the current time.
+    ///
+    /// UUIDs drawn by one process are ordered by creation, so envelopes
+    /// created one after the other sort by `uuid` in creation order.
+    #[must_use]
+    pub fn new(
+        event: impl Into<String>,
+        distinct_id: impl Into<String>,
+        properties: Box<RawValue>,
+    ) -> Self {
+        Self {
+            uuid: Uuid::now_v7(),
+            event: event.into(),
+            distinct_id: distinct_id.into(),
+            timestamp: Timestamp::now(),
+            properties,
+        }
+    }
+
+    /// The envelope as one line of JSON, `\n` included.
+    #[must_use]
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(
+            128 + self.event.len() + self.distinct_id.len() + self.properties.get().len(),
+        );
+        self.write_line(&mut line);
+        line
+    }
+
+    /// Appends the envelope to `buf` as one line of JSON, `\n` included.
+    ///
+    /// The line never contains a raw line break: `properties` may hold JSON
+    /// whitespace with line breaks, which is written as spaces (the same JSON
+    /// value). A timestamp outside the years 0 to 9999, which RFC 3339 cannot
+    /// write, is written as the nearest instant it can.
+    pub fn write_line(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"{\"uuid\":\"");
+        buf.extend_from_slice(
+            self.uuid
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        buf.extend_from_slice(b"\",\"event\":");
+        push_json_string(buf, &self.event);
+        buf.extend_from_slice(b",\"distinct_id\":");
+        push_json_string(buf, &self.distinct_id);
+        buf.extend_from_slice(b",\"timestamp\":\"");
+        buf.extend_from_slice(rfc3339(self.timestamp.as_offset_date_time()).as_bytes());
+        buf.extend_from_slice(b"\",\"properties\":");
+        // Valid JSON has line breaks only as whitespace between tokens
+        // (strings escape them), so a space in their place is the same value.
+        buf.extend(self.properties.get().bytes().map(|byte| match byte {
+            b'\n' | b'\r' => b' ',
+            other => other,
+        }));
+        buf.extend_from_slice(b"}\n");
+    }
+
+    /// Parses one line (without its `\n`).
+    pub(crate) fn from_line(line: &[u8]) -> Option<Self> {
+        serde_json::from_slice(line).ok()
+    }
+}
+
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.uuid == other.uuid
+            && self.event == other.event
+            && self.distinct_id == other.distinct_id
+            && self.timestamp == other.timestamp
+            && self.properties.get() == other.properties.get()
+    }
+}
+
+impl Eq for Envelope {}
+
+// By hand rather than derived: core does not depend on serde's derive.
+impl Serialize for Envelope {
+    /// The fields in their on-disk order.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut state = serializer.serialize_struct("Envelope", 5)?;
+        state.serialize_field("uuid", &self.uuid)?;
+        state.serialize_field("event", &self.event)?;
+        state.serialize_field("distinct_id", &self.distinct_id)?;
+        state.serialize_field("timestamp", &self.timestamp)?;
+        state.serialize_field("properties", &self.properties)?;
+        state.end()
+    }
+}
+
+const FIELDS: &[&str] = &["uuid", "event", "distinct_id", "timestamp", "properties"];
+
+/// A key of the envelope object.
+enum Field {
+    Uuid,
+    Event,
+    DistinctId,
+    Timestamp,
+    Properties,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an envelope field name")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "uuid" => Field::Uuid,
+                    "event" => Field::Event,
+                    "distinct_id" => Field::DistinctId,
+                    "timestamp" => Field::Timestamp,
+                    "properties" => Field::Properties,
+                    _ => Field::Other,
+                })
+            }
+        }
+
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    /// An object with the five fields in any order; other keys are ignored,
+    /// so that a later version may add some.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EnvelopeVisitor;
+
+        impl<'de> Visitor<'de> for EnvelopeVisitor {
+            type Value = Envelope;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a telemetry envelope object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+                fn set<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+                    map: &mut A,
+                    slot: &mut Option<T>,
+                    name: &'static str,
+                ) -> Result<(), A::Error> {
+                    if slot.is_some() {
+                        return Err(de::Error::duplicate_field(name));
+                    }
+                    *slot = Some(map.next_value()?);
+                    Ok(())
+                }
+
+                let (mut uuid, mut event, mut distinct_id, mut timestamp, mut properties) =
+                    (None, None, None, None, None);
+                while let Some(field) = map.next_key()? {
+                    match field {
+                        Field::Uuid => set(&mut map, &mut uuid, "uuid")?,
+                        Field::Event => set(&mut map, &mut event, "event")?,
+                        Field::DistinctId => set(&mut map, &mut distinct_id, "distinct_id")?,
+                        Field::Timestamp => set(&mut map, &mut timestamp, "timestamp")?,
+                        Field::Properties => set(&mut map, &mut properties, "properties")?,
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Envelope {
+                    uuid: uuid.ok_or_else(|| de::Error::missing_field("uuid"))?,
+                    event: event.ok_or_else(|| de::Error::missing_field("event"))?,
+                    distinct_id: distinct_id
+                        .ok_or_else(|| de::Error::missing_field("distinct_id"))?,
+                    timestamp: timestamp.ok_or_else(|| de::Error::missing_field("timestamp"))?,
+                    properties: properties.ok_or_else(|| de::Error::missing_field("properties"))?,
+                })
+            }
+        }
+
+        deserializer.deserialize_struct("Envelope", FIELDS, EnvelopeVisitor)
+    }
+}
+
+/// Writes `text` as a JSON string.
+fn push_json_string(buf: &mut Vec<u8>, text: &str) {
+    // Writing a `str` into a `Vec` cannot fail: serde_json's only error
+    // sources here are I/O (a `Vec` has none) and non-string map keys.
+    if serde_json::to_writer(&mut *buf, text).is_err() {
+        buf.extend_from_slice(b"\"\"");
+    }
+}
+
+/// RFC 3339 text of `time`, clamped to the years RFC 3339 can write.
+fn rfc3339(time: OffsetDateTime) -> String {
+    if let Ok(text) = time.format(&Rfc3339) {
+        return text;
+    }
+    let clamped = if time.year() < 0 {
+        time::macros::datetime!(0000-01-01 00:00:00 UTC)
+    } else {
+        time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC)
+    };
+    clamped.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn line_has_the_fields_in_order_and_one_newline() {
+        let envelope = Envelope {
+            uuid: Uuid::parse_str("01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b").unwrap(),
+            event: "search".into(),
+            distinct_id: "client \"1\"\n".into(),
+            timestamp: Timestamp::parse("2026-01-23T12:34:56.5Z").unwrap(),
+            properties: raw(r#"{"hits":3}"#),
+        };
+        let line = String::from_utf8(envelope.to_line()).unwrap();
+        assert_eq!(
+            line,
+            "{\"uuid\":\"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b\",\"event\":\"search\",\
+             \"distinct_id\":\"client \\\"1\\\"\\n\",\"timestamp\":\"2026-01-23T12:34:56.5Z\",\
+             \"properties\":{\"hits\":3}}\n"
+        );
+        // The serde form is the same JSON.
+        assert_eq!(serde_json::to_string(&envelope).unwrap() + "\n", line);
+        let back = Envelope::from_line(line.trim_end_matches('\n').as_bytes()).unwrap();
+        assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn line_breaks_in_properties_become_spaces() {
+        let envelope = Envelope::new("e", "d", raw("{\r\n  \"a\": [1,\n 2]\n}"));
+        let line = envelope.to_line();
+        assert!(!line[..line.len() - 1].contains(&b'\n'));
+        let back = Envelope::from_line(&line[..line.len() - 1]).unwrap();
+        let value: serde_json::Value = serde_json::from_str(back.properties.get()).unwrap();
+        assert_eq!(value, serde_json::json!({"a": [1, 2]}));
+    }
+
+    #[test]
+    fn unwritable_years_are_clamped() {
+        let mut envelope = Envelope::new("e", "d", raw("{}"));
+        envelope.timestamp = Timestamp::from(time::macros::datetime!(-0005-06-01 00:00 UTC));
+        let line = String::from_utf8(envelope.to_line()).unwrap();
+        assert!(
+            line.contains("\"timestamp\":\"0000-01-01T00:00:00Z\""),
+            "{line}"
+        );
+        assert!(Envelope::from_line(&line.as_bytes()[..line.len() - 1]).is_some());
+    }
+
+    #[test]
+    fn new_draws_ordered_v7_uuids() {
+        let first = Envelope::new("e", "d", raw("{}"));
+        let second = Envelope::new("e", "d", raw("{}"));
+        assert_eq!(first.uuid.get_version_num(), 7);
+        assert!(first.uuid < second.uuid);
+        assert!(first.timestamp <= second.timestamp);
+    }
+}
