@@ -76,12 +76,15 @@ mod anonymizer;
 pub mod baseline;
 pub mod catalogue;
 pub mod consent;
+pub mod control;
 pub mod convert;
 pub mod guard;
 mod pricing;
 pub mod queue;
+pub mod runtime;
 pub mod schema;
 pub mod settings;
+pub mod sink;
 mod sketch;
 mod timestamp;
 mod validate;
@@ -97,6 +100,7 @@ pub use catalogue::{
     EventPrefix, ModelRegistration, PerformanceBenchmark, SemanticValidation, SessionSummary,
 };
 pub use pricing::CostModel;
+pub use runtime::Telemetry;
 pub use schema::Schema;
 pub use timestamp::Timestamp;
 pub use validate::InvalidEvent;

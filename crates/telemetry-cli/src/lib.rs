@@ -1,0 +1,234 @@
+//! The `telemetry` command: lets a user see, send, purge and disable
+//! everything an application records.
+//!
+//! It is a binary (`telemetry --app myapp status`) and a `clap` subcommand an
+//! application can embed in its own CLI:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use telemetry_cli::TelemetryCommand;
+//! use telemetry_core::Telemetry;
+//!
+//! #[derive(Parser)]
+//! enum MyApp {
+//!     /// See and control what myapp records.
+//!     #[command(subcommand)]
+//!     Telemetry(TelemetryCommand),
+//! }
+//!
+//! let MyApp::Telemetry(command) = MyApp::parse();
+//! let code = telemetry_cli::run(&command, Telemetry::builder("myapp"), &mut std::io::stdout());
+//! std::process::exit(code);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod demo;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use telemetry_core::consent::Mode;
+use telemetry_core::control::{Control, ControlError};
+use telemetry_core::runtime::TelemetryBuilder;
+
+/// The commands, as a `clap` subcommand enum.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TelemetryCommand {
+    /// Show the mode and why, the client id, the queue and what was dropped.
+    Status(JsonFlag),
+    /// Turn telemetry on: record and send with the configured sink.
+    Enable,
+    /// Turn telemetry off: record nothing, purge the queue, forget the client id.
+    Disable,
+    /// Record locally for review, never send.
+    Local,
+    /// Print exactly what would be sent: every queued envelope.
+    Preview(JsonFlag),
+    /// Show or purge the local queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Send queued events to the configured sink now.
+    Send,
+    /// Replace the client id and the hashing key.
+    ResetId(Confirm),
+    /// Simulate a short session of a code-search app on a directory and show
+    /// what it records.
+    Demo(demo::DemoArgs),
+}
+
+/// `--json` for machine-readable output.
+#[derive(Debug, Clone, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--yes` to confirm a destructive command.
+#[derive(Debug, Clone, Args)]
+pub struct Confirm {
+    /// Confirm: the old client id and hashing key are gone for good.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `telemetry queue ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum QueueCommand {
+    /// Print the queued envelopes (like `preview`).
+    Show(JsonFlag),
+    /// Delete every queued event.
+    Purge,
+}
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the operation failed; a one-line cause went to stderr.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code: the command was used wrongly.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Global options of the standalone binary.
+#[derive(Debug, Clone, Args)]
+pub struct AppOptions {
+    /// The application whose telemetry to show and control.
+    #[arg(long, global = true, default_value = "telemetry")]
+    pub app: String,
+    /// Where its settings and queue live [default: `{APP}_TELEMETRY_DIR`, or the
+    /// platform's data directory].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Runs `command` for the application configured by `builder`, writing to
+/// `out`; errors go to stderr as one line. Returns the exit code.
+pub fn run(command: &TelemetryCommand, builder: TelemetryBuilder, out: &mut impl Write) -> i32 {
+    match execute(command, builder, out) {
+        Ok(()) => EXIT_OK,
+        Err(Failure::Usage(message)) => {
+            eprintln!("telemetry: {message}");
+            EXIT_USAGE
+        }
+        Err(Failure::Failed(message)) => {
+            eprintln!("telemetry: error: {message}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Why a command did not succeed.
+enum Failure {
+    Usage(String),
+    Failed(String),
+}
+
+impl From<ControlError> for Failure {
+    fn from(error: ControlError) -> Self {
+        Self::Failed(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Failed(format!("writing output: {error}"))
+    }
+}
+
+fn execute(
+    command: &TelemetryCommand,
+    builder: TelemetryBuilder,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    if let TelemetryCommand::Demo(args) = command {
+        return demo::run(args, builder, out);
+    }
+    if let TelemetryCommand::ResetId(Confirm { yes: false }) = command {
+        return Err(Failure::Usage(
+            "reset-id replaces the client id and the hashing key for good; run `reset-id --yes` to confirm".into(),
+        ));
+    }
+    let mut control = builder.control()?;
+    for problem in control.problems() {
+        eprintln!("telemetry: warning: {problem}");
+    }
+    match command {
+        TelemetryCommand::Status(flag) => {
+            let status = control.status()?;
+            if flag.json {
+                writeln!(out, "{}", render::status_json(&status))?;
+            } else {
+                render::status_text(&status, out)?;
+            }
+        }
+        TelemetryCommand::Enable => change(&mut control, Mode::On, out)?,
+        TelemetryCommand::Local => change(&mut control, Mode::Local, out)?,
+        TelemetryCommand::Disable => change(&mut control, Mode::Off, out)?,
+        TelemetryCommand::Preview(flag) | TelemetryCommand::Queue(QueueCommand::Show(flag)) => {
+            let envelopes = control.preview()?;
+            render::envelopes(&envelopes, flag.json, out)?;
+        }
+        TelemetryCommand::Queue(QueueCommand::Purge) => {
+            let purged = control.purge()?;
+            writeln!(out, "purged {purged} queued event{}", plural(purged))?;
+        }
+        TelemetryCommand::Send => {
+            let report = control.send()?;
+            writeln!(
+                out,
+                "sent {} event{} in {} request{}",
+                report.sent,
+                plural(report.sent),
+                report.batches,
+                plural(report.batches)
+            )?;
+        }
+        TelemetryCommand::ResetId(_) => {
+            let client_id = control.reset_id()?;
+            writeln!(out, "new client id: {client_id}")?;
+            writeln!(
+                out,
+                "new hashing key drawn; events already queued keep the old id"
+            )?;
+        }
+        TelemetryCommand::Demo(_) => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+fn change(control: &mut Control, mode: Mode, out: &mut impl Write) -> Result<(), Failure> {
+    let outcome = control.set_choice(mode)?;
+    writeln!(out, "saved: telemetry {mode}")?;
+    if outcome.purged > 0 || mode == Mode::Off {
+        writeln!(
+            out,
+            "purged {} queued event{}; the client id and hashing key are deleted",
+            outcome.purged,
+            plural(outcome.purged)
+        )?;
+    }
+    if let Some(client_id) = outcome.client_id {
+        writeln!(out, "client id: {client_id}")?;
+    }
+    if outcome.decision.mode != mode {
+        writeln!(
+            out,
+            "note: telemetry stays {} because {}",
+            outcome.decision.mode, outcome.decision.source
+        )?;
+    }
+    if mode == Mode::On && !control.has_sink() {
+        writeln!(
+            out,
+            "note: no sink is configured, so events stay in the local queue"
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}

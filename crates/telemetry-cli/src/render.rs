@@ -1,0 +1,112 @@
+//! How status and envelopes look on a terminal and as JSON.
+
+use std::io::{self, Write};
+
+use telemetry_core::control::Status;
+use telemetry_core::queue::Envelope;
+
+pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "telemetry for {}: {}",
+        status.app_name, status.decision.mode
+    )?;
+    writeln!(out, "  decided by:  {}", status.decision.source)?;
+    if let Some(choice) = status.saved_choice {
+        writeln!(out, "  saved:       {choice}")?;
+    }
+    match status.client_id {
+        Some(id) => writeln!(out, "  client id:   {id}")?,
+        None => writeln!(out, "  client id:   none")?,
+    }
+    writeln!(out, "  data dir:    {}", status.data_dir.display())?;
+    let queue = &status.queue;
+    write!(
+        out,
+        "  queue:       {} event{}, {}",
+        queue.events,
+        if queue.events == 1 { "" } else { "s" },
+        bytes(queue.bytes)
+    )?;
+    match (&queue.oldest, &queue.newest) {
+        (Some(oldest), Some(newest)) => writeln!(out, ", oldest {oldest}, newest {newest}")?,
+        _ => writeln!(out)?,
+    }
+    let dropped: Vec<String> = queue
+        .counters
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
+    if dropped.is_empty() {
+        writeln!(out, "  dropped:     none")?;
+    } else {
+        writeln!(out, "  dropped:     {}", dropped.join(", "))?;
+    }
+    match &status.sink {
+        Some(sink) => writeln!(out, "  sink:        {sink}")?,
+        None => writeln!(out, "  sink:        none (events stay in the local queue)")?,
+    }
+    for problem in &status.problems {
+        writeln!(out, "  problem:     {problem}")?;
+    }
+    Ok(())
+}
+
+pub(crate) fn status_json(status: &Status) -> serde_json::Value {
+    serde_json::json!({
+        "app": status.app_name,
+        "mode": status.decision.mode.as_str(),
+        "decided_by": status.decision.source.to_string(),
+        "saved_choice": status.saved_choice.map(telemetry_core::consent::Mode::as_str),
+        "client_id": status.client_id.map(|id| id.to_string()),
+        "data_dir": status.data_dir.display().to_string(),
+        "queue": {
+            "events": status.queue.events,
+            "bytes": status.queue.bytes,
+            "oldest": status.queue.oldest.map(|stamp| stamp.to_string()),
+            "newest": status.queue.newest.map(|stamp| stamp.to_string()),
+            "counters": status.queue.counters,
+        },
+        "sink": status.sink,
+        "problems": status.problems,
+    })
+}
+
+/// Every envelope, as it would be sent: pretty JSON one after the other, or
+/// one JSON array with `--json`.
+pub(crate) fn envelopes(
+    envelopes: &[Envelope],
+    json: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, envelopes).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    if envelopes.is_empty() {
+        return writeln!(out, "the queue is empty: nothing would be sent");
+    }
+    for envelope in envelopes {
+        serde_json::to_writer_pretty(&mut *out, envelope).map_err(io::Error::other)?;
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{} event{} queued",
+        envelopes.len(),
+        if envelopes.len() == 1 { "" } else { "s" }
+    )
+}
+
+fn bytes(count: u64) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "a size for people")]
+    let kib = count as f64 / 1024.0;
+    if count < 1024 {
+        format!("{count} B")
+    } else if kib < 1024.0 {
+        format!("{kib:.1} KiB")
+    } else {
+        format!("{:.1} MiB", kib / 1024.0)
+    }
+}

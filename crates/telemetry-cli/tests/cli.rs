@@ -1,0 +1,110 @@
+//! The `telemetry` command run as a user would, against a temporary data dir.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn telemetry(dir: &tempfile::TempDir) -> Command {
+    let mut command = Command::cargo_bin("telemetry").unwrap();
+    command
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DO_NOT_TRACK")
+        .env_remove("TELEMETRY_TELEMETRY_ENABLED");
+    command
+}
+
+#[test]
+fn an_opt_in_app_starts_local_with_an_empty_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: local"))
+        .stdout(contains("queue:       0 events"));
+}
+
+#[test]
+fn demo_records_locally_and_disable_purges_and_forgets_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(tree.path().join("config.rs"), "fn parse_config() {}\n").unwrap();
+    telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .assert()
+        .success()
+        .stdout(contains("telemetry_performance_benchmark"))
+        .stdout(contains("telemetry_session_summary"));
+    let preview = telemetry(&dir)
+        .args(["preview", "--json"])
+        .output()
+        .unwrap();
+    let envelopes: serde_json::Value = serde_json::from_slice(&preview.stdout).unwrap();
+    assert_eq!(envelopes.as_array().unwrap().len(), 3);
+    let text = String::from_utf8(preview.stdout).unwrap();
+    assert!(
+        !text.contains(&tree.path().display().to_string()),
+        "no path is recorded"
+    );
+
+    telemetry(&dir)
+        .arg("disable")
+        .assert()
+        .success()
+        .stdout(contains("purged 3 queued events"));
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: off"))
+        .stdout(contains("client id:   none"))
+        .stdout(contains("queue:       0 events"));
+}
+
+#[test]
+fn do_not_track_wins_over_a_saved_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir).arg("enable").assert().success();
+    telemetry(&dir)
+        .env("DO_NOT_TRACK", "1")
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: off"))
+        .stdout(contains("DO_NOT_TRACK=1 is set"));
+}
+
+#[test]
+fn exit_codes_distinguish_usage_from_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .arg("reset-id")
+        .assert()
+        .code(2)
+        .stderr(contains("--yes"));
+    telemetry(&dir).arg("no-such-command").assert().code(2);
+    telemetry(&dir)
+        .arg("send")
+        .assert()
+        .code(1)
+        .stderr(contains("no sink is configured"));
+    telemetry(&dir)
+        .args(["reset-id", "--yes"])
+        .assert()
+        .success()
+        .stdout(contains("new client id"));
+}
+
+#[cfg(unix)]
+#[test]
+fn settings_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir).arg("enable").assert().success();
+    let mode = std::fs::metadata(dir.path().join("settings.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
