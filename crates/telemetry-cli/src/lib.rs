@@ -182,9 +182,26 @@ fn execute(
                 "sent {} event{} in {} request{}",
                 report.sent,
                 plural(report.sent),
-                report.batches,
-                plural(report.batches)
+                report.requests,
+                plural(report.requests)
             )?;
+            if report.dropped_too_large > 0 {
+                writeln!(
+                    out,
+                    "dropped {} event{} too large to send",
+                    report.dropped_too_large,
+                    plural(report.dropped_too_large)
+                )?;
+            }
+            if report.dead_lettered > 0 {
+                writeln!(
+                    out,
+                    "moved {} rejected event{} to {}",
+                    report.dead_lettered,
+                    plural(report.dead_lettered),
+                    control.dead_letter_path().display()
+                )?;
+            }
         }
         TelemetryCommand::ResetId(_) => {
             let client_id = control.reset_id()?;

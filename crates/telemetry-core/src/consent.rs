@@ -112,6 +112,9 @@ pub enum Source {
         /// What it held.
         value: String,
     },
+    /// The application's configuration turned telemetry off (for example
+    /// `enabled = false` in its config file); says where.
+    Configuration(String),
     /// The user's persisted choice.
     UserChoice,
     /// The application's default for its policy.
@@ -129,6 +132,7 @@ impl fmt::Display for Source {
                     "{name}={value:?} is not true/false/1/0/yes/no/on/off, so it counts as off"
                 )
             }
+            Self::Configuration(reason) => write!(f, "the configuration turned it off ({reason})"),
             Self::UserChoice => f.write_str("your saved choice"),
             Self::AppDefault(ConsentPolicy::OptIn) => f.write_str(
                 "the application's default (opt-in: recorded locally for review, not sent)",
@@ -136,6 +140,21 @@ impl fmt::Display for Source {
             Self::AppDefault(ConsentPolicy::OptOut) => {
                 f.write_str("the application's default (opt-out)")
             }
+        }
+    }
+}
+
+impl Decision {
+    /// Applies the application's configuration kill switch: off, unless an
+    /// environment variable already decided (those come first).
+    #[must_use]
+    pub fn unless_disabled_by(self, disabled_by: Option<&str>) -> Self {
+        match (disabled_by, &self.source) {
+            (Some(reason), Source::UserChoice | Source::AppDefault(_)) => Self {
+                mode: Mode::Off,
+                source: Source::Configuration(reason.to_owned()),
+            },
+            _ => self,
         }
     }
 }

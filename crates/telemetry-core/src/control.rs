@@ -2,15 +2,16 @@
 //! without starting a writer thread.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::consent::{Decision, Mode, Source};
+use crate::delivery::{Courier, Halt, SendReport};
 use crate::queue::{Envelope, Queue, QueueError, QueueStats};
 use crate::runtime::{InvalidAppName, TelemetryBuilder, validate_app_name};
 use crate::settings::{Identity, SettingsError, SettingsStore};
-use crate::sink::SinkError;
+use crate::sink::Sink;
 
 /// An operation of [`Control`] failed. Each says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +34,14 @@ pub enum ControlError {
     /// An operation that needs telemetry to be on or local, while it is off.
     #[error("telemetry is off ({0})")]
     Off(Source),
-    /// The sink refused or failed; the events stay queued.
-    #[error("sending failed, events stay queued: {0}")]
-    Sink(#[from] SinkError),
+    /// Sending stopped short; what was not sent stays queued.
+    #[error("sending stopped after {} of the queued events, the rest stay queued: {reason}", report.sent)]
+    NotSent {
+        /// Why it stopped.
+        reason: String,
+        /// What was sent before.
+        report: SendReport,
+    },
 }
 
 /// Everything `telemetry status` shows.
@@ -72,15 +78,6 @@ pub struct ChoiceOutcome {
     pub client_id: Option<Uuid>,
 }
 
-/// What `send` delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SendReport {
-    /// Events delivered and removed from the queue.
-    pub sent: usize,
-    /// Requests (batches) it took.
-    pub batches: usize,
-}
-
 /// The user-facing operations on one application's telemetry; see
 /// [`TelemetryBuilder::control`].
 pub struct Control {
@@ -103,8 +100,16 @@ impl std::fmt::Debug for Control {
     }
 }
 
-/// Events per request when sending.
-const SEND_BATCH: usize = 100;
+/// The consent decision for `builder`, given the user's saved choice.
+fn decide(builder: &TelemetryBuilder, persisted: Option<Mode>) -> Decision {
+    Decision::decide(
+        |name| (builder.env)(name),
+        &builder.env_prefix(),
+        persisted,
+        builder.policy,
+    )
+    .unless_disabled_by(builder.disabled_by.as_deref())
+}
 
 impl Control {
     pub(crate) fn new(builder: TelemetryBuilder) -> Result<Self, ControlError> {
@@ -114,22 +119,14 @@ impl Control {
     /// Like `new`, but hands back the consent decision even on failure, so
     /// that a telemetry handle can report why it is off.
     pub(crate) fn new_checked(builder: TelemetryBuilder) -> Result<Self, (ControlError, Decision)> {
-        let prefix = builder.env_prefix();
-        let early = |builder: &TelemetryBuilder, persisted| {
-            Decision::decide(
-                |name| (builder.env)(name),
-                &prefix,
-                persisted,
-                builder.policy,
-            )
-        };
+        let early = decide;
         if let Err(error) = validate_app_name(&builder.app_name) {
             let decision = early(&builder, None);
             return Err((error.into(), decision));
         }
         let Some(dir) = builder.resolved_data_dir() else {
             let decision = early(&builder, None);
-            return Err((ControlError::NoDataDir(prefix), decision));
+            return Err((ControlError::NoDataDir(builder.env_prefix()), decision));
         };
         let store = SettingsStore::new(&dir);
         let (settings, problem) = store.load();
@@ -182,6 +179,11 @@ impl Control {
     #[must_use]
     pub fn env_prefix(&self) -> String {
         self.builder.env_prefix()
+    }
+
+    /// Moves the sink out, for a courier thread.
+    pub(crate) fn take_sink(&mut self) -> Option<Box<dyn Sink>> {
+        self.builder.sink.take()
     }
 
     /// Whether a sink is configured.
@@ -241,19 +243,9 @@ impl Control {
                 .as_ref()
                 .map(|identity| identity.client_id))
         })?;
-        let purged = if mode.records() {
-            0
-        } else {
-            self.queue.purge()?
-        };
+        let purged = if mode.records() { 0 } else { self.purge()? };
         self.saved_choice = Some(mode);
-        let prefix = self.env_prefix();
-        self.decision = Decision::decide(
-            |name| (self.builder.env)(name),
-            &prefix,
-            Some(mode),
-            self.builder.policy,
-        );
+        self.decision = decide(&self.builder, Some(mode));
         Ok(ChoiceOutcome {
             decision: self.decision.clone(),
             purged,
@@ -266,9 +258,25 @@ impl Control {
         Ok(self.queue.read_all()?.envelopes)
     }
 
-    /// Deletes every queued event; returns how many.
+    /// Deletes every queued event, and the dead-letter file; returns how
+    /// many queued events there were.
     pub fn purge(&self) -> Result<usize, ControlError> {
-        Ok(self.queue.purge()?)
+        let purged = self.queue.purge()?;
+        let dead_letter = self.dead_letter_path();
+        match std::fs::remove_file(&dead_letter) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(QueueError::io("remove dead-letter file", &dead_letter, error).into());
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Where batches the sink rejected are kept, beside the queue.
+    #[must_use]
+    pub fn dead_letter_path(&self) -> PathBuf {
+        crate::delivery::dead_letter_path(self.queue.dir())
     }
 
     /// Replaces the client id and the hashing key. Events already queued keep
@@ -286,10 +294,11 @@ impl Control {
         Ok(client_id)
     }
 
-    /// Sends every queued event through the configured sink now, in batches;
-    /// each batch leaves the queue once the sink accepted it.
+    /// Sends every queued event through the configured sink now, by the
+    /// [`delivery`](crate::delivery) rules (retries included); each batch
+    /// leaves the queue once it is settled.
     pub fn send(&mut self) -> Result<SendReport, ControlError> {
-        self.send_until(Instant::now() + std::time::Duration::from_secs(3600))
+        self.send_until(Instant::now() + Duration::from_secs(3600))
     }
 
     /// Like [`send`](Self::send), stopping at `deadline`; what is left stays
@@ -301,17 +310,24 @@ impl Control {
         let Some(sink) = self.builder.sink.as_mut() else {
             return Err(ControlError::NoSink);
         };
+        let config = sink.delivery();
+        let mut courier = Courier {
+            sink: &mut **sink,
+            queue: &self.queue,
+            config,
+        };
         let mut report = SendReport::default();
-        while Instant::now() < deadline {
-            let batch = self.queue.peek(SEND_BATCH)?;
-            if batch.envelopes.is_empty() {
-                break;
-            }
-            sink.send(&batch.envelopes)?;
-            self.queue.ack(&batch)?;
-            report.sent += batch.envelopes.len();
-            report.batches += 1;
+        let mut wait = |pause: Duration| {
+            std::thread::sleep(pause);
+            true
+        };
+        match courier.drain(false, Some(deadline), &mut wait, &mut report) {
+            Ok(()) => Ok(report),
+            Err(Halt::Queue(error)) => Err(error.into()),
+            Err(halt) => Err(ControlError::NotSent {
+                reason: halt.to_string(),
+                report,
+            }),
         }
-        Ok(report)
     }
 }

@@ -78,6 +78,8 @@ pub mod catalogue;
 pub mod consent;
 pub mod control;
 pub mod convert;
+pub mod custom;
+pub mod delivery;
 pub mod guard;
 mod pricing;
 pub mod queue;
@@ -89,6 +91,7 @@ mod sketch;
 mod timestamp;
 mod validate;
 mod value;
+mod worker;
 
 use serde::{Serialize, Serializer};
 

@@ -10,18 +10,20 @@
 //! `capture`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::consent::{self, ConsentPolicy, Decision, Mode};
 use crate::control::{Control, ControlError};
+use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
-use crate::queue::{Envelope, Queue, QueueConfig};
+use crate::queue::{Envelope, QueueConfig};
 use crate::settings::SettingsStore;
 use crate::sink::Sink;
+use crate::worker::{self, AtomicCounters, Command, Signal};
 use crate::{Anonymizer, EventPrefix, HashKey, TelemetryEvent};
 
 /// Reads one environment variable; injectable so tests and embedders need not
@@ -49,29 +51,6 @@ pub struct CaptureCounters {
     pub dropped_unserializable: u64,
     /// Events the writer could not append to the queue.
     pub dropped_write_failed: u64,
-}
-
-#[derive(Default)]
-struct AtomicCounters {
-    captured: AtomicU64,
-    dropped_by_guard: AtomicU64,
-    dropped_channel_full: AtomicU64,
-    dropped_by_sampler: AtomicU64,
-    dropped_unserializable: AtomicU64,
-    dropped_write_failed: AtomicU64,
-}
-
-impl AtomicCounters {
-    fn snapshot(&self) -> CaptureCounters {
-        CaptureCounters {
-            captured: self.captured.load(Ordering::Relaxed),
-            dropped_by_guard: self.dropped_by_guard.load(Ordering::Relaxed),
-            dropped_channel_full: self.dropped_channel_full.load(Ordering::Relaxed),
-            dropped_by_sampler: self.dropped_by_sampler.load(Ordering::Relaxed),
-            dropped_unserializable: self.dropped_unserializable.load(Ordering::Relaxed),
-            dropped_write_failed: self.dropped_write_failed.load(Ordering::Relaxed),
-        }
-    }
 }
 
 /// Names under which drop counters are persisted in the queue directory.
@@ -103,6 +82,8 @@ pub struct TelemetryBuilder {
     pub(crate) queue_max_bytes: Option<u64>,
     pub(crate) queue_max_age: Option<Duration>,
     pub(crate) channel_capacity: usize,
+    pub(crate) unguarded_custom_events: bool,
+    pub(crate) disabled_by: Option<String>,
 }
 
 impl TelemetryBuilder {
@@ -164,6 +145,22 @@ impl TelemetryBuilder {
     /// dropped (default 4096).
     pub fn channel_capacity(mut self, capacity: usize) -> Self {
         self.channel_capacity = capacity.max(1);
+        self
+    }
+
+    /// Lets [`Telemetry::capture_custom`] queue events without the guard's
+    /// scan. Only for events whose every value the application controls.
+    pub fn unguarded_custom_events(mut self) -> Self {
+        self.unguarded_custom_events = true;
+        self
+    }
+
+    /// Turns telemetry off for this application whatever the user chose, as
+    /// configuration asked (`enabled = false` in a config file): `reason`
+    /// says where, and is shown by `status`. `DO_NOT_TRACK` and
+    /// `{PREFIX}TELEMETRY_ENABLED` still come first.
+    pub fn disabled_by(mut self, reason: impl Into<String>) -> Self {
+        self.disabled_by = Some(reason.into());
         self
     }
 
@@ -243,22 +240,42 @@ impl TelemetryBuilder {
         if let Some(key) = &control.builder().app_key {
             anonymizer = anonymizer.with_app_key(key);
         }
+        let mut control = control;
+        let sink = if decision.mode == Mode::On {
+            control.take_sink()
+        } else {
+            None
+        };
+        let courier = sink.and_then(|sink| {
+            let queue = control.queue().clone();
+            let (signals, received) = mpsc::channel();
+            spawn("telemetry-courier", move || {
+                worker::courier_loop(sink, &queue, &received);
+            })
+            .map(|thread| (signals, thread))
+            .map_err(|error| problems.push(error))
+            .ok()
+        });
         let (sender, receiver) = mpsc::sync_channel(control.builder().channel_capacity);
         let counters = Arc::new(AtomicCounters::default());
         let writer = {
             let queue = control.queue().clone();
             let counters = Arc::clone(&counters);
-            std::thread::Builder::new()
-                .name("telemetry-writer".into())
-                .spawn(move || write_loop(&queue, &receiver, &counters))
-                .map_err(|error| tracing::warn!(%error, "telemetry writer thread could not start"))
-                .ok()
+            let signals = courier.as_ref().map(|(signals, _)| signals.clone());
+            spawn("telemetry-writer", move || {
+                worker::write_loop(&queue, &receiver, &counters, signals.as_ref());
+            })
         };
-        let Some(writer) = writer else {
-            problems.push("the telemetry writer thread could not start".into());
-            return Ok(Telemetry::off(decision, prefix, problems));
+        let writer = match writer {
+            Ok(writer) => writer,
+            Err(problem) => {
+                problems.push(problem);
+                return Ok(Telemetry::off(decision, prefix, problems));
+            }
         };
+        let (courier, courier_thread) = courier.unzip();
         let sampler = control.builder().sampler.clone();
+        let unguarded_custom = control.builder().unguarded_custom_events;
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 recording: AtomicBool::new(true),
@@ -267,15 +284,28 @@ impl TelemetryBuilder {
                 client_id: identity.client_id.to_string(),
                 anonymizer: Some(anonymizer),
                 sampler,
-                sender: Mutex::new(Some(sender)),
-                writer: Mutex::new(Some(writer)),
+                sender: Some(sender),
+                courier,
+                threads: Mutex::new(vec![writer].into_iter().chain(courier_thread).collect()),
                 counters,
                 debug,
+                unguarded_custom,
                 problems,
                 control: Some(Mutex::new(control)),
             }),
         })
     }
+}
+
+/// Starts a named background thread; the error says which could not start.
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(run)
+        .map_err(|error| {
+            tracing::warn!(%error, thread = name, "telemetry thread could not start; telemetry is off");
+            format!("the {name} thread could not start: {error}")
+        })
 }
 
 pub(crate) fn validate_app_name(name: &str) -> Result<(), InvalidAppName> {
@@ -307,76 +337,6 @@ pub(crate) fn event_prefix(app_name: &str) -> EventPrefix {
         .unwrap_or_else(|_| unreachable!("validated app names make valid prefixes"))
 }
 
-enum Command {
-    Line(Envelope),
-    Flush(SyncSender<()>),
-}
-
-/// Appends lines in group commits: whatever is waiting is written with one
-/// `fsync`, and counters are persisted alongside.
-fn write_loop(queue: &Queue, receiver: &Receiver<Command>, counters: &AtomicCounters) {
-    const MAX_BATCH: usize = 4096;
-    let mut lines: Vec<Envelope> = Vec::new();
-    let mut waiting: Vec<SyncSender<()>> = Vec::new();
-    let mut persisted = CaptureCounters::default();
-    loop {
-        let first = match receiver.recv_timeout(Duration::from_secs(1)) {
-            Ok(command) => Some(command),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let mut next = first;
-        while let Some(command) = next.take() {
-            match command {
-                Command::Line(line) => lines.push(line),
-                Command::Flush(done) => waiting.push(done),
-            }
-            if lines.len() < MAX_BATCH {
-                next = receiver.try_recv().ok();
-            }
-        }
-        commit(queue, &mut lines, counters);
-        persist_counters(queue, counters, &mut persisted);
-        for done in waiting.drain(..) {
-            let _ = done.send(());
-        }
-    }
-    commit(queue, &mut lines, counters);
-    persist_counters(queue, counters, &mut persisted);
-}
-
-fn commit(queue: &Queue, lines: &mut Vec<Envelope>, counters: &AtomicCounters) {
-    if lines.is_empty() {
-        return;
-    }
-    if let Err(error) = queue.append(lines) {
-        tracing::warn!(%error, events = lines.len(), "telemetry events could not be written");
-        counters
-            .dropped_write_failed
-            .fetch_add(lines.len() as u64, Ordering::Relaxed);
-    }
-    lines.clear();
-}
-
-/// Adds what the counters gained since the last call to the queue's
-/// persisted counters.
-fn persist_counters(queue: &Queue, counters: &AtomicCounters, persisted: &mut CaptureCounters) {
-    let now = counters.snapshot();
-    let deltas = [
-        now.dropped_by_guard - persisted.dropped_by_guard,
-        now.dropped_channel_full - persisted.dropped_channel_full,
-        now.dropped_by_sampler - persisted.dropped_by_sampler,
-        now.dropped_unserializable - persisted.dropped_unserializable,
-        now.dropped_write_failed - persisted.dropped_write_failed,
-    ];
-    for (name, delta) in PERSISTED_COUNTERS.iter().zip(deltas) {
-        if delta > 0 && queue.add_counter(name, delta).is_err() {
-            return;
-        }
-    }
-    *persisted = now;
-}
-
 struct Inner {
     /// The one load `capture` makes while off.
     recording: AtomicBool,
@@ -385,10 +345,15 @@ struct Inner {
     client_id: String,
     anonymizer: Option<Anonymizer>,
     sampler: Option<Sampler>,
-    sender: Mutex<Option<SyncSender<Command>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// To the writer thread; `None` while off.
+    sender: Option<SyncSender<Command>>,
+    /// To the courier thread, when telemetry is on with a sink.
+    courier: Option<Sender<Signal>>,
+    /// The writer and courier threads, joined by `shutdown`.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     counters: Arc<AtomicCounters>,
     debug: bool,
+    unguarded_custom: bool,
     problems: Vec<String>,
     control: Option<Mutex<Control>>,
 }
@@ -410,8 +375,9 @@ impl std::fmt::Debug for Telemetry {
     }
 }
 
-/// `flush` or `shutdown` could not finish in time, or telemetry is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// `flush` or `shutdown` could not finish, or telemetry is off.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FlushError {
     /// The writer did not confirm before the deadline; events stay in memory
     /// and are written when it catches up.
@@ -420,6 +386,10 @@ pub enum FlushError {
     /// There is no writer: telemetry is off or was shut down.
     #[error("telemetry is not recording")]
     NotRecording,
+    /// Events are on disk but not all were sent (retries exhausted, the
+    /// credentials refused, or the deadline came first); they stay queued.
+    #[error("queued events not sent: {0}")]
+    NotSent(String),
 }
 
 impl Telemetry {
@@ -438,6 +408,8 @@ impl Telemetry {
             queue_max_bytes: None,
             queue_max_age: None,
             channel_capacity: 4096,
+            unguarded_custom_events: false,
+            disabled_by: None,
         }
     }
 
@@ -450,10 +422,12 @@ impl Telemetry {
                 client_id: String::new(),
                 anonymizer: None,
                 sampler: None,
-                sender: Mutex::new(None),
-                writer: Mutex::new(None),
+                sender: None,
+                courier: None,
+                threads: Mutex::new(Vec::new()),
                 counters: Arc::new(AtomicCounters::default()),
                 debug: false,
+                unguarded_custom: false,
                 problems,
                 control: None,
             }),
@@ -476,10 +450,7 @@ impl Telemetry {
         if let Some(sampler) = &inner.sampler
             && !sampler(E::EVENT)
         {
-            inner
-                .counters
-                .dropped_by_sampler
-                .fetch_add(1, Ordering::Relaxed);
+            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
             return;
         }
         let Some(anonymizer) = &inner.anonymizer else {
@@ -489,24 +460,11 @@ impl Telemetry {
         if let Err(error) =
             serde_json::to_writer(&mut properties, &event.telemetry_view(anonymizer))
         {
-            inner
-                .counters
-                .dropped_unserializable
-                .fetch_add(1, Ordering::Relaxed);
+            AtomicCounters::bump(&inner.counters.dropped_unserializable);
             tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
             return;
         }
-        if let Err(violation) = guard::scan_json(&properties) {
-            inner
-                .counters
-                .dropped_by_guard
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                event = E::EVENT,
-                field = %violation.path,
-                detector = violation.detector.as_str(),
-                "telemetry event dropped: a value looks personal"
-            );
+        if !self.passes_guard(E::EVENT, &properties) {
             return;
         }
         // serde_json writes UTF-8 and valid JSON; both checks only guard
@@ -515,57 +473,116 @@ impl Telemetry {
             .ok()
             .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
         else {
-            inner
-                .counters
-                .dropped_unserializable
-                .fetch_add(1, Ordering::Relaxed);
+            AtomicCounters::bump(&inner.counters.dropped_unserializable);
             return;
         };
-        let line = Envelope::new(
+        self.enqueue(Envelope::new(
             inner.prefix.name(E::EVENT),
             inner.client_id.clone(),
             properties,
+        ));
+    }
+
+    /// Records an event built by the caller (see [`CustomEvent`]): checked,
+    /// guarded unless the builder said
+    /// [`unguarded_custom_events`](TelemetryBuilder::unguarded_custom_events),
+    /// then queued like a derived event. Its name is used as given; its
+    /// distinct id defaults to the installation's client id.
+    ///
+    /// Only a malformed event is an error; a guard refusal or a full channel
+    /// is counted, as for [`capture`](Self::capture). Nothing is checked or
+    /// recorded while telemetry is off.
+    pub fn capture_custom(&self, event: CustomEvent) -> Result<(), InvalidCustomEvent> {
+        if !self.inner.recording.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let inner = &*self.inner;
+        if let Some(sampler) = &inner.sampler
+            && !sampler(event.name())
+        {
+            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
+            return Ok(());
+        }
+        let envelope = event.into_envelope(&inner.client_id)?;
+        let guarded = inner.unguarded_custom
+            || self.passes_guard(&envelope.event, envelope.properties.get().as_bytes());
+        if guarded {
+            self.enqueue(envelope);
+        }
+        Ok(())
+    }
+
+    /// Scans `properties` with the guard; counts and logs a refusal.
+    fn passes_guard(&self, event: &str, properties: &[u8]) -> bool {
+        let Err(violation) = guard::scan_json(properties) else {
+            return true;
+        };
+        AtomicCounters::bump(&self.inner.counters.dropped_by_guard);
+        tracing::warn!(
+            event,
+            field = %violation.path,
+            detector = violation.detector.as_str(),
+            "telemetry event dropped: a value looks personal"
         );
+        false
+    }
+
+    /// Hands `line` to the writer; a full channel drops it and counts.
+    fn enqueue(&self, line: Envelope) {
+        let inner = &*self.inner;
         if inner.debug {
             eprintln!(
                 "telemetry: {}",
                 String::from_utf8_lossy(line.to_line().trim_ascii_end())
             );
         }
-        let sender = inner.sender.lock().ok().and_then(|sender| sender.clone());
-        match sender.map(|sender| sender.try_send(Command::Line(line))) {
-            Some(Ok(())) => {
-                inner.counters.captured.fetch_add(1, Ordering::Relaxed);
+        let Some(sender) = &inner.sender else {
+            return;
+        };
+        match sender.try_send(Command::Line(line)) {
+            Ok(()) => AtomicCounters::bump(&inner.counters.captured),
+            Err(TrySendError::Full(_)) => {
+                AtomicCounters::bump(&inner.counters.dropped_channel_full);
             }
-            Some(Err(TrySendError::Full(_))) => {
-                inner
-                    .counters
-                    .dropped_channel_full
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            Some(Err(TrySendError::Disconnected(_))) | None => {}
+            Err(TrySendError::Disconnected(_)) => {}
         }
     }
 
-    /// Waits until every event captured before this call is on disk, or
-    /// `timeout` passes.
+    /// Waits until every event captured before this call is on disk and,
+    /// when telemetry is on with a sink, sent (retrying as the
+    /// [`delivery`](crate::delivery) rules say), or `timeout` passes.
+    ///
+    /// A flush also lifts a stall after a batch exhausted its retries: it is
+    /// the application's or the user's explicit "try now".
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        let sender = self
-            .inner
-            .sender
-            .lock()
-            .ok()
-            .and_then(|sender| sender.clone());
-        let Some(sender) = sender else {
+        let deadline = Instant::now() + timeout;
+        let (done, confirmed) = mpsc::sync_channel(1);
+        self.offer(Command::Flush(done), deadline)?;
+        confirmed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .map_err(|_| FlushError::Timeout)?;
+        let Some(courier) = &self.inner.courier else {
+            return Ok(());
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        courier
+            .send(Signal::Flush(reply))
+            .map_err(|_| FlushError::NotRecording)?;
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+            Err(_) => Err(FlushError::Timeout),
+        }
+    }
+
+    /// Hands `command` to the writer, waiting for room until `deadline`.
+    fn offer(&self, mut command: Command, deadline: Instant) -> Result<(), FlushError> {
+        let Some(sender) = &self.inner.sender else {
             return Err(FlushError::NotRecording);
         };
-        let (done, confirmed) = mpsc::sync_channel(1);
-        let deadline = Instant::now() + timeout;
-        // The channel may be full: keep offering until the deadline.
-        let mut command = Command::Flush(done);
         loop {
             match sender.try_send(command) {
-                Ok(()) => break,
+                Ok(()) => return Ok(()),
                 Err(TrySendError::Full(back)) if Instant::now() < deadline => {
                     command = back;
                     std::thread::sleep(Duration::from_millis(1));
@@ -574,56 +591,42 @@ impl Telemetry {
                 Err(TrySendError::Disconnected(_)) => return Err(FlushError::NotRecording),
             }
         }
-        confirmed
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .map_err(|_| FlushError::Timeout)
     }
 
     /// Stops recording, writes what was captured and, when telemetry is on
-    /// and a sink is configured, sends what it can, until `deadline`. What
-    /// is not sent stays on disk for the next run. Later `capture` calls do
-    /// nothing.
+    /// with a sink, sends what it can, until `deadline`. What is not sent
+    /// stays on disk for the next run. Later `capture` calls do nothing;
+    /// a second `shutdown` returns [`FlushError::NotRecording`].
     pub fn shutdown(&self, deadline: Duration) -> Result<(), FlushError> {
-        let started = Instant::now();
+        let deadline = Instant::now() + deadline;
         self.inner.recording.store(false, Ordering::Relaxed);
-        let sender = self
-            .inner
-            .sender
-            .lock()
-            .ok()
-            .and_then(|mut sender| sender.take());
-        let Some(sender) = sender else {
-            return Err(FlushError::NotRecording);
-        };
-        drop(sender);
-        let writer = self
-            .inner
-            .writer
-            .lock()
-            .ok()
-            .and_then(|mut writer| writer.take());
-        if let Some(writer) = writer {
-            // The writer exits once every sender is gone and its channel is
-            // drained; wait for it within the deadline.
-            while !writer.is_finished() {
-                if started.elapsed() >= deadline {
-                    return Err(FlushError::Timeout);
+        let (done, confirmed) = mpsc::sync_channel(1);
+        self.offer(Command::Shutdown(done), deadline)?;
+        confirmed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .map_err(|_| FlushError::Timeout)?;
+        let mut outcome = Ok(());
+        if let Some(courier) = &self.inner.courier {
+            let (reply, answer) = mpsc::sync_channel(1);
+            if courier.send(Signal::Shutdown(deadline, reply)).is_ok() {
+                // The courier stops at the deadline; allow it a moment to say so.
+                let grace =
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(100);
+                outcome = match answer.recv_timeout(grace) {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+                    Err(_) => Err(FlushError::Timeout),
+                };
+            }
+        }
+        if let Ok(mut threads) = self.inner.threads.lock() {
+            for thread in std::mem::take(&mut *threads) {
+                if thread.is_finished() {
+                    let _ = thread.join();
                 }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = writer.join();
-        }
-        if self.inner.decision.mode == Mode::On
-            && let Some(control) = &self.inner.control
-            && let Ok(mut control) = control.lock()
-            && control.has_sink()
-        {
-            let remaining = deadline.saturating_sub(started.elapsed());
-            if let Err(error) = control.send_until(Instant::now() + remaining) {
-                tracing::warn!(%error, "telemetry events not sent; they stay queued for the next run");
             }
         }
-        Ok(())
+        outcome
     }
 
     /// The mode and the source that decided it.

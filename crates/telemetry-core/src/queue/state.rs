@@ -87,6 +87,10 @@ impl Counters {
     /// Envelopes not queued because their line would exceed the longest line
     /// the queue reads (1 MiB).
     pub const DROPPED_OVERSIZED: &'static str = "dropped_oversized";
+    /// Envelopes a sink refused for good because one was too large to send.
+    pub const DROPPED_TOO_LARGE: &'static str = "dropped_too_large";
+    /// Envelopes a sink rejected as malformed, moved to the dead-letter file.
+    pub const DEAD_LETTERED: &'static str = "dead_lettered";
     /// Times the counters file could not be parsed and was reset.
     pub const COUNTERS_RESET: &'static str = "counters_reset";
     /// Times the cursor file could not be parsed and was reset.
