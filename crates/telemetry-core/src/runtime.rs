@@ -141,6 +141,12 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The byte bound of the local queue alone (see [`queue_limits`](Self::queue_limits)).
+    pub fn queue_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.queue_max_bytes = Some(max_bytes);
+        self
+    }
+
     /// How many events may wait for the writer thread before new ones are
     /// dropped (default 4096).
     pub fn channel_capacity(mut self, capacity: usize) -> Self {
@@ -162,6 +168,19 @@ impl TelemetryBuilder {
     pub fn disabled_by(mut self, reason: impl Into<String>) -> Self {
         self.disabled_by = Some(reason.into());
         self
+    }
+
+    /// The application name given to [`Telemetry::builder`].
+    #[must_use]
+    pub fn app_name(&self) -> &str {
+        &self.app_name
+    }
+
+    /// Reads the environment variable `name` the way this builder does
+    /// (through [`env`](Self::env) when one was given).
+    #[must_use]
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        (self.env)(name)
     }
 
     /// The environment prefix: `MYAPP_` for `myapp`.
