@@ -9,7 +9,8 @@ fn telemetry(dir: &tempfile::TempDir) -> Command {
         .arg("--data-dir")
         .arg(dir.path())
         .env_remove("DO_NOT_TRACK")
-        .env_remove("TELEMETRY_TELEMETRY_ENABLED");
+        .env_remove("TELEMETRY_TELEMETRY_ENABLED")
+        .env_remove("TELEMETRY_TELEMETRY_DEBUG");
     command
 }
 
@@ -27,8 +28,7 @@ fn an_opt_in_app_starts_local_with_an_empty_queue() {
 #[test]
 fn demo_records_locally_and_disable_purges_and_forgets_the_id() {
     let dir = tempfile::tempdir().unwrap();
-    let tree = tempfile::tempdir().unwrap();
-    std::fs::write(tree.path().join("config.rs"), "fn parse_config() {}\n").unwrap();
+    let tree = demo_tree();
     telemetry(&dir)
         .args(["demo", "--query", "config"])
         .arg(tree.path())
@@ -60,6 +60,68 @@ fn demo_records_locally_and_disable_purges_and_forgets_the_id() {
         .stdout(contains("telemetry for telemetry: off"))
         .stdout(contains("client id:   none"))
         .stdout(contains("queue:       0 events"));
+}
+
+/// A directory with one file for `demo` to search.
+fn demo_tree() -> tempfile::TempDir {
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(tree.path().join("config.rs"), "fn parse_config() {}\n").unwrap();
+    tree
+}
+
+/// The envelopes `{PREFIX}TELEMETRY_DEBUG` printed to stderr, parsed.
+fn debug_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix("telemetry: "))
+        .filter(|rest| rest.starts_with('{'))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect()
+}
+
+#[test]
+fn debug_prints_each_event_as_it_would_be_sent_and_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = demo_tree();
+    let debugged = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_DEBUG", "1")
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .output()
+        .unwrap();
+    assert!(debugged.status.success());
+    let printed = debug_lines(&debugged.stderr);
+    let preview = telemetry(&dir)
+        .args(["preview", "--json"])
+        .output()
+        .unwrap();
+    let queued: Vec<serde_json::Value> = serde_json::from_slice(&preview.stdout).unwrap();
+    assert_eq!(
+        printed.len(),
+        3,
+        "{}",
+        String::from_utf8_lossy(&debugged.stderr)
+    );
+    assert_eq!(
+        printed, queued,
+        "stderr shows the envelopes exactly as queued"
+    );
+
+    let quiet = telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert_eq!(
+        debug_lines(&quiet.stderr),
+        Vec::<serde_json::Value>::new(),
+        "nothing is printed without the variable"
+    );
+    assert!(
+        String::from_utf8_lossy(&quiet.stdout).contains("recorded 3 events"),
+        "the quiet run recorded its events all the same"
+    );
 }
 
 #[test]
