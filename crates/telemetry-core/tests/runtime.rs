@@ -136,3 +136,33 @@ fn a_bad_app_name_is_the_only_build_error() {
     let error = Telemetry::builder("my app").build().unwrap_err();
     assert!(error.to_string().contains("\"my app\""), "{error}");
 }
+
+#[test]
+fn a_full_channel_drops_and_counts_instead_of_blocking() {
+    const EVENTS: u64 = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = builder(&dir, &[]).channel_capacity(2).build().unwrap();
+    // The queue locks this file for every operation: holding it stalls the
+    // writer thread in its first append, so the channel stays full.
+    let lock = std::fs::File::open(dir.path().join("queue").join("queue.lock")).unwrap();
+    lock.lock().unwrap();
+    for count in 0..EVENTS {
+        telemetry.capture(&Probe {
+            label: "rust".into(),
+            count: u32::try_from(count).unwrap(),
+        });
+    }
+    let counters = telemetry.counters();
+    assert!(counters.dropped_channel_full > 0, "{counters:?}");
+    assert_eq!(counters.captured + counters.dropped_channel_full, EVENTS);
+
+    lock.unlock().unwrap();
+    telemetry.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(telemetry.counters(), counters, "flush captures nothing");
+    let status = builder(&dir, &[]).control().unwrap().status().unwrap();
+    assert_eq!(status.queue.events as u64, counters.captured);
+    assert_eq!(
+        status.queue.counters.get("dropped_channel_full"),
+        counters.dropped_channel_full
+    );
+}
