@@ -196,9 +196,14 @@ enum Hold {
 }
 
 /// Drains `queue` into `sink`: a batch as soon as `batch_size` envelopes
-/// are queued, everything every `interval`, and at start whatever earlier
-/// runs left.
-pub(crate) fn courier_loop(mut sink: Box<dyn Sink>, queue: &Queue, signals: &Receiver<Signal>) {
+/// are queued, everything every `interval`, and at once whatever earlier
+/// runs left (`backlog`).
+pub(crate) fn courier_loop(
+    mut sink: Box<dyn Sink>,
+    queue: &Queue,
+    signals: &Receiver<Signal>,
+    backlog: bool,
+) {
     let config = sink.delivery();
     let mut courier = Courier {
         sink: &mut *sink,
@@ -207,8 +212,11 @@ pub(crate) fn courier_loop(mut sink: Box<dyn Sink>, queue: &Queue, signals: &Rec
     };
     let mut deferred = Deferred::default();
     let mut hold: Option<Hold> = None;
-    // Whatever earlier runs left goes out at once.
-    let mut next_tick = Instant::now();
+    let mut next_tick = if backlog {
+        Instant::now()
+    } else {
+        Instant::now() + config.interval
+    };
     loop {
         let signal = signals.recv_timeout(next_tick.saturating_duration_since(Instant::now()));
         let (full_only, deadline, flush, shutdown) = match signal {

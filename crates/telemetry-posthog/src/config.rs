@@ -253,6 +253,14 @@ impl PostHogConfig {
             .extract()
             .map_err(|error| from_figment(&error, file.as_deref()))?;
         config.file = file;
+        // An empty key (`MYAPP_TELEMETRY_POSTHOG_API_KEY=`) means none.
+        if config
+            .posthog_api_key
+            .as_ref()
+            .is_some_and(|key| key.0.trim().is_empty())
+        {
+            config.posthog_api_key = None;
+        }
         config.posthog_host = config.posthog_host.trim().trim_end_matches('/').to_owned();
         config.validate(&figment)?;
         Ok(config)
