@@ -4,33 +4,12 @@
 //! A test binary of its own, because the counting allocator is global and a
 //! test running beside this one would allocate into the count.
 
-use std::path::PathBuf;
+use std::time::Duration;
 
-use telemetry_core::{Telemetry, TelemetrySafe};
+use telemetry_core::{SearchRecord, SessionAggregator, Telemetry};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-/// An event with a field for every conversion, as an application would send.
-#[derive(TelemetrySafe)]
-#[telemetry(event = "session_summary")]
-struct Session {
-    total_searches: u64,
-    #[telemetry(hash)]
-    repository: PathBuf,
-    #[telemetry(boolean)]
-    custom_config: Option<PathBuf>,
-    #[telemetry(count)]
-    open_files: Vec<PathBuf>,
-    #[telemetry(text_count)]
-    query: String,
-    #[telemetry(distribution)]
-    languages: Vec<String>,
-    #[telemetry(aggregate = "mean")]
-    tokens_per_search: Vec<u64>,
-    #[telemetry(forbidden)]
-    api_key: String,
-}
 
 #[test]
 fn capture_allocates_nothing_while_telemetry_is_off() {
@@ -41,16 +20,22 @@ fn capture_allocates_nothing_while_telemetry_is_off() {
         .build()
         .unwrap();
     assert!(!telemetry.is_recording());
-    let session = Session {
-        total_searches: 4,
-        repository: PathBuf::from("/home/ana/work/invoice-service"),
-        custom_config: Some(PathBuf::from("/home/ana/.config/search/config.toml")),
-        open_files: vec![PathBuf::from("/home/ana/work/invoice-service/src/main.rs")],
-        query: "where do we round VAT amounts".to_owned(),
-        languages: vec!["rust".into(), "sql".into()],
-        tokens_per_search: vec![1_840, 920, 2_310],
-        api_key: "sk-live-do-not-send".to_owned(),
-    };
+    // The catalogue's session summary: nested structs, label maps, floats.
+    let mut session = SessionAggregator::new();
+    for (millis, language) in [(40, "rust"), (12, "python"), (95, "rust")] {
+        session.record(&SearchRecord {
+            duration: Duration::from_millis(millis),
+            success: true,
+            tokens_delivered: 1_200,
+            tokens_saved: 8_800,
+            language: Some(language),
+            semantic_categories: &["function", "test"],
+            ..SearchRecord::default()
+        });
+    }
+    let summary = session
+        .summary_with_duration(Duration::from_secs(600))
+        .unwrap();
 
     // On failure the profile, with the allocating call stacks, goes here.
     let _profiler = dhat::Profiler::builder()
@@ -62,7 +47,7 @@ fn capture_allocates_nothing_while_telemetry_is_off() {
         .build();
     let before = dhat::HeapStats::get();
     for _ in 0..10_000 {
-        telemetry.capture(std::hint::black_box(&session));
+        telemetry.capture(std::hint::black_box(&summary));
     }
     let after = dhat::HeapStats::get();
     dhat::assert_eq!(after.total_blocks, before.total_blocks);
