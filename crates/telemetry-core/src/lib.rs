@@ -81,6 +81,8 @@ pub mod convert;
 pub mod guard;
 mod pricing;
 pub mod queue;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod runtime;
 pub mod schema;
 pub mod settings;
@@ -219,11 +221,41 @@ impl<T: ?Sized> Clone for TelemetryView<'_, T> {
 
 impl<T: ?Sized> Copy for TelemetryView<'_, T> {}
 
+/// Registers a derived type's schema with [`registry`] when the `registry`
+/// feature is on. The derive calls it for every non-generic struct; the
+/// definition is chosen by this crate's features, so the calling crate needs
+/// no feature of its own.
+#[cfg(feature = "registry")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($ty:ty) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::Registered::new(
+                <$ty as $crate::TelemetrySafe>::SCHEMA,
+                ::core::module_path!(),
+            )
+        }
+    };
+}
+
+/// Without the `registry` feature, registering is nothing at all.
+#[cfg(not(feature = "registry"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($ty:ty) => {};
+}
+
 /// What the derives expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
 
+    #[cfg(feature = "registry")]
+    pub use inventory;
+
+    pub use crate::__register as register;
     pub use crate::schema::{Aggregate, Conversion, FieldSchema, Schema, Shape};
 
     use serde::ser::SerializeStruct;
