@@ -73,6 +73,8 @@ extern crate self as telemetry_core;
 
 mod aggregator;
 mod anonymizer;
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod baseline;
 pub mod catalogue;
 pub mod consent;
