@@ -111,7 +111,7 @@ impl Manifest {
     fn write_intro(&self, out: &mut String) {
         let _ = write!(
             out,
-            "# Telemetry manifest: {title}\n\n\
+            "# Telemetry manifest\n\n\
              <!-- Generated from the code's schema metadata; do not edit by hand. -->\n\n\
              Everything {title} can collect: every event, every field, and how each value is \
              anonymised before it leaves the machine, generated from the events' \
@@ -123,7 +123,7 @@ impl Manifest {
 
     fn write_never_collected(&self, out: &mut String) {
         out.push_str(
-            "## What is never collected\n\n\
+            "\n## What is never collected\n\n\
              - Paths, OS strings, IP and socket addresses as they are: a field of such a type \
              does not compile without a conversion.\n",
         );
@@ -199,9 +199,11 @@ fn write_event(out: &mut String, schema: &'static Schema) {
         if field.conversion == Conversion::Forbidden {
             return;
         }
-        let scope = match field.conversion {
-            Conversion::Hash(scope) => scope.as_str(),
-            _ => "",
+        // The conversion as an attribute names, without the scope, which has
+        // its own column.
+        let (conversion, scope) = match field.conversion {
+            Conversion::Hash(scope) => ("hash".to_owned(), scope.as_str()),
+            conversion => (conversion.to_string(), ""),
         };
         let mut about = joined(field.doc);
         if let Shape::Label(labels) = field.shape {
@@ -210,13 +212,11 @@ fn write_event(out: &mut String, schema: &'static Schema) {
         }
         let _ = writeln!(
             out,
-            "| `{key}` | `{}` | {} | {scope} | {} |",
+            "| `{key}` | `{}` | {conversion} | {scope} | {} |",
             cell(field.rust_type),
-            field.conversion,
             cell(about.trim()),
         );
     });
-    out.push('\n');
 }
 
 /// Calls `each` with every field of `schema` in order, nested structs'
@@ -250,9 +250,27 @@ fn what_is_sent(conversion: Conversion) -> String {
     }
 }
 
-/// A doc comment on one line.
+/// A doc comment on one line, rustdoc's links reduced to their text
+/// (`` [`Type::new`] `` and `` [`Type`](crate::path) `` to `` `Type` ``), which
+/// point nowhere outside rustdoc.
 fn joined(doc: &str) -> String {
-    doc.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::new();
+    let mut rest = doc;
+    while let Some(start) = rest.find("[`") {
+        let Some(end) = rest[start..].find("`]").map(|end| start + end) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&rest[start + 1..=end]);
+        rest = &rest[end + 2..];
+        if rest.starts_with('(') {
+            if let Some(close) = rest.find(')') {
+                rest = &rest[close + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `: doc` for a list item, or nothing.
