@@ -42,7 +42,10 @@ pub(crate) fn registered() -> Vec<Registered> {
 
 /// The schemas of [`registered`].
 pub(crate) fn schemas() -> Vec<&'static Schema> {
-    registered().iter().map(|registered| registered.schema).collect()
+    registered()
+        .iter()
+        .map(|registered| registered.schema)
+        .collect()
 }
 
 /// Every committed snapshot.

@@ -71,7 +71,12 @@ fn accept(new: &Path) -> anyhow::Result<()> {
         let old = snap.to_string_lossy();
         let new = new.to_string_lossy();
         // `git diff` exits with 1 when the files differ.
-        cmd::status("diff", "git", &["--no-pager", "diff", "--no-index", "--", &old, &new], &[])?;
+        cmd::status(
+            "diff",
+            "git",
+            &["--no-pager", "diff", "--no-index", "--", &old, &new],
+            &[],
+        )?;
     } else {
         println!("new snapshot {}:", snap.display());
         print!("{}", fs::read_to_string(new)?);

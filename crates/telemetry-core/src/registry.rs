@@ -57,10 +57,7 @@ inventory::collect!(Registered);
 /// Every registered type, sorted by module and type name.
 #[must_use]
 pub fn registered() -> Vec<Registered> {
-    let mut all: Vec<Registered> = inventory::iter::<Registered>
-        .into_iter()
-        .copied()
-        .collect();
+    let mut all: Vec<Registered> = inventory::iter::<Registered>.into_iter().copied().collect();
     all.sort_by(|a, b| {
         (a.module_path, a.schema.type_name).cmp(&(b.module_path, b.schema.type_name))
     });

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use telemetry_core::audit;
 use telemetry_core::catalogue::{
     BaselineApproach, BenchmarkCounts, BenchmarkInput, DeviceType, DistanceMetric, Improvement,
     Modalities, ModelRegistrationInput, ModelSource, Normalization, Period,
     SemanticValidationInput, SessionSummaryInput, SessionTiming, SessionTokens,
 };
-use telemetry_core::audit;
 use telemetry_core::{
     InvalidEvent, ModelRegistration, PerformanceBenchmark, SearchRecord, SemanticValidation,
     SessionAggregator, SessionSummary, TelemetryEvent, Timestamp,

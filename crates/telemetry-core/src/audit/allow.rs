@@ -75,7 +75,11 @@ impl AllowList {
                 .map_or(1, |span| text[..span.start].lines().count().max(1));
             malformed(line, error.message().to_owned())
         })?;
-        if let Some(entry) = file.allow.iter().find(|entry| entry.reason.trim().is_empty()) {
+        if let Some(entry) = file
+            .allow
+            .iter()
+            .find(|entry| entry.reason.trim().is_empty())
+        {
             return Err(malformed(
                 1,
                 format!(

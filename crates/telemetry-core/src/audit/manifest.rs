@@ -30,7 +30,10 @@ impl Manifest {
     /// The manifest of `title` (the application's name) listing the events
     /// among `schemas`, sorted by event name; structs that are not events
     /// appear inside the events that contain them.
-    pub fn new(title: impl Into<String>, schemas: impl IntoIterator<Item = &'static Schema>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        schemas: impl IntoIterator<Item = &'static Schema>,
+    ) -> Self {
         let mut events: Vec<&'static Schema> = schemas
             .into_iter()
             .filter(|schema| schema.event.is_some())

@@ -13,7 +13,7 @@
 //! # #[derive(telemetry_core::TelemetrySafe)]
 //! # #[telemetry(event = "search")]
 //! # /// A search.
-//! # struct Search { /// Results. 
+//! # struct Search { /// Results.
 //! #     results: u32 }
 //! # let event = Search { results: 3 };
 //! use telemetry_core::audit::{self, Audit, Manifest};

@@ -145,7 +145,11 @@ pub fn check_coverage<P: AsRef<Path>>(
     }
     let types: Vec<String> = registered
         .iter()
-        .filter(|registered| !shown.iter().any(|schema| std::ptr::eq(*schema, registered.schema)))
+        .filter(|registered| {
+            !shown
+                .iter()
+                .any(|schema| std::ptr::eq(*schema, registered.schema))
+        })
         .map(|registered| match registered.schema.event {
             Some(event) => format!("{} (event `{event}`)", registered.qualified_name()),
             None => format!(
