@@ -2,6 +2,7 @@
 //! then the JSON body) or a plain `.json` file, and walking its strings with
 //! the line each one is on.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::Value;
@@ -65,7 +66,7 @@ impl Document {
     }
 
     /// Every string value and object key, in document order.
-    pub(crate) fn strings(&self) -> Vec<Text> {
+    pub(crate) fn strings(&self) -> Vec<StringAt> {
         let mut walk = Walk {
             bytes: self.body.as_bytes(),
             pos: 0,
@@ -99,7 +100,7 @@ pub(crate) enum Step {
 }
 
 /// A string found in a document.
-pub(crate) struct Text {
+pub(crate) struct StringAt {
     /// The steps from the root to the value (for a key: to its object).
     pub(crate) steps: Vec<Step>,
     /// Whether the string is an object key rather than a value.
@@ -110,7 +111,7 @@ pub(crate) struct Text {
     pub(crate) text: String,
 }
 
-impl Text {
+impl StringAt {
     /// The field as the guard writes it: `timing.p95_ms`, `tags[0]`, and
     /// `languages (key)` for an object key.
     pub(crate) fn field(&self) -> String {
@@ -123,7 +124,10 @@ impl Text {
                     }
                     path.extend(key.chars().flat_map(char::escape_debug));
                 }
-                Step::Index(index) => path.push_str(&format!("[{index}]")),
+                Step::Index(index) => {
+                    // Writing to a String cannot fail.
+                    let _ = write!(path, "[{index}]");
+                }
             }
         }
         match (self.is_key, path.is_empty()) {
@@ -140,7 +144,7 @@ struct Walk<'a> {
     pos: usize,
     line: usize,
     steps: Vec<Step>,
-    found: Vec<Text>,
+    found: Vec<StringAt>,
 }
 
 impl Walk<'_> {
@@ -165,7 +169,7 @@ impl Walk<'_> {
             b'{' => self.container(b'}', |walk, _| {
                 let line = walk.line;
                 let key = walk.string();
-                walk.found.push(Text {
+                walk.found.push(StringAt {
                     steps: walk.steps.clone(),
                     is_key: true,
                     line,
@@ -179,7 +183,7 @@ impl Walk<'_> {
             b'"' => {
                 let line = self.line;
                 let text = self.string();
-                self.found.push(Text {
+                self.found.push(StringAt {
                     steps: self.steps.clone(),
                     is_key: false,
                     line,

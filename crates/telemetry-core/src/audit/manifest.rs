@@ -266,10 +266,10 @@ fn joined(doc: &str) -> String {
         out.push_str(&rest[..start]);
         out.push_str(&rest[start + 1..=end]);
         rest = &rest[end + 2..];
-        if rest.starts_with('(') {
-            if let Some(close) = rest.find(')') {
-                rest = &rest[close + 1..];
-            }
+        if rest.starts_with('(')
+            && let Some(close) = rest.find(')')
+        {
+            rest = &rest[close + 1..];
         }
     }
     out.push_str(rest);

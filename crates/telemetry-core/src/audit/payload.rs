@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::allow::{AllowList, Allowed};
-use super::document::{Document, Step, Text};
+use super::document::{Document, Step, StringAt};
 use super::{AuditError, is_digest};
 use crate::guard::{self, Detector};
 use crate::schema::{Conversion, Schema, Shape};
@@ -237,7 +237,7 @@ impl Audit {
                 (Some(_), _) => continue,
                 (None, _) => &text.steps[..],
             };
-            if let Some(reason) = raw_content(event.map(|_| schema), payload, &text) {
+            if let Some(reason) = raw_content(schema, payload, &text) {
                 report(reason);
             }
         }
@@ -245,15 +245,14 @@ impl Audit {
     }
 }
 
-/// The raw-content check of one string value at `steps` in the payload.
-/// `schema` is `None` for a bare payload, `Some(None)` for an envelope of an
-/// event no given schema describes.
+/// The raw-content check of one string value at `steps` in the payload,
+/// whose `schema` is known or not (a bare payload, an unregistered event).
 fn raw_content(
-    schema: Option<Option<&'static Schema>>,
+    schema: Option<&'static Schema>,
     steps: &[Step],
-    text: &Text,
+    text: &StringAt,
 ) -> Option<Reason> {
-    let (name, conversion) = owning_field(schema.flatten(), steps)?;
+    let (name, conversion) = owning_field(schema, steps)?;
     let word = raw_content_word(name)?;
     match conversion {
         Some(Conversion::PassThrough) => Some(Reason::RawContentName { word, known: true }),
