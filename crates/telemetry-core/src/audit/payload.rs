@@ -247,11 +247,7 @@ impl Audit {
 
 /// The raw-content check of one string value at `steps` in the payload,
 /// whose `schema` is known or not (a bare payload, an unregistered event).
-fn raw_content(
-    schema: Option<&'static Schema>,
-    steps: &[Step],
-    text: &StringAt,
-) -> Option<Reason> {
+fn raw_content(schema: Option<&'static Schema>, steps: &[Step], text: &StringAt) -> Option<Reason> {
     let (name, conversion) = owning_field(schema, steps)?;
     let word = raw_content_word(name)?;
     match conversion {
