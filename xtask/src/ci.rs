@@ -23,8 +23,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    // The tests include every snapshot test, run as `cargo xtask snapshots`
-    // runs them (INSTA_UPDATE=no); only the coverage check is left.
+    // Every test, the snapshot tests and the review's checks among them, as
+    // `cargo xtask snapshots` runs them (INSTA_UPDATE=no); then each review
+    // check again as a step of its own, from the same build.
     cmd::run_with_env("test", "cargo", cmd::TEST, &[("INSTA_UPDATE", "no")])?;
     snapshots::check_coverage()?;
     audit::check()?;

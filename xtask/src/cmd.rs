@@ -1,5 +1,4 @@
-//! Running steps: each command echoed before, timed after, failures naming
-//! the step; in-process steps (the audit, the manifest) likewise.
+//! Running commands: echoed before, timed after, failures naming the step.
 
 use std::process::{Command, ExitStatus};
 use std::time::Instant;
@@ -53,13 +52,4 @@ pub(crate) fn status(
         .with_context(|| format!("step `{step}`: could not start `{program}`"))?;
     eprintln!("  ({step}: {:.1} s)", started.elapsed().as_secs_f64());
     Ok((status, shown))
-}
-
-/// Runs an in-process step, echoing its name and duration; fails naming it.
-pub(crate) fn step(step: &str, body: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
-    eprintln!("$ [{step}]");
-    let started = Instant::now();
-    let result = body();
-    eprintln!("  ({step}: {:.1} s)", started.elapsed().as_secs_f64());
-    result.with_context(|| format!("step `{step}` failed"))
 }

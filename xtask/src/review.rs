@@ -1,66 +1,21 @@
-//! What this workspace reviews: its registered types, its payload files, its
-//! planted test values. The checks themselves are `telemetry_core::audit`'s.
+//! The privacy review's checks live in `xtask/tests/review.rs`, as tests,
+//! so that they build with the workspace's one feature set and share its
+//! artifacts; the tasks run them one by one.
 
-use std::path::{Path, PathBuf};
+use crate::cmd;
 
-use telemetry_core::Schema;
-use telemetry_core::audit;
-use telemetry_core::registry::{self, Registered};
+/// Every registered type is shown in a snapshot.
+pub(crate) const SNAPSHOT_COVERAGE: &str = "every_registered_type_has_a_snapshot";
+/// Every payload passes the PII audit.
+pub(crate) const AUDIT: &str = "every_payload_passes_the_audit";
+/// The committed manifest is current (or, with [`WRITE_MANIFEST`], is written).
+pub(crate) const MANIFEST: &str = "the_manifest_is_current";
+/// The variable that makes [`MANIFEST`] write the file.
+pub(crate) const WRITE_MANIFEST: (&str, &str) = ("XTASK_WRITE_MANIFEST", "1");
 
-/// The committed data dictionary.
-pub(crate) const MANIFEST: &str = "docs/telemetry-manifest.md";
-
-/// Reviewed audit findings, each with its reason.
-pub(crate) const ALLOW_LIST: &str = "audit-allow.toml";
-
-/// Values the tests and examples plant in events' raw inputs: none may
-/// appear in a payload. The guard's detectors catch most paths and keys by
-/// their shape; these also catch the ones they cannot (query text, short
-/// keys).
-pub(crate) const PLANTED: &[&str] = &[
-    "/home/ana/secret-project",
-    "/home/ana/secret-project/src/main.rs",
-    "/home/ana/models/my-finetune",
-    "/home/ana/work/invoice-service",
-    "/home/ana/.config/search/config.toml",
-    "/home/ana/repo",
-    "/home/ana/project",
-    "~/.ssh/id_ed25519",
-    "sk-live-123",
-    "sk-live-do-not-send",
-    "sk-proj-4f9Xk2LqZ8",
-    "fn parse_invoice",
-    "where do we round VAT amounts",
-];
-
-/// Every type deriving `TelemetrySafe` in the library crates xtask links
-/// (see its Cargo.toml); test-only types live in test binaries and are not
-/// among them.
-pub(crate) fn registered() -> Vec<Registered> {
-    registry::registered()
-}
-
-/// The schemas of [`registered`].
-pub(crate) fn schemas() -> Vec<&'static Schema> {
-    registered()
-        .iter()
-        .map(|registered| registered.schema)
-        .collect()
-}
-
-/// Every committed snapshot.
-pub(crate) fn snapshot_files() -> anyhow::Result<Vec<PathBuf>> {
-    Ok(audit::find_files(Path::new("."), &[".snap"])?)
-}
-
-/// Every payload the audit reads: the snapshots, and JSON payloads under an
-/// `examples` directory.
-pub(crate) fn payload_files() -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = snapshot_files()?;
-    files.extend(
-        audit::find_files(Path::new("."), &[".json"])?
-            .into_iter()
-            .filter(|path| path.components().any(|part| part.as_os_str() == "examples")),
-    );
-    Ok(files)
+/// Runs one review check as the step `step`.
+pub(crate) fn run(step: &str, check: &str, envs: &[(&str, &str)]) -> anyhow::Result<()> {
+    let mut args = cmd::TEST.to_vec();
+    args.extend(["--test", "review", "--", "--exact", check, "--nocapture"]);
+    cmd::run_with_env(step, "cargo", &args, envs)
 }
