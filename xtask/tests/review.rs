@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use telemetry_core::Schema;
 use telemetry_core::audit::{self, AllowList, Audit, Manifest};
 use telemetry_core::registry::registered;
 
@@ -56,15 +55,8 @@ fn at_root() {
     });
 }
 
-fn schemas() -> Vec<&'static Schema> {
-    registered()
-        .iter()
-        .map(|registered| registered.schema)
-        .collect()
-}
-
 fn snapshot_files() -> Vec<PathBuf> {
-    audit::find_files(Path::new("."), &[".snap"]).unwrap()
+    audit::find_files(".", &[".snap"]).unwrap()
 }
 
 /// Fails with the review's own message, not a `Debug` dump.
@@ -92,13 +84,13 @@ fn every_payload_passes_the_audit() {
     // The snapshots, and JSON payloads under an `examples` directory.
     let mut files = snapshot_files();
     files.extend(
-        audit::find_files(Path::new("."), &[".json"])
+        audit::find_files(".", &[".json"])
             .unwrap()
             .into_iter()
             .filter(|path| path.components().any(|part| part.as_os_str() == "examples")),
     );
-    let allow = AllowList::load(Path::new(ALLOW_LIST)).unwrap_or_else(|error| panic!("{error}"));
-    let report = Audit::new(schemas())
+    let allow = AllowList::load(ALLOW_LIST).unwrap_or_else(|error| panic!("{error}"));
+    let report = Audit::new(audit::registered_schemas())
         .planted(PLANTED.iter().copied())
         .allow(allow)
         .run(&files)
@@ -114,14 +106,14 @@ fn every_payload_passes_the_audit() {
 #[test]
 fn the_manifest_is_current() {
     at_root();
-    let manifest = Manifest::new(TITLE, schemas());
+    let manifest = Manifest::new(TITLE, audit::registered_schemas());
     if std::env::var_os(WRITE_MANIFEST).is_some_and(|value| value == "1") {
-        ensure(manifest.write(Path::new(MANIFEST)));
+        ensure(manifest.write(MANIFEST));
         println!("wrote {MANIFEST}");
     } else {
         ensure(
             manifest
-                .check(Path::new(MANIFEST))
+                .check(MANIFEST)
                 .map_err(|error| format!("{error}: run `cargo xtask manifest` and commit it")),
         );
     }

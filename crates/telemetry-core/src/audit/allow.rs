@@ -51,7 +51,8 @@ struct AllowFile {
 
 impl AllowList {
     /// Reads an allow-list file; a missing file is an empty list.
-    pub fn load(path: &Path) -> Result<Self, AuditError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        let path = path.as_ref();
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(path, &text),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),

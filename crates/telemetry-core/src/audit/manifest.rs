@@ -70,7 +70,8 @@ impl Manifest {
     }
 
     /// Writes the manifest to `path`.
-    pub fn write(&self, path: &Path) -> Result<(), AuditError> {
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), AuditError> {
+        let path = path.as_ref();
         std::fs::write(path, self.render()).map_err(|source| AuditError::Io {
             path: path.to_owned(),
             source,
@@ -79,7 +80,8 @@ impl Manifest {
 
     /// Fails with [`AuditError::StaleManifest`] when the file at `path` is
     /// missing or differs from [`render`](Self::render).
-    pub fn check(&self, path: &Path) -> Result<(), AuditError> {
+    pub fn check(&self, path: impl AsRef<Path>) -> Result<(), AuditError> {
+        let path = path.as_ref();
         let expected = self.render();
         let actual = match std::fs::read_to_string(path) {
             Ok(text) => text,

@@ -9,25 +9,23 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), telemetry_core::audit::AuditError> {
-//! # use std::path::Path;
+//! # /// A search.
 //! # #[derive(telemetry_core::TelemetrySafe)]
 //! # #[telemetry(event = "search")]
-//! # /// A search.
-//! # struct Search { /// Results.
-//! #     results: u32 }
+//! # struct Search {
+//! #     /// Results.
+//! #     results: u32,
+//! # }
 //! # let event = Search { results: 3 };
 //! use telemetry_core::audit::{self, Audit, Manifest};
-//! use telemetry_core::registry::registered;
 //!
-//! // In a test: the payload as sent, with a fixed key and the envelope's
-//! // changing fields redacted.
+//! // 1. In a test: the event as sent, with fixed hashing keys and the
+//! //    envelope's changing fields redacted.
 //! insta::assert_json_snapshot!(audit::snapshot(&event));
-//!
-//! // In a test or an xtask: audit every snapshot, and keep the dictionary current.
-//! let snapshots = audit::find_files(Path::new("."), &[".snap"])?;
-//! let schemas = registered().iter().map(|registered| registered.schema).collect::<Vec<_>>();
-//! Audit::new(schemas.iter().copied()).run(&snapshots)?.ensure_clean()?;
-//! Manifest::new("myapp", schemas).check(Path::new("docs/telemetry-manifest.md"))?;
+//! // 2. Audit every snapshot; an error lists `file:line: field: reason`.
+//! Audit::new(audit::registered_schemas()).run(&audit::find_files(".", &[".snap"])?)?.ensure_clean()?;
+//! // 3. Check the data dictionary (`write` generates it).
+//! Manifest::new("myapp", audit::registered_schemas()).check("docs/telemetry-manifest.md")?;
 //! # Ok(()) }
 //! ```
 //!
@@ -66,6 +64,8 @@ mod snapshot;
 
 use std::path::PathBuf;
 
+use crate::Schema;
+
 pub use allow::{AllowList, Allowed};
 pub use manifest::Manifest;
 pub use payload::{Audit, Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason, Report};
@@ -73,6 +73,17 @@ pub use snapshot::{
     MissingSnapshots, REDACTED_DISTINCT_ID, REDACTED_TIMESTAMP, REDACTED_UUID, SNAPSHOT_APP_KEY,
     SNAPSHOT_INSTALLATION_KEY, check_coverage, find_files, snapshot, snapshot_anonymizer,
 };
+
+/// The schemas of every registered type
+/// ([`registry::registered`](crate::registry::registered)): what the audit
+/// and the manifest need to know.
+#[must_use]
+pub fn registered_schemas() -> Vec<&'static Schema> {
+    crate::registry::registered()
+        .iter()
+        .map(|registered| registered.schema)
+        .collect()
+}
 
 /// Why a review step failed.
 #[derive(Debug, thiserror::Error)]

@@ -181,7 +181,8 @@ fn collect_nested(schema: &'static Schema, shown: &mut Vec<&'static Schema>) {
 /// Every file under `root` whose name ends with one of `suffixes`
 /// (`".snap"`), sorted, as paths that start with `root` (or relative ones
 /// for `"."`). Skips `target` and hidden directories.
-pub fn find_files(root: &Path, suffixes: &[&str]) -> Result<Vec<PathBuf>, AuditError> {
+pub fn find_files(root: impl AsRef<Path>, suffixes: &[&str]) -> Result<Vec<PathBuf>, AuditError> {
+    let root = root.as_ref();
     let mut found = Vec::new();
     let mut pending = vec![root.to_owned()];
     while let Some(dir) = pending.pop() {
