@@ -167,28 +167,14 @@ impl Walk<'_> {
         self.skip_whitespace();
         match self.peek() {
             b'{' => self.container(b'}', |walk, _| {
-                let line = walk.line;
-                let key = walk.string();
-                walk.found.push(StringAt {
-                    steps: walk.steps.clone(),
-                    is_key: true,
-                    line,
-                    text: key.clone(),
-                });
+                let key = walk.record_string(true);
                 walk.skip_whitespace();
                 walk.pos += 1; // `:`
                 walk.steps.push(Step::Key(key));
             }),
             b'[' => self.container(b']', |walk, index| walk.steps.push(Step::Index(index))),
             b'"' => {
-                let line = self.line;
-                let text = self.string();
-                self.found.push(StringAt {
-                    steps: self.steps.clone(),
-                    is_key: false,
-                    line,
-                    text,
-                });
+                self.record_string(false);
             }
             _ => {
                 while !matches!(
@@ -222,6 +208,19 @@ impl Walk<'_> {
                 break;
             }
         }
+    }
+
+    /// Reads a string token and records it where it was found; returns it.
+    fn record_string(&mut self, is_key: bool) -> String {
+        let line = self.line;
+        let text = self.string();
+        self.found.push(StringAt {
+            steps: self.steps.clone(),
+            is_key,
+            line,
+            text: text.clone(),
+        });
+        text
     }
 
     /// Reads a string token, unescaped.
