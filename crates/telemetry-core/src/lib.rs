@@ -62,7 +62,10 @@
 //! the metadata every derived type carries, [`TelemetryValue`] for what may
 //! pass through without an attribute, [`guard`] for the fail-closed check
 //! of every payload for values that look personal or secret, and [`queue`]
-//! for the durable local queue of filtered events.
+//! for the durable local queue of filtered events. With the `audit` feature,
+//! the `audit` module holds the review tools (payload snapshots, the PII
+//! audit of payload files, the generated data dictionary) and `registry`
+//! lists every type that derives `TelemetrySafe`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
