@@ -1,5 +1,7 @@
 //! Workspace-level behaviour tests, in one binary. Each module is one concern.
 
+/// The review tools (snapshots, PII audit, manifest) on planted problems.
+mod audit;
 /// The derive as an app author uses it: every conversion through real structs.
 mod derive;
 /// No raw value leaks through a converted field, for random inputs.

@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 
-use crate::cmd;
+use crate::{audit, cmd, manifest, snapshots};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if let Some(extra) = args.first() {
@@ -23,12 +23,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    cmd::run_with_env(
-        "test",
-        "cargo",
-        &["test", "--workspace", "--all-features", "--locked"],
-        &[("INSTA_UPDATE", "no")],
-    )?;
+    // Every test, the snapshot tests and the review's checks among them, as
+    // `cargo xtask snapshots` runs them (INSTA_UPDATE=no); then each review
+    // check again as a step of its own, from the same build.
+    cmd::run_with_env("test", "cargo", cmd::TEST, &[("INSTA_UPDATE", "no")])?;
+    snapshots::check_coverage()?;
+    audit::check()?;
+    manifest::check()?;
     eprintln!("xtask ci: all steps passed");
     Ok(())
 }

@@ -1,9 +1,14 @@
 //! Running commands: echoed before, timed after, failures naming the step.
 
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+
+/// `cargo test` over the whole workspace with the one feature set that
+/// clippy, the tests, the snapshots and xtask itself all build with, so that
+/// they share build artifacts.
+pub(crate) const TEST: &[&str] = &["test", "--workspace", "--all-features", "--locked"];
 
 /// Runs `program args...`, echoing it and its duration; fails naming `step`.
 pub(crate) fn run(step: &str, program: &str, args: &[&str]) -> anyhow::Result<()> {
@@ -17,6 +22,21 @@ pub(crate) fn run_with_env(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    let (status, shown) = status(step, program, args, envs)?;
+    if !status.success() {
+        bail!("step `{step}` failed ({status}): {shown}");
+    }
+    Ok(())
+}
+
+/// Runs `program args...` like [`run_with_env`], and returns its exit status
+/// instead of failing on it, with the command as shown.
+pub(crate) fn status(
+    step: &str,
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<(ExitStatus, String)> {
     let shown: String = envs
         .iter()
         .map(|(key, value)| format!("{key}={value} "))
@@ -31,8 +51,5 @@ pub(crate) fn run_with_env(
         .status()
         .with_context(|| format!("step `{step}`: could not start `{program}`"))?;
     eprintln!("  ({step}: {:.1} s)", started.elapsed().as_secs_f64());
-    if !status.success() {
-        bail!("step `{step}` failed ({status}): {shown}");
-    }
-    Ok(())
+    Ok((status, shown))
 }

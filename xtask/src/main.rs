@@ -1,10 +1,16 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
 //! Deliberately small: it shells out to cargo, echoing each command and how
-//! long it took, and depends on little (`anyhow`).
+//! long it took, and depends on little (`anyhow`). The privacy review's
+//! checks are tests (`tests/review.rs`) on `telemetry_core::audit`, so that
+//! they build with the same features as every other test.
 
+mod audit;
 mod ci;
 mod cmd;
+mod manifest;
+mod review;
+mod snapshots;
 
 use std::env;
 use std::path::PathBuf;
@@ -14,7 +20,14 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci    what CI runs: fmt check, clippy with -D warnings, the tests";
+  ci                    what CI runs: fmt check, clippy with -D warnings, the tests,
+                        then snapshot coverage, the audit and `manifest --check`
+  snapshots [--review]  every snapshot test (INSTA_UPDATE=no), and a snapshot for every
+                        registered type; --review accepts pending snapshots
+  audit                 every snapshot and example payload through the PII audit
+                        (reviewed findings: audit-allow.toml)
+  manifest [--check]    write docs/telemetry-manifest.md from the schemas; --check
+                        fails when the committed file is stale";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -22,6 +35,9 @@ fn main() -> ExitCode {
         env::set_current_dir(&root)?;
         match args.first().map(String::as_str) {
             Some("ci") => ci::run(&args[1..]),
+            Some("snapshots") => snapshots::run(&args[1..]),
+            Some("audit") => audit::run(&args[1..]),
+            Some("manifest") => manifest::run(&args[1..]),
             Some("-h" | "--help" | "help") => {
                 println!("{USAGE}");
                 Ok(())

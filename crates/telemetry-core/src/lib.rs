@@ -62,7 +62,10 @@
 //! the metadata every derived type carries, [`TelemetryValue`] for what may
 //! pass through without an attribute, [`guard`] for the fail-closed check
 //! of every payload for values that look personal or secret, and [`queue`]
-//! for the durable local queue of filtered events.
+//! for the durable local queue of filtered events. With the `audit` feature,
+//! the `audit` module holds the review tools (payload snapshots, the PII
+//! audit of payload files, the generated data dictionary) and `registry`
+//! lists every type that derives `TelemetrySafe`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -73,6 +76,8 @@ extern crate self as telemetry_core;
 
 mod aggregator;
 mod anonymizer;
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod baseline;
 pub mod catalogue;
 pub mod consent;
@@ -83,6 +88,8 @@ pub mod delivery;
 pub mod guard;
 mod pricing;
 pub mod queue;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod runtime;
 pub mod schema;
 pub mod settings;
@@ -222,11 +229,41 @@ impl<T: ?Sized> Clone for TelemetryView<'_, T> {
 
 impl<T: ?Sized> Copy for TelemetryView<'_, T> {}
 
+/// Registers a derived type's schema with [`registry`] when the `registry`
+/// feature is on. The derive calls it for every non-generic struct; the
+/// definition is chosen by this crate's features, so the calling crate needs
+/// no feature of its own.
+#[cfg(feature = "registry")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($ty:ty) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::Registered::new(
+                <$ty as $crate::TelemetrySafe>::SCHEMA,
+                ::core::module_path!(),
+            )
+        }
+    };
+}
+
+/// Without the `registry` feature, registering is nothing at all.
+#[cfg(not(feature = "registry"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($ty:ty) => {};
+}
+
 /// What the derives expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
 
+    #[cfg(feature = "registry")]
+    pub use inventory;
+
+    pub use crate::__register as register;
     pub use crate::schema::{Aggregate, Conversion, FieldSchema, Schema, Shape};
 
     use serde::ser::SerializeStruct;

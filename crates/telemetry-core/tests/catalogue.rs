@@ -1,27 +1,26 @@
 //! The event catalogue: every constructor's validation, and a reviewed
-//! snapshot of every payload (realistic and edge case).
+//! snapshot of every payload (realistic and edge case), in its envelope, as
+//! `telemetry_core::audit::snapshot` writes it (feature `audit`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use telemetry_core::audit;
 use telemetry_core::catalogue::{
     BaselineApproach, BenchmarkCounts, BenchmarkInput, DeviceType, DistanceMetric, Improvement,
     Modalities, ModelRegistrationInput, ModelSource, Normalization, Period,
     SemanticValidationInput, SessionSummaryInput, SessionTiming, SessionTokens,
 };
 use telemetry_core::{
-    Anonymizer, HashKey, InvalidEvent, ModelRegistration, PerformanceBenchmark, SearchRecord,
-    SemanticValidation, SessionAggregator, SessionSummary, TelemetrySafe, Timestamp,
+    InvalidEvent, ModelRegistration, PerformanceBenchmark, SearchRecord, SemanticValidation,
+    SessionAggregator, SessionSummary, TelemetryEvent, Timestamp,
 };
 
-/// The fixed test key: hashed fields give the same digest on every run.
-fn anonymizer() -> Anonymizer {
-    Anonymizer::new(&HashKey::from_bytes([0x5e; 32]))
-}
-
-fn payload<T: TelemetrySafe>(event: &T) -> serde_json::Value {
-    serde_json::to_value(event.telemetry_view(&anonymizer())).unwrap()
+/// The envelope as sent, with fixed hashing keys (hashed fields give the same
+/// digest on every run) and the changing envelope fields redacted.
+fn payload<T: TelemetryEvent>(event: &T) -> serde_json::Value {
+    audit::snapshot(event)
 }
 
 /// A change that spoils one field of an input, and the error it must give.

@@ -89,6 +89,14 @@ fn expand(container: &Container<'_>) -> TokenStream {
         .is_none()
         .then(|| quote!(#[diagnostic::do_not_recommend]));
 
+    // Only a concrete type has one schema to register.
+    let register = container
+        .input
+        .generics
+        .params
+        .is_empty()
+        .then(|| quote!(#krate::__private::register!(#ident);));
+
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::TelemetrySafe for #ident #ty_generics #where_clause {
@@ -131,6 +139,8 @@ fn expand(container: &Container<'_>) -> TokenStream {
         }
 
         #event_impl
+
+        #register
     }
 }
 
