@@ -379,10 +379,10 @@ fn jitter() -> f64 {
     if getrandom::fill(&mut bytes).is_err() {
         return 0.5;
     }
-    // 53 random bits make every representable value in [0, 1) equally likely.
+    // 53 random bits, scaled into [0, 1): every value is exact in an f64.
     #[allow(clippy::cast_precision_loss, reason = "53 bits fit an f64 exactly")]
     let value = (u64::from_le_bytes(bytes) >> 11) as f64;
-    value / (1_u64 << 53) as f64
+    value * f64::EPSILON / 2.0
 }
 
 #[cfg(test)]

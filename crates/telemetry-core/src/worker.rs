@@ -303,7 +303,7 @@ fn pass(
                     *hold = Some(Hold::Stalled(reason.clone()));
                 }
                 Halt::Queue(error) => {
-                    tracing::warn!(%error, "telemetry queue unreadable; sending later")
+                    tracing::warn!(%error, "telemetry queue unreadable; sending later");
                 }
                 Halt::Stopped => {}
             }

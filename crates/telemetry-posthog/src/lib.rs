@@ -56,7 +56,6 @@ pub fn configure(
 
 /// Applies `config` to `builder`: the queue bound, `enabled = false` as a
 /// kill switch, and the PostHog sink when there is an API key.
-#[must_use]
 pub fn apply(builder: TelemetryBuilder, config: PostHogConfig) -> TelemetryBuilder {
     let builder = builder.queue_max_bytes(config.max_queue_bytes);
     if !config.enabled {
@@ -66,14 +65,13 @@ pub fn apply(builder: TelemetryBuilder, config: PostHogConfig) -> TelemetryBuild
         };
         return builder.disabled_by(reason);
     }
-    match PostHogSink::new(config) {
-        Ok(sink) => builder.sink(sink),
-        Err(MissingApiKey) => {
-            tracing::info!(
-                "no PostHog API key is configured ({}TELEMETRY_POSTHOG_API_KEY): events stay in the local queue",
-                builder.env_prefix()
-            );
-            builder
-        }
+    if let Ok(sink) = PostHogSink::new(config) {
+        builder.sink(sink)
+    } else {
+        tracing::info!(
+            "no PostHog API key is configured ({}TELEMETRY_POSTHOG_API_KEY): events stay in the local queue",
+            builder.env_prefix()
+        );
+        builder
     }
 }
