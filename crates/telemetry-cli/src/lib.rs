@@ -102,6 +102,10 @@ pub struct AppOptions {
     /// platform's data directory].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The application's telemetry configuration file (a `[telemetry]` table;
+    /// `{APP}_TELEMETRY_CONFIG` wins), for the PostHog sink used by `send`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs `command` for the application configured by `builder`, writing to

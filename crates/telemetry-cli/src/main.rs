@@ -4,6 +4,7 @@
 use clap::Parser;
 use telemetry_cli::{AppOptions, TelemetryCommand};
 use telemetry_core::Telemetry;
+use telemetry_posthog::PostHogConfig;
 
 /// See, send, purge and disable everything an application records.
 #[derive(Parser)]
@@ -21,6 +22,20 @@ fn main() {
     if let Some(dir) = &cli.options.data_dir {
         builder = builder.data_dir(dir);
     }
+    // A broken configuration must not stop a user from seeing or disabling
+    // telemetry: it only leaves `send` without a sink.
+    let config = PostHogConfig::load(
+        &builder.env_prefix(),
+        cli.options.config.as_deref(),
+        |name| builder.env_var(name),
+    );
+    let builder = match config {
+        Ok(config) => telemetry_posthog::apply(builder, config),
+        Err(error) => {
+            eprintln!("telemetry: warning: {error}; sending is unavailable");
+            builder
+        }
+    };
     let code = telemetry_cli::run(&cli.command, builder, &mut std::io::stdout().lock());
     std::process::exit(code);
 }

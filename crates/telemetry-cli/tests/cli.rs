@@ -1,6 +1,7 @@
 //! The `telemetry` command run as a user would, against a temporary data dir.
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 fn telemetry(dir: &tempfile::TempDir) -> Command {
@@ -10,8 +11,48 @@ fn telemetry(dir: &tempfile::TempDir) -> Command {
         .arg(dir.path())
         .env_remove("DO_NOT_TRACK")
         .env_remove("TELEMETRY_TELEMETRY_ENABLED")
-        .env_remove("TELEMETRY_TELEMETRY_DEBUG");
+        .env_remove("TELEMETRY_TELEMETRY_DEBUG")
+        .env_remove("TELEMETRY_TELEMETRY_CONFIG")
+        .env_remove("TELEMETRY_TELEMETRY_POSTHOG_API_KEY");
     command
+}
+
+#[test]
+fn a_broken_configuration_still_lets_the_user_see_and_disable() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_BATCH_SIZE", "ten")
+        .arg("disable")
+        .assert()
+        .success()
+        .stderr(contains(
+            "`batch_size` (environment variable TELEMETRY_TELEMETRY_BATCH_SIZE)",
+        ));
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("your saved choice"));
+}
+
+#[test]
+fn status_names_the_posthog_sink_when_a_key_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("myapp.toml");
+    std::fs::write(
+        &config,
+        "[telemetry]\nposthog_host = \"https://eu.i.posthog.com\"\n",
+    )
+    .unwrap();
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_POSTHOG_API_KEY", "phc_abcdefgh1234")
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("posthog https://eu.i.posthog.com"))
+        .stdout(contains("phc_").not());
 }
 
 #[test]
@@ -146,6 +187,13 @@ fn exit_codes_distinguish_usage_from_failure() {
         .code(2)
         .stderr(contains("--yes"));
     telemetry(&dir).arg("no-such-command").assert().code(2);
+    // Local (the default of an opt-in app) never sends.
+    telemetry(&dir)
+        .arg("send")
+        .assert()
+        .code(1)
+        .stderr(contains("telemetry is local"));
+    telemetry(&dir).arg("enable").assert().success();
     telemetry(&dir)
         .arg("send")
         .assert()

@@ -14,6 +14,8 @@
 //! 2. `{PREFIX}TELEMETRY_ENABLED`, parsed strictly: `true`, `1`, `yes`, `on`
 //!    mean on; `false`, `0`, `no`, `off` mean off (case-insensitive, trimmed).
 //!    Any other value counts as off, with a warning: an unclear "no" is a no.
+//!    Any explicit "off" wins, so an "on" here does not override a user who
+//!    ran `telemetry disable`.
 //! 3. The user's persisted choice (`telemetry enable`, `local`, `disable`).
 //! 4. The application's default.
 
@@ -190,6 +192,12 @@ impl Decision {
         let name = enabled_var(env_prefix);
         if let Some(value) = env(&name) {
             return match parse_switch(&value) {
+                // Any explicit "off" wins: a user who ran `telemetry
+                // disable` stays off whatever the environment says.
+                Some(true) if persisted == Some(Mode::Off) => Self {
+                    mode: Mode::Off,
+                    source: Source::UserChoice,
+                },
                 Some(true) => Self {
                     mode: Mode::On,
                     source: Source::EnvVar(name),
@@ -299,9 +307,24 @@ mod tests {
     }
 
     #[test]
-    fn env_var_beats_persisted_choice_and_default() {
+    fn env_var_beats_persisted_choice_and_default_except_a_users_off() {
+        for policy in [OptIn, OptOut] {
+            let on = decide(&[("MYAPP_TELEMETRY_ENABLED", "true")], Some(Off), policy);
+            assert_eq!(
+                on,
+                Decision {
+                    mode: Off,
+                    source: Source::UserChoice
+                }
+            );
+        }
         for persisted in [None, Some(Off), Some(Local), Some(On)] {
             for policy in [OptIn, OptOut] {
+                let off = decide(&[("MYAPP_TELEMETRY_ENABLED", "0")], persisted, policy);
+                assert_eq!(off.mode, Off);
+                if persisted == Some(Off) {
+                    continue;
+                }
                 let on = decide(&[("MYAPP_TELEMETRY_ENABLED", "true")], persisted, policy);
                 assert_eq!(
                     on,
@@ -310,8 +333,6 @@ mod tests {
                         source: Source::EnvVar("MYAPP_TELEMETRY_ENABLED".into())
                     }
                 );
-                let off = decide(&[("MYAPP_TELEMETRY_ENABLED", "0")], persisted, policy);
-                assert_eq!(off.mode, Off);
             }
         }
     }

@@ -34,6 +34,11 @@ pub enum ControlError {
     /// An operation that needs telemetry to be on or local, while it is off.
     #[error("telemetry is off ({0})")]
     Off(Source),
+    /// Sending while telemetry is local: events are kept for review only.
+    #[error(
+        "telemetry is local ({0}): events are kept for review and never sent; `telemetry enable` turns sending on"
+    )]
+    Local(Source),
     /// Sending stopped short; what was not sent stays queued.
     #[error("sending stopped after {} of the queued events, the rest stay queued: {reason}", report.sent)]
     NotSent {
@@ -229,10 +234,13 @@ impl Control {
     /// discards the client id and hashing key; turning it on again creates
     /// new ones, so an opt-out is a clean break.
     pub fn set_choice(&mut self, mode: Mode) -> Result<ChoiceOutcome, ControlError> {
+        let decision = decide(&self.builder, Some(mode));
         let (client_id, _, _) = self.store.update(|settings| {
             settings.choice = Some(mode);
             if mode.records() {
-                if settings.identity.is_none() {
+                // While the environment keeps telemetry off, no identity is
+                // created: it appears on the first run that records.
+                if settings.identity.is_none() && decision.mode.records() {
                     settings.identity = Some(Identity::generate()?);
                 }
             } else {
@@ -245,7 +253,7 @@ impl Control {
         })?;
         let purged = if mode.records() { 0 } else { self.purge()? };
         self.saved_choice = Some(mode);
-        self.decision = decide(&self.builder, Some(mode));
+        self.decision = decision;
         Ok(ChoiceOutcome {
             decision: self.decision.clone(),
             purged,
@@ -304,8 +312,10 @@ impl Control {
     /// Like [`send`](Self::send), stopping at `deadline`; what is left stays
     /// queued.
     pub fn send_until(&mut self, deadline: Instant) -> Result<SendReport, ControlError> {
-        if !self.decision.mode.records() {
-            return Err(ControlError::Off(self.decision.source.clone()));
+        match self.decision.mode {
+            Mode::On => {}
+            Mode::Local => return Err(ControlError::Local(self.decision.source.clone())),
+            Mode::Off => return Err(ControlError::Off(self.decision.source.clone())),
         }
         let Some(sink) = self.builder.sink.as_mut() else {
             return Err(ControlError::NoSink);

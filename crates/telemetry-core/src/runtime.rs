@@ -204,6 +204,8 @@ impl TelemetryBuilder {
         let mut config = QueueConfig::new(dir);
         if let Some(max_bytes) = self.queue_max_bytes {
             config.max_bytes = max_bytes;
+            // A small bound needs segments small enough to drop one by one.
+            config.segment_bytes = config.segment_bytes.min((max_bytes / 4).max(1));
         }
         if let Some(max_age) = self.queue_max_age {
             config.max_age = max_age;
@@ -240,6 +242,7 @@ impl TelemetryBuilder {
             }
         };
         problems.extend(control.problems().iter().cloned());
+        problems.extend(control.decision().warning());
         for problem in &problems {
             tracing::warn!(problem = %problem, "telemetry");
         }

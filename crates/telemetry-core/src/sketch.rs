@@ -89,9 +89,10 @@ impl QuantileSketch {
         self.sum / total
     }
 
-    /// The `q`-quantile (`0.5` for the median), 0 when empty. The true value
-    /// is the element of rank `floor(q * (n - 1))` in sorted order; the
-    /// estimate is within 1% of it.
+    /// The `q`-quantile (`0.5` for the median), 0 when empty, by nearest
+    /// rank: the true value is the smallest element with at least `q * n`
+    /// elements at or below it (for four values, the p95 is the largest);
+    /// the estimate is within 1% of it.
     pub(crate) fn quantile(&self, q: f64) -> f64 {
         if self.total == 0 {
             return 0.0;
@@ -100,9 +101,11 @@ impl QuantileSketch {
             clippy::cast_precision_loss,
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
-            reason = "q is clamped to 0..=1, so the rank is within 0..total"
+            reason = "q is clamped to 0..=1, so the rank is within 0..=total"
         )]
-        let rank = (q.clamp(0.0, 1.0) * (self.total - 1) as f64).floor() as u64;
+        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64)
+            .saturating_sub(1)
+            .min(self.total - 1);
         let mut seen = 0;
         for (position, count) in self.counts.iter().enumerate() {
             seen += count;
@@ -161,8 +164,19 @@ mod tests {
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss
         )]
-        let rank = (q * (sorted.len() - 1) as f64).floor() as usize;
-        sorted[rank]
+        let rank = ((q * sorted.len() as f64).ceil() as usize).saturating_sub(1);
+        sorted[rank.min(sorted.len() - 1)]
+    }
+
+    #[test]
+    fn a_small_sessions_p95_is_its_slowest_response() {
+        let mut sketch = QuantileSketch::default();
+        for value in [2.0, 0.16, 0.17, 0.175] {
+            sketch.add(value);
+        }
+        assert!((sketch.quantile(0.95) - 2.0).abs() / 2.0 <= RELATIVE_ACCURACY);
+        assert!((sketch.quantile(0.5) - 0.17).abs() / 0.17 <= RELATIVE_ACCURACY);
+        assert!((sketch.quantile(0.0) - 0.16).abs() / 0.16 <= RELATIVE_ACCURACY);
     }
 
     #[test]
