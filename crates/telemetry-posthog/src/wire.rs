@@ -3,8 +3,8 @@
 //! `POST {host}/batch/` with `{"api_key": …, "batch": [event, …], "sent_at": …}`
 //! where each event is `{"event", "distinct_id", "properties", "timestamp",
 //! "uuid"}`: the format of PostHog's server-side clients (`posthog-python`'s
-//! `batch_post`, `posthog-node`'s `/batch/` flush, `posthog-rs`'s
-//! `capture_batch`). PostHog deduplicates on `uuid` together with
+//! `batch_post` to `/batch/`, with `sent_at` and the event's own `uuid` and
+//! `timestamp`). PostHog deduplicates on `uuid` together with
 //! `timestamp`, so both come from the envelope, fixed at capture, and a
 //! retried request carries the same values.
 
@@ -13,12 +13,13 @@ use std::io::Write;
 use telemetry_core::Timestamp;
 use telemetry_core::queue::Envelope;
 
-/// The body size PostHog's own clients aim for (`posthog-python` and
-/// `posthog-node` flush at 5 MiB; the server refuses bodies over 20 MB).
+/// The body size PostHog's own clients aim for: `posthog-python`'s consumer
+/// (`BATCH_SIZE_LIMIT = 5 * 1024 * 1024`, "the maximum request body size is
+/// currently 20MiB, let's be conservative").
 pub const MAX_REQUEST_BYTES: usize = 5 << 20;
 
-/// The largest single event sent (`posthog-python` refuses events over
-/// 900 KiB, as the server's per-event limit is about 1 MB).
+/// The largest single event sent: `posthog-python`'s consumer refuses events
+/// over `MAX_MSG_SIZE = 900 * 1024`.
 pub const MAX_EVENT_BYTES: usize = 900 << 10;
 
 /// `$lib`: who sent the event.
