@@ -8,7 +8,7 @@
 //! | `posthog_host` | `https://us.i.posthog.com` | `MYAPP_TELEMETRY_POSTHOG_HOST` |
 //! | `batch_size` | 10 | `MYAPP_TELEMETRY_BATCH_SIZE` |
 //! | `batch_interval_seconds` | 60 | `MYAPP_TELEMETRY_BATCH_INTERVAL_SECONDS` |
-//! | `max_queue_bytes` | 64 MiB | `MYAPP_TELEMETRY_MAX_QUEUE_BYTES` |
+//! | `max_queue_bytes` | 8 MiB (the queue's own default) | `MYAPP_TELEMETRY_MAX_QUEUE_BYTES` |
 //! | `max_retries` | 3 | `MYAPP_TELEMETRY_MAX_RETRIES` |
 //! | `request_timeout_seconds` | 10 | `MYAPP_TELEMETRY_REQUEST_TIMEOUT_SECONDS` |
 //! | `gzip` | `true` | `MYAPP_TELEMETRY_GZIP` |
@@ -36,6 +36,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use telemetry_core::delivery::{DeliveryConfig, RetryPolicy};
+use telemetry_core::queue::QueueConfig;
 
 /// PostHog's US cloud ingestion host.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
@@ -126,7 +127,7 @@ impl Default for PostHogConfig {
             posthog_host: DEFAULT_HOST.to_owned(),
             batch_size: 10,
             batch_interval_seconds: 60,
-            max_queue_bytes: 64 << 20,
+            max_queue_bytes: QueueConfig::DEFAULT_MAX_BYTES,
             max_retries: 3,
             request_timeout_seconds: 10,
             gzip: true,
