@@ -132,7 +132,11 @@ enum Failure {
 
 impl From<ControlError> for Failure {
     fn from(error: ControlError) -> Self {
-        Self::Failed(error.to_string())
+        match error {
+            // `--app` was given a name that cannot be one.
+            ControlError::AppName(_) => Self::Usage(error.to_string()),
+            _ => Self::Failed(error.to_string()),
+        }
     }
 }
 

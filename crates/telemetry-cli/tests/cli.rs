@@ -187,6 +187,13 @@ fn exit_codes_distinguish_usage_from_failure() {
         .code(2)
         .stderr(contains("--yes"));
     telemetry(&dir).arg("no-such-command").assert().code(2);
+    for command in ["status", "demo"] {
+        telemetry(&dir)
+            .args(["--app", "9 lives", command])
+            .assert()
+            .code(2)
+            .stderr(contains("application name \"9 lives\""));
+    }
     // Local (the default of an opt-in app) never sends.
     telemetry(&dir)
         .arg("send")
