@@ -179,8 +179,17 @@ fn comparison_table(
     }
     writeln!(
         out,
-        "\ntokens: {:.1}% fewer than grep, {:.1}% fewer than file-name search (negative: the tool returned more)",
-        grep.improvement().tokens_reduction_percent,
-        by_name.improvement().tokens_reduction_percent
+        "\ntokens: {} than grep, {} than file-name search",
+        relative(grep.improvement().tokens_reduction_percent),
+        relative(by_name.improvement().tokens_reduction_percent)
     )
+}
+
+/// `70.0% fewer`, or `12.5% more` when the reduction is negative.
+fn relative(reduction_percent: f64) -> String {
+    if reduction_percent < 0.0 {
+        format!("{:.1}% more", -reduction_percent)
+    } else {
+        format!("{reduction_percent:.1}% fewer")
+    }
 }
