@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemetry_core::baseline::{BaselineComparator, ComparisonReport, ToolOutput};
+use telemetry_core::baseline::{
+    BaselineComparator, BaselineEstimate, ComparisonReport, ToolOutput,
+};
 use telemetry_core::catalogue::BaselineApproach;
 use telemetry_core::runtime::TelemetryBuilder;
 use telemetry_core::{SearchRecord, SessionAggregator};
@@ -68,7 +70,7 @@ pub(crate) fn run(
             .scan_directory(&args.dir, words)
             .map_err(|error| Failure::Failed(error.to_string()))?;
         let elapsed = timer.elapsed();
-        let tool = simulated_tool(&grep, grep_estimate.files, args);
+        let tool = simulated_tool(&grep, &grep_estimate, args);
         let grep_report = grep.compare(grep_estimate, tool);
         let name_report = by_name.compare(name_estimate, tool);
         session.record(&SearchRecord {
@@ -135,14 +137,21 @@ pub(crate) fn run(
 }
 
 /// The simulated tool: the top chunks, at most one per matching file.
+/// The top `--top` chunks of `--chunk-lines` lines among the files grep
+/// matched; a chunk is never longer than what those files hold.
 fn simulated_tool(
     comparator: &BaselineComparator,
-    matching_files: u64,
+    matching: &BaselineEstimate,
     args: &DemoArgs,
 ) -> ToolOutput {
-    let chunks = args.top.min(matching_files);
-    let lines = chunks * args.chunk_lines;
-    let bytes = lines * u64::from(comparator.token_model().bytes_per_line().get());
+    let chunks = args.top.min(matching.files);
+    let lines = (chunks * args.chunk_lines).min(matching.lines);
+    // Lines as long as the matching files' lines on average.
+    let bytes = if matching.lines > 0 {
+        matching.bytes.saturating_mul(lines) / matching.lines
+    } else {
+        lines * u64::from(comparator.token_model().bytes_per_line().get())
+    };
     let tokens = comparator.token_model().estimate_tokens("text", bytes);
     ToolOutput::new(chunks, lines, tokens)
 }
