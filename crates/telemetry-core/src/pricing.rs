@@ -42,7 +42,8 @@ impl CostModel {
         input_share * self.input_usd_per_1000 + (1.0 - input_share) * self.output_usd_per_1000
     }
 
-    /// What `tokens` cost, in US dollars.
+    /// What `tokens` cost, in US dollars, rounded to a billionth of a
+    /// dollar (so `0.0001242`, not `0.00012419999999999998`).
     #[must_use]
     pub fn cost_usd(&self, tokens: u64) -> f64 {
         #[allow(
@@ -50,13 +51,19 @@ impl CostModel {
             reason = "token counts are far below 2^52"
         )]
         let tokens = tokens as f64;
-        tokens / 1000.0 * self.usd_per_1000_tokens()
+        (tokens / 1000.0 * self.usd_per_1000_tokens() * 1e9).round() / 1e9
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_carry_no_float_noise() {
+        assert_eq!(CostModel::default().cost_usd(23).to_string(), "0.0001242");
+        assert_eq!(CostModel::default().cost_usd(1_000_000).to_string(), "5.4");
+    }
 
     #[test]
     fn default_blends_to_0_0054_per_1000() {
