@@ -147,11 +147,11 @@ fn simulated_tool(
     let chunks = args.top.min(matching.files);
     let lines = (chunks * args.chunk_lines).min(matching.lines);
     // Lines as long as the matching files' lines on average.
-    let bytes = if matching.lines > 0 {
-        matching.bytes.saturating_mul(lines) / matching.lines
-    } else {
-        lines * u64::from(comparator.token_model().bytes_per_line().get())
-    };
+    let bytes = matching
+        .bytes
+        .saturating_mul(lines)
+        .checked_div(matching.lines)
+        .unwrap_or_else(|| lines * u64::from(comparator.token_model().bytes_per_line().get()));
     let tokens = comparator.token_model().estimate_tokens("text", bytes);
     ToolOutput::new(chunks, lines, tokens)
 }
