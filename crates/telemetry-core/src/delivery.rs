@@ -262,7 +262,13 @@ impl Courier<'_> {
         loop {
             let error = match self.sink.send(envelopes) {
                 Ok(sent) => {
-                    report.requests += sent.requests.max(1);
+                    // A sink that does not count its requests made one,
+                    // unless it refused everything before sending.
+                    report.requests += if sent.refused >= envelopes.len() {
+                        sent.requests
+                    } else {
+                        sent.requests.max(1)
+                    };
                     report.sent += envelopes.len().saturating_sub(sent.refused);
                     report.dropped_too_large += sent.refused.min(envelopes.len());
                     return Ok(());
