@@ -480,26 +480,21 @@ impl Telemetry {
         let Some(anonymizer) = &inner.anonymizer else {
             return;
         };
-        let mut properties = Vec::with_capacity(256);
-        if let Err(error) =
-            serde_json::to_writer(&mut properties, &event.telemetry_view(anonymizer))
-        {
-            AtomicCounters::bump(&inner.counters.dropped_unserializable);
-            tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
+        // Serialized straight into the envelope's `RawValue`: serde_json
+        // wrote it, so it is not parsed again. The guard's scan validates the
+        // JSON as it goes and fails closed on anything malformed.
+        let properties =
+            match serde_json::value::to_raw_value(&event.telemetry_view(anonymizer)) {
+                Ok(properties) => properties,
+                Err(error) => {
+                    AtomicCounters::bump(&inner.counters.dropped_unserializable);
+                    tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
+                    return;
+                }
+            };
+        if !self.passes_guard(E::EVENT, properties.get().as_bytes()) {
             return;
         }
-        if !self.passes_guard(E::EVENT, &properties) {
-            return;
-        }
-        // serde_json writes UTF-8 and valid JSON; both checks only guard
-        // against a bug, and fail closed.
-        let Some(properties) = String::from_utf8(properties)
-            .ok()
-            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
-        else {
-            AtomicCounters::bump(&inner.counters.dropped_unserializable);
-            return;
-        };
         self.enqueue(Envelope::new(
             inner.prefix.name(E::EVENT),
             inner.client_id.clone(),
