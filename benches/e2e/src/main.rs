@@ -239,6 +239,7 @@ fn offline(n: usize) -> anyhow::Result<()> {
     let url = format!("http://{}", closed.local_addr()?);
     drop(closed);
     let dir = tempfile::tempdir()?;
+    // The default channel (4096 events): what an application gets.
     let telemetry = our_telemetry(dir.path(), &url, 4096)?;
     let started = Instant::now();
     for i in 0..n {
