@@ -37,6 +37,10 @@ const API_KEY: &str = "phc_benchkey0123456789";
 /// Events per request for both clients: our largest `batch_size`, and the
 /// same `flush_at` and `max_batch_size` for posthog-rs.
 const BATCH: usize = 1000;
+/// The paced offline run: a quarter of a million captures a second, still
+/// far above what telemetry sees, leaves the writer thread a share of the
+/// second core.
+const OFFLINE_RATE: usize = 250_000;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,9 +55,9 @@ fn main() -> anyhow::Result<()> {
         Some("serve") => serve(),
         Some("ours") => ours(arg(1).context("missing URL")?, number(2)?),
         Some("posthog-rs") => posthog_rs(arg(1).context("missing URL")?, number(2)?),
-        Some("offline") => offline(number(1)?),
+        Some("offline") => offline(number(1)?, number(2).ok()),
         Some("all") => all(number(1).unwrap_or(100_000), number(2).unwrap_or(1_000_000)),
-        _ => bail!("usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs URL N | offline N"),
+        _ => bail!("usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs URL N | offline N [PER_SECOND]"),
     }
 }
 
@@ -103,6 +107,22 @@ fn process_cpu_seconds() -> anyhow::Result<f64> {
 fn clock_ticks_per_second() -> anyhow::Result<f64> {
     let output = Command::new("getconf").arg("CLK_TCK").output()?;
     Ok(String::from_utf8(output.stdout)?.trim().parse()?)
+}
+
+/// CPU seconds of each live thread of this process, by name.
+fn thread_cpu_seconds() -> anyhow::Result<Vec<(String, f64)>> {
+    let ticks = clock_ticks_per_second()?;
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let stat = std::fs::read_to_string(task?.path().join("stat"))?;
+        let (head, rest) = stat.rsplit_once(')').context("no ) in stat")?;
+        let name = head.split_once('(').map_or("?", |(_, name)| name).to_owned();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        #[allow(clippy::cast_precision_loss, reason = "CPU ticks")]
+        threads.push((name, used as f64 / ticks));
+    }
+    Ok(threads)
 }
 
 /// A line in `/proc/self/status`, in KiB.
@@ -233,8 +253,10 @@ fn posthog_rs(url: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` captures with the server down: nothing listens on the port.
-fn offline(n: usize) -> anyhow::Result<()> {
+/// `n` captures with the server down: nothing listens on the port. With a
+/// `rate`, the captures are spread to that many per second; without, they
+/// come as fast as one thread can make them.
+fn offline(n: usize, rate: Option<usize>) -> anyhow::Result<()> {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", closed.local_addr()?);
     drop(closed);
@@ -244,11 +266,19 @@ fn offline(n: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     for i in 0..n {
         telemetry.capture(&SearchCompleted::sample(i as u64));
+        if let Some(rate) = rate.filter(|_| i % 1000 == 999) {
+            #[allow(clippy::cast_precision_loss, reason = "event counts")]
+            let due = Duration::from_secs_f64((i + 1) as f64 / rate as f64);
+            std::thread::sleep(due.saturating_sub(started.elapsed()));
+        }
     }
     let capture_seconds = started.elapsed().as_secs_f64();
     // The writer's flush; delivery fails, as it must with the server down.
     let _ = telemetry.flush(Duration::from_secs(120));
     let counters = telemetry.counters();
+    for (thread, seconds) in thread_cpu_seconds()? {
+        eprintln!("offline: thread {thread}: {seconds:.3} CPU s");
+    }
     let queue = Queue::open(QueueConfig::new(dir.path().join("queue")))?;
     let stats = queue.stats()?;
     let max_bytes = telemetry_posthog::PostHogConfig::default().max_queue_bytes;
@@ -341,10 +371,24 @@ fn all(events: usize, offline_events: usize) -> anyhow::Result<()> {
     }
     drop(commands);
     server.wait()?;
-    let numbers = measure(&["offline", &offline_events.to_string()])?;
-    println!(
-        "offline events={offline_events} peak_rss_kib={} captured={} dropped_channel_full={} queued={} dropped_by_bounds={} queue_bytes={} max_bytes={} capture_s={}",
-        numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], numbers[5], numbers[6], numbers[7]
-    );
+    let offline = offline_events.to_string();
+    for (name, rate) in [("offline", None), ("offline_paced", Some(OFFLINE_RATE))] {
+        let mut args = vec!["offline", &offline];
+        let rate_text = rate.map(|rate| rate.to_string());
+        args.extend(rate_text.as_deref());
+        let numbers = measure(&args)?;
+        println!(
+            "{name} events={offline_events} per_second={} peak_rss_kib={} captured={} dropped_channel_full={} queued={} dropped_by_bounds={} queue_bytes={} max_bytes={} capture_s={}",
+            rate.unwrap_or(0),
+            numbers[0],
+            numbers[1],
+            numbers[2],
+            numbers[3],
+            numbers[4],
+            numbers[5],
+            numbers[6],
+            numbers[7]
+        );
+    }
     Ok(())
 }

@@ -181,6 +181,19 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), QueueError> {
 /// Replaces `dir/name` with `bytes` atomically: a temporary file, synced,
 /// renamed over it, and the directory synced.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), QueueError> {
+    replace(dir, name, bytes, true)
+}
+
+/// Replaces `dir/name` with `bytes` through a temporary file and a rename:
+/// a reader sees the old content or the new, never a mix. `durable` syncs
+/// the file before the rename and the directory after; without it a power
+/// loss may leave the old content, or a file that reads as corrupt.
+pub(crate) fn replace(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), QueueError> {
     let path = dir.join(name);
     let temporary = dir.join(format!("{name}.tmp"));
     let write = || -> io::Result<()> {
@@ -190,11 +203,17 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Q
             .truncate(true)
             .open(&temporary)?;
         io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()
+        if durable {
+            file.sync_all()?;
+        }
+        Ok(())
     };
     write().map_err(|error| QueueError::io("write", &temporary, error))?;
     fs::rename(&temporary, &path).map_err(|error| QueueError::io("replace", &path, error))?;
-    sync_dir(dir)
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Reads `dir/name` as text; `None` if it does not exist.
@@ -235,6 +254,33 @@ pub(crate) fn scan(
     from: u64,
     mut visit: impl FnMut(Line, u64) -> ControlFlow<()>,
 ) -> Result<(), QueueError> {
+    scan_lines(path, from, |line, offset| {
+        let parsed = match line {
+            RawLine::Complete(bytes) => Envelope::from_line(bytes).map_or(Line::Corrupt, Line::Valid),
+            RawLine::Oversized => Line::Corrupt,
+            RawLine::Torn => Line::Torn,
+        };
+        visit(parsed, offset)
+    })
+}
+
+/// One line of a segment as bytes, before it is parsed.
+#[derive(Debug)]
+pub(crate) enum RawLine<'a> {
+    /// A line that ended in `\n`, without it.
+    Complete(&'a [u8]),
+    /// A line longer than [`MAX_LINE_BYTES`], not kept.
+    Oversized,
+    /// The end of the file without a final `\n`.
+    Torn,
+}
+
+/// Like [`scan`], with each line's bytes unparsed.
+pub(crate) fn scan_lines(
+    path: &Path,
+    from: u64,
+    mut visit: impl FnMut(RawLine<'_>, u64) -> ControlFlow<()>,
+) -> Result<(), QueueError> {
     let read_error = |error| QueueError::io("read segment", path, error);
     let mut file = match File::open(path) {
         Ok(file) => file,
@@ -254,14 +300,14 @@ pub(crate) fn scan(
             return Ok(());
         }
         offset += read;
-        let parsed = if !complete {
-            Line::Torn
+        let raw = if !complete {
+            RawLine::Torn
         } else if oversized {
-            Line::Corrupt
+            RawLine::Oversized
         } else {
-            Envelope::from_line(&line).map_or(Line::Corrupt, Line::Valid)
+            RawLine::Complete(&line)
         };
-        if visit(parsed, offset).is_break() {
+        if visit(raw, offset).is_break() {
             return Ok(());
         }
     }

@@ -50,8 +50,22 @@
 //!   read, cut off before the next append (so it never glues onto a new
 //!   line), and never costs a complete line.
 //! - `cursor.json` and `counters.json` are replaced atomically (temporary
-//!   file, `fsync`, rename, directory `fsync`). A corrupt one is reset and
-//!   reported as a [`QueueProblem`], never fatal.
+//!   file, rename), so a reader sees the old or the new one. A corrupt one
+//!   is reset and reported as a [`QueueProblem`], never fatal.
+//! - Counters, purges and a cursor moved by the bounds are also made
+//!   durable (`fsync` of the file, then of the directory). An
+//!   acknowledgement is not: [`Queue::ack`] replaces the cursor and removes
+//!   the segments it consumed without syncing, which saves two `fsync`s and
+//!   a directory `fsync` per delivered batch. Nothing can be lost by it: the
+//!   envelopes are durable in their segments, and after a power cut the
+//!   cursor is the new one, the old one (the batch is sent again) or one
+//!   that reads as corrupt (reset to the start: everything still queued is
+//!   sent again). A resent envelope carries its `uuid` and `timestamp` from
+//!   capture, on which PostHog drops duplicates, so the cost of a lost
+//!   acknowledgement is a resend, never a lost or a doubled event. A
+//!   removal that did not reach the disk leaves a segment behind the
+//!   cursor, which reads as acknowledged and is removed by the next
+//!   acknowledgement.
 //!
 //! # Bounds
 //!
@@ -62,7 +76,7 @@
 //! one). Unacknowledged envelopes dropped this way are counted in
 //! [`Counters::DROPPED_BY_BOUNDS`].
 
-mod envelope;
+pub(crate) mod envelope;
 mod error;
 mod files;
 mod state;
@@ -79,7 +93,7 @@ pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
 pub use state::Counters;
 
-use files::{DirLock, Line, MAX_LINE_BYTES, Segment};
+use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
 use state::Position;
 
 use crate::Timestamp;
@@ -272,7 +286,12 @@ impl Queue {
         if envelopes.is_empty() {
             return Ok(report);
         }
-        let mut buf = Vec::with_capacity(envelopes.len() * 256);
+        let mut buf = Vec::with_capacity(
+            envelopes
+                .iter()
+                .map(|envelope| 160 + envelope.properties.get().len())
+                .sum(),
+        );
         for envelope in envelopes {
             let start = buf.len();
             envelope.write_line(&mut buf);
@@ -283,14 +302,38 @@ impl Queue {
                 report.appended += 1;
             }
         }
+        self.append_buf(&buf, report)
+    }
 
+    /// Appends lines already written by [`Envelope::write_line`] (or
+    /// capture's equivalent), like [`append`](Self::append): the writer
+    /// thread's way, which copies bytes instead of building envelopes.
+    pub(crate) fn append_lines(&self, lines: &[Vec<u8>]) -> Result<AppendReport, QueueError> {
+        let mut report = AppendReport::default();
+        if lines.is_empty() {
+            return Ok(report);
+        }
+        let mut buf = Vec::with_capacity(lines.iter().map(Vec::len).sum());
+        for line in lines {
+            if line.len() > MAX_LINE_BYTES {
+                report.dropped_oversized += 1;
+            } else {
+                buf.extend_from_slice(line);
+                report.appended += 1;
+            }
+        }
+        self.append_buf(&buf, report)
+    }
+
+    /// Writes `buf` (whole lines), then enforces the bounds.
+    fn append_buf(&self, buf: &[u8], mut report: AppendReport) -> Result<AppendReport, QueueError> {
         let dir = self.dir();
         let _lock = DirLock::acquire(dir, true)?;
         let mut delta = Counters::default();
         delta.add(Counters::DROPPED_OVERSIZED, report.dropped_oversized as u64);
         let mut cursor = self.repaired_cursor(&mut delta, &mut report.problems)?;
         if !buf.is_empty() {
-            self.write_batch(cursor, &buf, &mut report, &mut delta)?;
+            self.write_batch(cursor, buf, &mut report, &mut delta)?;
         }
         self.enforce_bounds(&mut cursor, &mut report, &mut delta)?;
         report.problems.extend(state::add_counters(dir, &delta)?);
@@ -377,23 +420,23 @@ impl Queue {
         let mut problems = Vec::new();
         let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
         if batch.end > cursor {
-            state::save_cursor(dir, batch.end)?;
+            // Not synced: a move lost in a power cut only sends the batch
+            // again (see "Durability" above).
+            state::replace_cursor(dir, batch.end, false)?;
             if batch.start == cursor {
                 delta.add(Counters::TORN_LINES_SKIPPED, batch.skipped_lines as u64);
             }
         }
         let cursor = cursor.max(batch.end);
-        let mut removed = false;
         for segment in files::list_segments(dir)? {
             let consumed = segment.id < cursor.segment
                 || (segment.id == cursor.segment && cursor.offset >= segment.len);
             if consumed {
+                // Not synced either: a removal lost in a power cut leaves a
+                // segment behind the cursor, which reads as acknowledged and
+                // goes with the next acknowledgement.
                 files::remove(&segment.path, "remove acknowledged segment")?;
-                removed = true;
             }
-        }
-        if removed {
-            files::sync_dir(dir)?;
         }
         state::add_counters(dir, &delta)?;
         Ok(())
@@ -693,13 +736,14 @@ fn unacknowledged(segments: &[Segment], cursor: Position) -> impl Iterator<Item 
         })
 }
 
-/// Valid and torn-or-corrupt lines of `segment` from `from`.
+/// Valid and torn-or-corrupt lines of `segment` from `from`, each line
+/// checked without building its envelope.
 fn count_lines(segment: &Segment, from: u64) -> Result<(usize, usize), QueueError> {
     let (mut valid, mut bad) = (0, 0);
-    files::scan(&segment.path, from, |line, _| {
+    files::scan_lines(&segment.path, from, |line, _| {
         match line {
-            Line::Valid(_) => valid += 1,
-            Line::Corrupt | Line::Torn => bad += 1,
+            RawLine::Complete(line) if envelope::is_valid_line(line) => valid += 1,
+            RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
         }
         ControlFlow::Continue(())
     })?;
