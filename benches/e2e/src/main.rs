@@ -57,7 +57,9 @@ fn main() -> anyhow::Result<()> {
         Some("posthog-rs") => posthog_rs(arg(1).context("missing URL")?, number(2)?),
         Some("offline") => offline(number(1)?, number(2).ok()),
         Some("all") => all(number(1).unwrap_or(100_000), number(2).unwrap_or(1_000_000)),
-        _ => bail!("usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs URL N | offline N [PER_SECOND]"),
+        _ => bail!(
+            "usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs URL N | offline N [PER_SECOND]"
+        ),
     }
 }
 
@@ -76,7 +78,10 @@ fn serve() -> anyhow::Result<()> {
                     .filter_map(|event| event["uuid"].as_str())
                     .collect();
                 if let Some(error) = server.wire_errors().first() {
-                    eprintln!("fake server: {} wire errors, the first: {error:.300}", server.wire_errors().len());
+                    eprintln!(
+                        "fake server: {} wire errors, the first: {error:.300}",
+                        server.wire_errors().len()
+                    );
                 }
                 println!(
                     "{} {} {}",
@@ -116,7 +121,10 @@ fn thread_cpu_seconds() -> anyhow::Result<Vec<(String, f64)>> {
     for task in std::fs::read_dir("/proc/self/task")? {
         let stat = std::fs::read_to_string(task?.path().join("stat"))?;
         let (head, rest) = stat.rsplit_once(')').context("no ) in stat")?;
-        let name = head.split_once('(').map_or("?", |(_, name)| name).to_owned();
+        let name = head
+            .split_once('(')
+            .map_or("?", |(_, name)| name)
+            .to_owned();
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let used: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
         #[allow(clippy::cast_precision_loss, reason = "CPU ticks")]
@@ -194,6 +202,9 @@ fn ours(url: &str, n: usize) -> anyhow::Result<()> {
         "captured {} of {n}: {counters:?}",
         counters.captured
     );
+    for (thread, seconds) in thread_cpu_seconds()? {
+        eprintln!("ours: thread {thread}: {seconds:.3} CPU s");
+    }
     println!("result {wall:.3} {cpu:.3}");
     telemetry.shutdown(Duration::from_secs(5)).ok();
     Ok(())
@@ -239,7 +250,10 @@ fn posthog_rs(url: &str, n: usize) -> anyhow::Result<()> {
     let client = posthog_rs::client(options);
     let mut batch = Vec::with_capacity(BATCH);
     for i in 0..n {
-        batch.push(posthog_event(&SearchCompleted::sample(i as u64), &distinct_id)?);
+        batch.push(posthog_event(
+            &SearchCompleted::sample(i as u64),
+            &distinct_id,
+        )?);
         if batch.len() == BATCH {
             client.capture_batch(std::mem::take(&mut batch), false);
         }
@@ -366,7 +380,9 @@ fn all(events: usize, offline_events: usize) -> anyhow::Result<()> {
         let (wall, cpu) = best.context("no run")?;
         #[allow(clippy::cast_precision_loss, reason = "an event count")]
         let rate = events as f64 / wall;
-        println!("e2e {client} events={events} wall_s={wall:.3} events_per_s={rate:.0} cpu_s={cpu:.3}");
+        println!(
+            "e2e {client} events={events} wall_s={wall:.3} events_per_s={rate:.0} cpu_s={cpu:.3}"
+        );
         rows.push((rate, cpu));
     }
     drop(commands);

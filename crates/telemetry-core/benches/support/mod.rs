@@ -74,7 +74,7 @@ impl SearchCompleted {
             tokens_delivered: 1_840 + i % 97,
             tokens_saved: 12_650 + i % 89,
             latency_ms: 41.25,
-            cache_hit: i % 3 != 0,
+            cache_hit: !i.is_multiple_of(3),
             query: "fn parse_invoice returns Result".to_owned(),
             files: vec![
                 "src/invoice.rs".to_owned(),

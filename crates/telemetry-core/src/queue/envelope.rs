@@ -311,7 +311,11 @@ fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
 /// the caller to write the properties in place and then [`end_line`]:
 /// capture builds its line this way, without an [`Envelope`] in between.
 /// `event` is written as a JSON string.
-pub(crate) fn begin_new_line(buf: &mut Vec<u8>, event: &(impl Serialize + ?Sized), distinct_id: &str) {
+pub(crate) fn begin_new_line(
+    buf: &mut Vec<u8>,
+    event: &(impl Serialize + ?Sized),
+    distinct_id: &str,
+) {
     write_head(buf, Uuid::now_v7(), event, distinct_id, Timestamp::now());
 }
 

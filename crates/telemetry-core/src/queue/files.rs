@@ -256,7 +256,9 @@ pub(crate) fn scan(
 ) -> Result<(), QueueError> {
     scan_lines(path, from, |line, offset| {
         let parsed = match line {
-            RawLine::Complete(bytes) => Envelope::from_line(bytes).map_or(Line::Corrupt, Line::Valid),
+            RawLine::Complete(bytes) => {
+                Envelope::from_line(bytes).map_or(Line::Corrupt, Line::Valid)
+            }
             RawLine::Oversized => Line::Corrupt,
             RawLine::Torn => Line::Torn,
         };
