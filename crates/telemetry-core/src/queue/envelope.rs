@@ -181,7 +181,15 @@ impl<'de> Deserialize<'de> for Envelope {
 /// unless a string holds escapes. Counting the lines of a segment that the
 /// bounds drop costs this, not a parse per line.
 pub(crate) fn is_valid_line(line: &[u8]) -> bool {
-    serde_json::from_slice::<Parts<AnyText, &RawValue>>(line).is_ok()
+    line_timestamp(line).is_some()
+}
+
+/// The timestamp of `line` when it is a valid envelope, checked like
+/// [`is_valid_line`].
+pub(crate) fn line_timestamp(line: &[u8]) -> Option<Timestamp> {
+    serde_json::from_slice::<Parts<AnyText, &RawValue>>(line)
+        .ok()
+        .map(|parts| parts.timestamp.0)
 }
 
 /// The fields of an envelope object, with its text as `S` and its

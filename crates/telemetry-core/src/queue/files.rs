@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use super::envelope::Envelope;
+use super::envelope::{self, Envelope};
 use super::error::QueueError;
 use crate::Timestamp;
 
@@ -54,6 +54,8 @@ pub(crate) struct Segment {
     pub(crate) path: PathBuf,
     /// Its length in bytes when listed.
     pub(crate) len: u64,
+    /// When it was last written, where the platform says.
+    pub(crate) modified: Option<std::time::SystemTime>,
 }
 
 /// The segments in `dir`, oldest (smallest id) first. Files with other names
@@ -84,6 +86,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>, QueueError> {
             id,
             path,
             len: metadata.len(),
+            modified: metadata.modified().ok(),
         });
     }
     segments.sort_unstable_by_key(|segment| segment.id);
@@ -373,8 +376,8 @@ pub(crate) fn newest_timestamp(path: &Path, len: u64) -> Result<Option<Timestamp
             pieces.get(1..).unwrap_or(&[])
         };
         for piece in whole.iter().rev() {
-            if let Some(envelope) = Envelope::from_line(piece) {
-                return Ok(Some(envelope.timestamp));
+            if let Some(timestamp) = envelope::line_timestamp(piece) {
+                return Ok(Some(timestamp));
             }
         }
         if start == 0 {

@@ -81,10 +81,12 @@ mod error;
 mod files;
 mod state;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -239,12 +241,18 @@ pub struct QueueStats {
 
 /// The durable local queue: see the [module documentation](self).
 ///
-/// A `Queue` holds no open files and no cached state: every call locks the
-/// directory and reads what it needs, so any number of `Queue`s, in any
-/// number of threads and processes, can share one directory.
+/// A `Queue` holds no open files, and of the directory's state it keeps
+/// only the newest timestamp of each segment but the newest one, keyed by
+/// the segment's id, length and modification time, so that the age bound
+/// does not read every segment at every append: segments other than the
+/// newest no longer change, and any change would change the key. Every
+/// call locks the directory and reads what it needs, so any number of
+/// `Queue`s, in any number of threads and processes, can share one
+/// directory.
 #[derive(Debug, Clone)]
 pub struct Queue {
     config: QueueConfig,
+    newest: Arc<Mutex<HashMap<u64, NewestTimestamp>>>,
 }
 
 impl Queue {
@@ -259,7 +267,10 @@ impl Queue {
             return Err(QueueError::NotADirectory { path: config.dir });
         }
         drop(DirLock::acquire(&config.dir, false)?);
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            newest: Arc::default(),
+        })
     }
 
     /// The configuration.
@@ -332,10 +343,12 @@ impl Queue {
         let mut delta = Counters::default();
         delta.add(Counters::DROPPED_OVERSIZED, report.dropped_oversized as u64);
         let mut cursor = self.repaired_cursor(&mut delta, &mut report.problems)?;
+        // Listed once: the lock keeps others out, and writing updates it.
+        let mut segments = files::list_segments(dir)?;
         if !buf.is_empty() {
-            self.write_batch(cursor, buf, &mut report, &mut delta)?;
+            self.write_batch(cursor, buf, &mut segments, &mut report, &mut delta)?;
         }
-        self.enforce_bounds(&mut cursor, &mut report, &mut delta)?;
+        self.enforce_bounds(segments, &mut cursor, &mut report, &mut delta)?;
         report.problems.extend(state::add_counters(dir, &delta)?);
         Ok(report)
     }
@@ -542,21 +555,24 @@ impl Queue {
         Ok(cursor)
     }
 
-    /// Writes `buf` (whole lines) to the newest segment or a new one, and
-    /// syncs it.
+    /// Writes `buf` (whole lines) to the newest of `segments` or a new one,
+    /// syncs it, and updates `segments` to match.
     fn write_batch(
         &self,
         cursor: Position,
         buf: &[u8],
+        segments: &mut Vec<Segment>,
         report: &mut AppendReport,
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let segments = files::list_segments(dir)?;
-        let newest = segments.last();
         let mut target = None;
-        if let Some(segment) = newest {
+        if let Some(segment) = segments.last_mut() {
             let (file, len, torn_kept) = open_newest(segment, cursor, report, delta)?;
+            if len != segment.len {
+                segment.len = len;
+                segment.modified = None;
+            }
             // Never write where the cursor says everything is acknowledged,
             // nor after a torn line that could not be cut off.
             let acknowledged = cursor
@@ -567,13 +583,14 @@ impl Queue {
             let fits =
                 len == 0 || len.saturating_add(buf.len() as u64) <= self.config.segment_bytes;
             if !torn_kept && !acknowledged && fits {
-                target = Some((segment.path.clone(), file, len, false));
+                target = Some((segment.id, segment.path.clone(), file, len, false));
             }
         }
-        let (path, mut file, len, created) = if let Some(target) = target {
+        let (id, path, mut file, len, created) = if let Some(target) = target {
             target
         } else {
-            let id = newest
+            let id = segments
+                .last()
                 .map_or(0, |segment| segment.id)
                 .max(cursor.segment)
                 .saturating_add(1);
@@ -584,7 +601,7 @@ impl Queue {
                 .create_new(true)
                 .open(&path)
                 .map_err(|error| QueueError::io("create segment", &path, error))?;
-            (path, file, 0, true)
+            (id, path, file, 0, true)
         };
         if let Err(error) = write_at_end(&mut file, len, buf) {
             // Best effort: take back a partial batch, or leave a torn tail
@@ -597,6 +614,17 @@ impl Queue {
         if created {
             files::sync_dir(dir)?;
         }
+        let written = Segment {
+            id,
+            len: len + buf.len() as u64,
+            modified: None,
+            path,
+        };
+        if created {
+            segments.push(written);
+        } else if let Some(newest) = segments.last_mut() {
+            *newest = written;
+        }
         report.bytes_written = buf.len() as u64;
         Ok(())
     }
@@ -606,12 +634,12 @@ impl Queue {
     /// the newest).
     fn enforce_bounds(
         &self,
+        mut segments: Vec<Segment>,
         cursor: &mut Position,
         report: &mut AppendReport,
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let mut segments = files::list_segments(dir)?;
         let now = OffsetDateTime::now_utc();
         let newest = segments.last().map(|segment| segment.id);
         let mut expired = Vec::new();
@@ -619,6 +647,9 @@ impl Queue {
             if self.expired(segment, Some(segment.id) == newest, now)? {
                 expired.push(segment.id);
             }
+        }
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.retain(|id, _| segments.iter().any(|segment| segment.id == *id));
         }
         let mut dropped = Vec::new();
         segments.retain(|segment| {
@@ -677,11 +708,59 @@ impl Queue {
         is_newest: bool,
         now: OffsetDateTime,
     ) -> Result<bool, QueueError> {
-        Ok(match files::newest_timestamp(&segment.path, segment.len)? {
+        // Only the newest segment takes appends, and a torn tail is cut off
+        // only there: it is read every time, the others once.
+        let newest = if is_newest {
+            files::newest_timestamp(&segment.path, segment.len)?
+        } else {
+            self.newest_timestamp(segment)?
+        };
+        Ok(match newest {
             None => !is_newest,
             Some(newest) => Duration::try_from(now - newest.as_offset_date_time())
                 .is_ok_and(|age| age > self.config.max_age),
         })
+    }
+}
+
+/// A segment's newest timestamp, and the state of the file it was read from.
+#[derive(Debug, Clone, Copy)]
+struct NewestTimestamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    timestamp: Option<Timestamp>,
+}
+
+impl Queue {
+    /// The timestamp of `segment`'s last valid envelope: from the cache when
+    /// the file has the length and modification time it had when read,
+    /// else read from its end.
+    fn newest_timestamp(&self, segment: &Segment) -> Result<Option<Timestamp>, QueueError> {
+        let cached = self.newest.lock().ok().and_then(|cache| {
+            cache
+                .get(&segment.id)
+                .filter(|entry| {
+                    entry.len == segment.len
+                        && entry.modified.is_some()
+                        && entry.modified == segment.modified
+                })
+                .map(|entry| entry.timestamp)
+        });
+        if let Some(timestamp) = cached {
+            return Ok(timestamp);
+        }
+        let timestamp = files::newest_timestamp(&segment.path, segment.len)?;
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.insert(
+                segment.id,
+                NewestTimestamp {
+                    len: segment.len,
+                    modified: segment.modified,
+                    timestamp,
+                },
+            );
+        }
+        Ok(timestamp)
     }
 }
 
