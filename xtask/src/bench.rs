@@ -270,27 +270,40 @@ fn table(medians: &HashMap<String, f64>, e2e: &E2e) -> anyhow::Result<String> {
         verdict(disabled <= 5.0),
     ]);
     let events = e2e.get("ours", "events")?;
-    let (ours_rate, theirs_rate) = (
-        e2e.get("ours", "events_per_s")?,
-        e2e.get("posthog-rs", "events_per_s")?,
-    );
-    let (ours_cpu, theirs_cpu) = (e2e.get("ours", "cpu_s")?, e2e.get("posthog-rs", "cpu_s")?);
+    let (ours_rate, ours_cpu) = (e2e.get("ours", "events_per_s")?, e2e.get("ours", "cpu_s")?);
+    // posthog-rs in its faster batch mode of the two, by events per second.
+    let mut theirs = Vec::new();
+    for (client, mode) in [
+        ("posthog-rs", "`capture_batch`"),
+        ("posthog-rs-immediate", "`capture_batch_immediate`"),
+    ] {
+        theirs.push((
+            e2e.get(client, "events_per_s")?,
+            e2e.get(client, "cpu_s")?,
+            mode,
+        ));
+    }
+    theirs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (theirs_rate, theirs_cpu, mode) = theirs[0];
+    let (other_rate, other_cpu, other_mode) = theirs[1];
     let rate_ratio = ours_rate / theirs_rate;
     row([
         &format!(
             "{events:.0} events end to end to a loopback fake PostHog, gzip on: events per second"
         ),
         &format!("{ours_rate:.0}/s"),
-        &format!("posthog-rs `capture_batch`, gzip on: {theirs_rate:.0}/s"),
+        &format!(
+            "posthog-rs {mode}, gzip on: {theirs_rate:.0}/s ({other_mode}: {other_rate:.0}/s)"
+        ),
         &format!("{rate_ratio:.2}×"),
         "≥ 2×",
         verdict(rate_ratio >= 2.0),
     ]);
     let cpu_ratio = ours_cpu / theirs_cpu;
     row([
-        "the same: client CPU seconds (server excluded: another process)",
+        "the same: client CPU seconds (the server runs in another process)",
         &format!("{ours_cpu:.2} s"),
-        &format!("posthog-rs: {theirs_cpu:.2} s"),
+        &format!("posthog-rs {mode}: {theirs_cpu:.2} s ({other_mode}: {other_cpu:.2} s)"),
         &format!("ratio {cpu_ratio:.2}"),
         "≤ 0.5",
         verdict(cpu_ratio <= 0.5),

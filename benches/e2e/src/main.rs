@@ -10,13 +10,15 @@
 //! - `serve` runs the fake server (`crates/telemetry-posthog/tests/support`)
 //!   and answers `count` on its standard input with the events it accepted
 //!   and how many distinct uuids they carry. Its CPU time is never counted.
-//! - `ours URL N` and `posthog-rs URL N` send `N` events and print one
-//!   `result` line: wall seconds from the first event built to the last one
-//!   accepted, and the CPU seconds of the client process over the same span
-//!   (`/proc/self/stat` utime + stime, every thread included).
-//! - `offline N` captures `N` events while nothing listens, waits for the
-//!   writer, and prints its peak RSS (`VmHWM` of `/proc/self/status`) and
-//!   what the queue holds against its bounds.
+//! - `ours URL N`, `posthog-rs URL N` and `posthog-rs-immediate URL N` send
+//!   `N` events and print one `result` line: wall seconds from before the
+//!   client is built to the last event accepted, and the CPU seconds of the
+//!   client process over the same span (`/proc/self/stat` utime + stime,
+//!   every thread included); each thread's CPU goes to standard error.
+//! - `offline N [PER_SECOND]` captures `N` events while nothing listens (as
+//!   fast as it can, or paced), waits for the writer, and prints its peak
+//!   RSS (`VmHWM` of `/proc/self/status`) and what the queue holds against
+//!   its bounds.
 
 #[path = "../../../crates/telemetry-core/benches/support/mod.rs"]
 mod event;
@@ -54,11 +56,14 @@ fn main() -> anyhow::Result<()> {
     match arg(0) {
         Some("serve") => serve(),
         Some("ours") => ours(arg(1).context("missing URL")?, number(2)?),
-        Some("posthog-rs") => posthog_rs(arg(1).context("missing URL")?, number(2)?),
+        Some("posthog-rs") => posthog_rs(arg(1).context("missing URL")?, number(2)?, false),
+        Some("posthog-rs-immediate") => {
+            posthog_rs(arg(1).context("missing URL")?, number(2)?, true)
+        }
         Some("offline") => offline(number(1)?, number(2).ok()),
         Some("all") => all(number(1).unwrap_or(100_000), number(2).unwrap_or(1_000_000)),
         _ => bail!(
-            "usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs URL N | offline N [PER_SECOND]"
+            "usage: telemetry-e2e-bench all [EVENTS] [OFFLINE_EVENTS] | serve | ours URL N | posthog-rs[-immediate] URL N | offline N [PER_SECOND]"
         ),
     }
 }
@@ -230,10 +235,22 @@ fn posthog_event(event: &SearchCompleted, distinct_id: &str) -> anyhow::Result<p
     Ok(out)
 }
 
-/// posthog-rs: `capture_batch` of [`BATCH`] events at a time on the blocking
-/// client, gzip on, then `flush` and `shutdown`, which return once the
-/// worker has sent everything.
-fn posthog_rs(url: &str, n: usize) -> anyhow::Result<()> {
+/// posthog-rs: [`BATCH`] events at a time on the blocking client, gzip on,
+/// then `flush` and `shutdown`, which return once the worker has sent
+/// everything. `immediate` sends each batch with `capture_batch_immediate`
+/// (one request, inline) instead of `capture_batch` (queued for its worker
+/// thread): both are its documented batch modes, and the table compares
+/// with the faster.
+fn posthog_rs(url: &str, n: usize, immediate: bool) -> anyhow::Result<()> {
+    let send = |client: &posthog_rs::Client, batch| -> anyhow::Result<()> {
+        if immediate {
+            let summary = client.capture_batch_immediate(batch, false)?;
+            ensure!(summary.all_persisted(), "not all persisted: {summary:?}");
+        } else {
+            client.capture_batch(batch, false);
+        }
+        Ok(())
+    };
     let distinct_id = uuid::Uuid::new_v4().to_string();
     let cpu = process_cpu_seconds()?;
     let started = Instant::now();
@@ -255,10 +272,12 @@ fn posthog_rs(url: &str, n: usize) -> anyhow::Result<()> {
             &distinct_id,
         )?);
         if batch.len() == BATCH {
-            client.capture_batch(std::mem::take(&mut batch), false);
+            send(&client, std::mem::take(&mut batch))?;
         }
     }
-    client.capture_batch(batch, false);
+    if !batch.is_empty() {
+        send(&client, batch)?;
+    }
     client.flush();
     client.shutdown();
     let wall = started.elapsed().as_secs_f64();
@@ -354,7 +373,7 @@ fn all(events: usize, offline_events: usize) -> anyhow::Result<()> {
     let url = url.trim().to_owned();
     let n = events.to_string();
     let mut rows = Vec::new();
-    for client in ["ours", "posthog-rs"] {
+    for client in ["ours", "posthog-rs", "posthog-rs-immediate"] {
         let mut best: Option<(f64, f64)> = None;
         for _ in 0..2 {
             let numbers = measure(&[client, &url, &n])?;
