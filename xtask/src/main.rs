@@ -1,4 +1,5 @@
-//! Project automation, run as `cargo xtask <task>`.
+//! Project automation, run as `cargo xtask <task>`: `ci`, `snapshots`,
+//! `audit`, `manifest`, `bench`.
 //!
 //! Deliberately small: it shells out to cargo, echoing each command and how
 //! long it took, and depends on little (`anyhow`). The privacy review's
@@ -6,6 +7,7 @@
 //! they build with the same features as every other test.
 
 mod audit;
+mod bench;
 mod ci;
 mod cmd;
 mod manifest;
@@ -27,7 +29,10 @@ tasks:
   audit                 every snapshot and example payload through the PII audit
                         (reviewed findings: audit-allow.toml)
   manifest [--check]    write docs/telemetry-manifest.md from the schemas; --check
-                        fails when the committed file is stale";
+                        fails when the committed file is stale
+  bench [--no-write]    every benchmark (divan, and the end-to-end comparison with
+                        posthog-rs in benches/e2e); prints one table of medians and
+                        ratios and writes it into docs/benchmarks.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
             Some("snapshots") => snapshots::run(&args[1..]),
             Some("audit") => audit::run(&args[1..]),
             Some("manifest") => manifest::run(&args[1..]),
+            Some("bench") => bench::run(&args[1..]),
             Some("-h" | "--help" | "help") => {
                 println!("{USAGE}");
                 Ok(())

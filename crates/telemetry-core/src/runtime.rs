@@ -20,7 +20,7 @@ use crate::consent::{self, ConsentPolicy, Decision, Mode};
 use crate::control::{Control, ControlError};
 use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
-use crate::queue::{Envelope, QueueConfig};
+use crate::queue::{QueueConfig, envelope};
 use crate::settings::SettingsStore;
 use crate::sink::Sink;
 use crate::worker::{self, AtomicCounters, Command, Signal};
@@ -480,31 +480,26 @@ impl Telemetry {
         let Some(anonymizer) = &inner.anonymizer else {
             return;
         };
-        let mut properties = Vec::with_capacity(256);
-        if let Err(error) =
-            serde_json::to_writer(&mut properties, &event.telemetry_view(anonymizer))
-        {
+        // The queue line is written here, around the properties, and handed
+        // to the writer as bytes: one allocation per event, no envelope.
+        let mut line = Vec::with_capacity(512);
+        envelope::begin_new_line(
+            &mut line,
+            &format_args!("{}_{}", inner.prefix.as_str(), E::EVENT),
+            &inner.client_id,
+        );
+        let properties = line.len();
+        if let Err(error) = serde_json::to_writer(&mut line, &event.telemetry_view(anonymizer)) {
             AtomicCounters::bump(&inner.counters.dropped_unserializable);
             tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
             return;
         }
-        if !self.passes_guard(E::EVENT, &properties) {
+        // The guard validates the JSON as it scans, and fails closed.
+        if !self.passes_guard(E::EVENT, &line[properties..]) {
             return;
         }
-        // serde_json writes UTF-8 and valid JSON; both checks only guard
-        // against a bug, and fail closed.
-        let Some(properties) = String::from_utf8(properties)
-            .ok()
-            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
-        else {
-            AtomicCounters::bump(&inner.counters.dropped_unserializable);
-            return;
-        };
-        self.enqueue(Envelope::new(
-            inner.prefix.name(E::EVENT),
-            inner.client_id.clone(),
-            properties,
-        ));
+        envelope::end_line(&mut line, properties);
+        self.enqueue(line);
     }
 
     /// Records an event built by the caller (see [`CustomEvent`]): checked,
@@ -531,7 +526,7 @@ impl Telemetry {
         let guarded = inner.unguarded_custom
             || self.passes_guard(&envelope.event, envelope.properties.get().as_bytes());
         if guarded {
-            self.enqueue(envelope);
+            self.enqueue(envelope.to_line());
         }
         Ok(())
     }
@@ -551,13 +546,14 @@ impl Telemetry {
         false
     }
 
-    /// Hands `line` to the writer; a full channel drops it and counts.
-    fn enqueue(&self, line: Envelope) {
+    /// Hands `line` (an envelope's queue line) to the writer; a full
+    /// channel drops it and counts.
+    fn enqueue(&self, line: Vec<u8>) {
         let inner = &*self.inner;
         if inner.debug {
             eprintln!(
                 "telemetry: {}",
-                String::from_utf8_lossy(line.to_line().trim_ascii_end())
+                String::from_utf8_lossy(line.trim_ascii_end())
             );
         }
         let Some(sender) = &inner.sender else {

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::delivery::{Courier, Halt, SendReport};
-use crate::queue::{Envelope, Queue};
+use crate::queue::Queue;
 use crate::runtime::{CaptureCounters, PERSISTED_COUNTERS};
 use crate::sink::Sink;
 
@@ -42,7 +42,8 @@ impl AtomicCounters {
 
 /// What `capture`, `flush` and `shutdown` tell the writer.
 pub(crate) enum Command {
-    Line(Envelope),
+    /// One envelope as its queue line, `\n` included.
+    Line(Vec<u8>),
     /// Confirm once everything before it is on disk.
     Flush(SyncSender<()>),
     /// Write everything before it, confirm, and exit.
@@ -59,7 +60,7 @@ pub(crate) fn write_loop(
     courier: Option<&Sender<Signal>>,
 ) {
     const MAX_BATCH: usize = 4096;
-    let mut lines: Vec<Envelope> = Vec::new();
+    let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut waiting: Vec<SyncSender<()>> = Vec::new();
     let mut persisted = CaptureCounters::default();
     let mut exit = false;
@@ -101,11 +102,11 @@ pub(crate) fn write_loop(
 }
 
 /// Appends `lines` and clears them; returns how many were appended.
-fn commit(queue: &Queue, lines: &mut Vec<Envelope>, counters: &AtomicCounters) -> usize {
+fn commit(queue: &Queue, lines: &mut Vec<Vec<u8>>, counters: &AtomicCounters) -> usize {
     if lines.is_empty() {
         return 0;
     }
-    let appended = match queue.append(lines) {
+    let appended = match queue.append_lines(lines) {
         Ok(report) => report.appended,
         Err(error) => {
             tracing::warn!(%error, events = lines.len(), "telemetry events could not be written");

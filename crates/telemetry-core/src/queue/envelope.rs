@@ -1,6 +1,7 @@
 //! The envelope: one filtered event as it is queued and sent.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
@@ -77,27 +78,15 @@ impl Envelope {
     /// value). A timestamp outside the years 0 to 9999, which RFC 3339 cannot
     /// write, is written as the nearest instant it can.
     pub fn write_line(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(b"{\"uuid\":\"");
-        buf.extend_from_slice(
-            self.uuid
-                .hyphenated()
-                .encode_lower(&mut Uuid::encode_buffer())
-                .as_bytes(),
+        write_head(
+            buf,
+            self.uuid,
+            self.event.as_str(),
+            &self.distinct_id,
+            self.timestamp,
         );
-        buf.extend_from_slice(b"\",\"event\":");
-        push_json_string(buf, &self.event);
-        buf.extend_from_slice(b",\"distinct_id\":");
-        push_json_string(buf, &self.distinct_id);
-        buf.extend_from_slice(b",\"timestamp\":\"");
-        buf.extend_from_slice(rfc3339(self.timestamp.as_offset_date_time()).as_bytes());
-        buf.extend_from_slice(b"\",\"properties\":");
-        // Valid JSON has line breaks only as whitespace between tokens
-        // (strings escape them), so a space in their place is the same value.
-        buf.extend(self.properties.get().bytes().map(|byte| match byte {
-            b'\n' | b'\r' => b' ',
-            other => other,
-        }));
-        buf.extend_from_slice(b"}\n");
+        buf.extend_from_slice(self.properties.get().as_bytes());
+        end_line(buf, buf.len() - self.properties.get().len());
     }
 
     /// Parses one line (without its `\n`).
@@ -175,16 +164,57 @@ impl<'de> Deserialize<'de> for Envelope {
     /// An object with the five fields in any order; other keys are ignored,
     /// so that a later version may add some.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EnvelopeVisitor;
+        let parts = Parts::<String, Box<RawValue>>::deserialize(deserializer)?;
+        Ok(Envelope {
+            uuid: parts.uuid,
+            event: parts.event,
+            distinct_id: parts.distinct_id,
+            timestamp: parts.timestamp.0,
+            properties: parts.properties,
+        })
+    }
+}
 
-        impl<'de> Visitor<'de> for EnvelopeVisitor {
-            type Value = Envelope;
+/// Whether `line` (without its `\n`) is a valid envelope, exactly as
+/// [`Envelope::from_line`] would decide, without building it: the text and
+/// the properties are checked where they lie, and nothing is allocated
+/// unless a string holds escapes. Counting the lines of a segment that the
+/// bounds drop costs this, not a parse per line.
+pub(crate) fn is_valid_line(line: &[u8]) -> bool {
+    line_timestamp(line).is_some()
+}
+
+/// The timestamp of `line` when it is a valid envelope, checked like
+/// [`is_valid_line`].
+pub(crate) fn line_timestamp(line: &[u8]) -> Option<Timestamp> {
+    serde_json::from_slice::<Parts<AnyText, &RawValue>>(line)
+        .ok()
+        .map(|parts| parts.timestamp.0)
+}
+
+/// The fields of an envelope object, with its text as `S` and its
+/// properties as `P`: owned for [`Envelope`], checked in place for
+/// [`is_valid_line`].
+struct Parts<S, P> {
+    uuid: Uuid,
+    event: S,
+    distinct_id: S,
+    timestamp: TimestampText,
+    properties: P,
+}
+
+impl<'de, S: Deserialize<'de>, P: Deserialize<'de>> Deserialize<'de> for Parts<S, P> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PartsVisitor<S, P>(PhantomData<(S, P)>);
+
+        impl<'de, S: Deserialize<'de>, P: Deserialize<'de>> Visitor<'de> for PartsVisitor<S, P> {
+            type Value = Parts<S, P>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a telemetry envelope object")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts<S, P>, A::Error> {
                 fn set<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
                     map: &mut A,
                     slot: &mut Option<T>,
@@ -211,7 +241,7 @@ impl<'de> Deserialize<'de> for Envelope {
                         }
                     }
                 }
-                Ok(Envelope {
+                Ok(Parts {
                     uuid: uuid.ok_or_else(|| de::Error::missing_field("uuid"))?,
                     event: event.ok_or_else(|| de::Error::missing_field("event"))?,
                     distinct_id: distinct_id
@@ -222,30 +252,131 @@ impl<'de> Deserialize<'de> for Envelope {
             }
         }
 
-        deserializer.deserialize_struct("Envelope", FIELDS, EnvelopeVisitor)
+        deserializer.deserialize_struct("Envelope", FIELDS, PartsVisitor(PhantomData))
     }
 }
 
-/// Writes `text` as a JSON string.
-fn push_json_string(buf: &mut Vec<u8>, text: &str) {
-    // Writing a `str` into a `Vec` cannot fail: serde_json's only error
+/// Any JSON string, checked and not kept.
+struct AnyText;
+
+impl<'de> Deserialize<'de> for AnyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyTextVisitor;
+
+        impl Visitor<'_> for AnyTextVisitor {
+            type Value = AnyText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyText, E> {
+                Ok(AnyText)
+            }
+        }
+
+        deserializer.deserialize_str(AnyTextVisitor)
+    }
+}
+
+/// An RFC 3339 timestamp, parsed from the string where it lies (a
+/// [`Timestamp`]'s own `Deserialize` copies it first).
+struct TimestampText(Timestamp);
+
+impl<'de> Deserialize<'de> for TimestampText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimestampVisitor;
+
+        impl Visitor<'_> for TimestampVisitor {
+            type Value = TimestampText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<TimestampText, E> {
+                Timestamp::parse(text).map(TimestampText).map_err(|error| {
+                    de::Error::custom(format_args!("invalid RFC 3339 timestamp {text:?}: {error}"))
+                })
+            }
+        }
+
+        deserializer.deserialize_str(TimestampVisitor)
+    }
+}
+
+/// Writes `value` (text, or `format_args!` of text) as JSON.
+fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    // Writing text into a `Vec` cannot fail: serde_json's only error
     // sources here are I/O (a `Vec` has none) and non-string map keys.
-    if serde_json::to_writer(&mut *buf, text).is_err() {
+    if serde_json::to_writer(&mut *buf, value).is_err() {
         buf.extend_from_slice(b"\"\"");
     }
 }
 
-/// RFC 3339 text of `time`, clamped to the years RFC 3339 can write.
-fn rfc3339(time: OffsetDateTime) -> String {
-    if let Ok(text) = time.format(&Rfc3339) {
-        return text;
+/// Writes a fresh envelope's line up to its properties, as
+/// [`Envelope::new`] would draw it (a new UUID v7, the current time), for
+/// the caller to write the properties in place and then [`end_line`]:
+/// capture builds its line this way, without an [`Envelope`] in between.
+/// `event` is written as a JSON string.
+pub(crate) fn begin_new_line(
+    buf: &mut Vec<u8>,
+    event: &(impl Serialize + ?Sized),
+    distinct_id: &str,
+) {
+    write_head(buf, Uuid::now_v7(), event, distinct_id, Timestamp::now());
+}
+
+/// Ends a line whose properties were written from `properties_start` on:
+/// line breaks in them become spaces, and the object and the line are
+/// closed.
+pub(crate) fn end_line(buf: &mut Vec<u8>, properties_start: usize) {
+    // Valid JSON has line breaks only as whitespace between tokens
+    // (strings escape them), so a space in their place is the same value.
+    for byte in &mut buf[properties_start..] {
+        if matches!(byte, b'\n' | b'\r') {
+            *byte = b' ';
+        }
     }
+    buf.extend_from_slice(b"}\n");
+}
+
+/// Everything before the properties: `{"uuid":…,"event":…,"distinct_id":…,"timestamp":…,"properties":`.
+fn write_head(
+    buf: &mut Vec<u8>,
+    uuid: Uuid,
+    event: &(impl Serialize + ?Sized),
+    distinct_id: &str,
+    timestamp: Timestamp,
+) {
+    buf.extend_from_slice(b"{\"uuid\":\"");
+    buf.extend_from_slice(
+        uuid.hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    buf.extend_from_slice(b"\",\"event\":");
+    push_json(buf, event);
+    buf.extend_from_slice(b",\"distinct_id\":");
+    push_json(buf, distinct_id);
+    buf.extend_from_slice(b",\"timestamp\":\"");
+    write_rfc3339(buf, timestamp.as_offset_date_time());
+    buf.extend_from_slice(b"\",\"properties\":");
+}
+
+/// RFC 3339 text of `time`, clamped to the years RFC 3339 can write.
+fn write_rfc3339(buf: &mut Vec<u8>, time: OffsetDateTime) {
+    let start = buf.len();
+    if time.format_into(buf, &Rfc3339).is_ok() {
+        return;
+    }
+    buf.truncate(start);
     let clamped = if time.year() < 0 {
         time::macros::datetime!(0000-01-01 00:00:00 UTC)
     } else {
         time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC)
     };
-    clamped.format(&Rfc3339).unwrap_or_default()
+    let _ = clamped.format_into(buf, &Rfc3339);
 }
 
 #[cfg(test)]
@@ -298,6 +429,32 @@ mod tests {
             "{line}"
         );
         assert!(Envelope::from_line(&line.as_bytes()[..line.len() - 1]).is_some());
+    }
+
+    #[test]
+    fn checking_a_line_agrees_with_parsing_it() {
+        let good = Envelope::new("e\u{e9}\"", "d", raw(r#"{"a":"\u00e9\n"}"#)).to_line();
+        let good = &good[..good.len() - 1];
+        let lines: [&[u8]; 9] = [
+            good,
+            br#"{"uuid":"not a uuid"}"#,
+            br#"{"uuid":"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b","event":"e","distinct_id":"d","timestamp":"yesterday","properties":{}}"#,
+            br#"{"uuid":"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b","event":1,"distinct_id":"d","timestamp":"2026-01-23T12:34:56Z","properties":{}}"#,
+            br#"{"uuid":"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b","event":"e","distinct_id":"d","timestamp":"2026-01-23T12:34:56Z","properties":{},"later":[1]}"#,
+            br#"{"uuid":"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b","event":"e","event":"e","distinct_id":"d","timestamp":"2026-01-23T12:34:56Z","properties":{}}"#,
+            br#"{"uuid":"01959f5e-8c3a-7b1e-9a2b-3c4d5e6f7a8b","event":"e","distinct_id":"d","timestamp":"2026-01-23T12:34:56Z"}"#,
+            b"\xff\xfe garbage",
+            b"",
+        ];
+        for line in lines {
+            assert_eq!(
+                is_valid_line(line),
+                Envelope::from_line(line).is_some(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert!(is_valid_line(good));
     }
 
     #[test]

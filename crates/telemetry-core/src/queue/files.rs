@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use super::envelope::Envelope;
+use super::envelope::{self, Envelope};
 use super::error::QueueError;
 use crate::Timestamp;
 
@@ -54,6 +54,8 @@ pub(crate) struct Segment {
     pub(crate) path: PathBuf,
     /// Its length in bytes when listed.
     pub(crate) len: u64,
+    /// When it was last written, where the platform says.
+    pub(crate) modified: Option<std::time::SystemTime>,
 }
 
 /// The segments in `dir`, oldest (smallest id) first. Files with other names
@@ -84,6 +86,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>, QueueError> {
             id,
             path,
             len: metadata.len(),
+            modified: metadata.modified().ok(),
         });
     }
     segments.sort_unstable_by_key(|segment| segment.id);
@@ -181,6 +184,19 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), QueueError> {
 /// Replaces `dir/name` with `bytes` atomically: a temporary file, synced,
 /// renamed over it, and the directory synced.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), QueueError> {
+    replace(dir, name, bytes, true)
+}
+
+/// Replaces `dir/name` with `bytes` through a temporary file and a rename:
+/// a reader sees the old content or the new, never a mix. `durable` syncs
+/// the file before the rename and the directory after; without it a power
+/// loss may leave the old content, or a file that reads as corrupt.
+pub(crate) fn replace(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), QueueError> {
     let path = dir.join(name);
     let temporary = dir.join(format!("{name}.tmp"));
     let write = || -> io::Result<()> {
@@ -190,11 +206,17 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Q
             .truncate(true)
             .open(&temporary)?;
         io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()
+        if durable {
+            file.sync_all()?;
+        }
+        Ok(())
     };
     write().map_err(|error| QueueError::io("write", &temporary, error))?;
     fs::rename(&temporary, &path).map_err(|error| QueueError::io("replace", &path, error))?;
-    sync_dir(dir)
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Reads `dir/name` as text; `None` if it does not exist.
@@ -235,6 +257,35 @@ pub(crate) fn scan(
     from: u64,
     mut visit: impl FnMut(Line, u64) -> ControlFlow<()>,
 ) -> Result<(), QueueError> {
+    scan_lines(path, from, |line, offset| {
+        let parsed = match line {
+            RawLine::Complete(bytes) => {
+                Envelope::from_line(bytes).map_or(Line::Corrupt, Line::Valid)
+            }
+            RawLine::Oversized => Line::Corrupt,
+            RawLine::Torn => Line::Torn,
+        };
+        visit(parsed, offset)
+    })
+}
+
+/// One line of a segment as bytes, before it is parsed.
+#[derive(Debug)]
+pub(crate) enum RawLine<'a> {
+    /// A line that ended in `\n`, without it.
+    Complete(&'a [u8]),
+    /// A line longer than [`MAX_LINE_BYTES`], not kept.
+    Oversized,
+    /// The end of the file without a final `\n`.
+    Torn,
+}
+
+/// Like [`scan`], with each line's bytes unparsed.
+pub(crate) fn scan_lines(
+    path: &Path,
+    from: u64,
+    mut visit: impl FnMut(RawLine<'_>, u64) -> ControlFlow<()>,
+) -> Result<(), QueueError> {
     let read_error = |error| QueueError::io("read segment", path, error);
     let mut file = match File::open(path) {
         Ok(file) => file,
@@ -254,14 +305,14 @@ pub(crate) fn scan(
             return Ok(());
         }
         offset += read;
-        let parsed = if !complete {
-            Line::Torn
+        let raw = if !complete {
+            RawLine::Torn
         } else if oversized {
-            Line::Corrupt
+            RawLine::Oversized
         } else {
-            Envelope::from_line(&line).map_or(Line::Corrupt, Line::Valid)
+            RawLine::Complete(&line)
         };
-        if visit(parsed, offset).is_break() {
+        if visit(raw, offset).is_break() {
             return Ok(());
         }
     }
@@ -325,8 +376,8 @@ pub(crate) fn newest_timestamp(path: &Path, len: u64) -> Result<Option<Timestamp
             pieces.get(1..).unwrap_or(&[])
         };
         for piece in whole.iter().rev() {
-            if let Some(envelope) = Envelope::from_line(piece) {
-                return Ok(Some(envelope.timestamp));
+            if let Some(timestamp) = envelope::line_timestamp(piece) {
+                return Ok(Some(timestamp));
             }
         }
         if start == 0 {

@@ -50,8 +50,22 @@
 //!   read, cut off before the next append (so it never glues onto a new
 //!   line), and never costs a complete line.
 //! - `cursor.json` and `counters.json` are replaced atomically (temporary
-//!   file, `fsync`, rename, directory `fsync`). A corrupt one is reset and
-//!   reported as a [`QueueProblem`], never fatal.
+//!   file, rename), so a reader sees the old or the new one. A corrupt one
+//!   is reset and reported as a [`QueueProblem`], never fatal.
+//! - Counters, purges and a cursor moved by the bounds are also made
+//!   durable (`fsync` of the file, then of the directory). An
+//!   acknowledgement is not: [`Queue::ack`] replaces the cursor and removes
+//!   the segments it consumed without syncing, which saves two `fsync`s and
+//!   a directory `fsync` per delivered batch. Nothing can be lost by it: the
+//!   envelopes are durable in their segments, and after a power cut the
+//!   cursor is the new one, the old one (the batch is sent again) or one
+//!   that reads as corrupt (reset to the start: everything still queued is
+//!   sent again). A resent envelope carries its `uuid` and `timestamp` from
+//!   capture, on which PostHog drops duplicates, so the cost of a lost
+//!   acknowledgement is a resend, never a lost or a doubled event. A
+//!   removal that did not reach the disk leaves a segment behind the
+//!   cursor, which reads as acknowledged and is removed by the next
+//!   acknowledgement.
 //!
 //! # Bounds
 //!
@@ -62,15 +76,17 @@
 //! one). Unacknowledged envelopes dropped this way are counted in
 //! [`Counters::DROPPED_BY_BOUNDS`].
 
-mod envelope;
+pub(crate) mod envelope;
 mod error;
 mod files;
 mod state;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -79,7 +95,7 @@ pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
 pub use state::Counters;
 
-use files::{DirLock, Line, MAX_LINE_BYTES, Segment};
+use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
 use state::Position;
 
 use crate::Timestamp;
@@ -225,12 +241,18 @@ pub struct QueueStats {
 
 /// The durable local queue: see the [module documentation](self).
 ///
-/// A `Queue` holds no open files and no cached state: every call locks the
-/// directory and reads what it needs, so any number of `Queue`s, in any
-/// number of threads and processes, can share one directory.
+/// A `Queue` holds no open files, and of the directory's state it keeps
+/// only the newest timestamp of each segment but the newest one, keyed by
+/// the segment's id, length and modification time, so that the age bound
+/// does not read every segment at every append: segments other than the
+/// newest no longer change, and any change would change the key. Every
+/// call locks the directory and reads what it needs, so any number of
+/// `Queue`s, in any number of threads and processes, can share one
+/// directory.
 #[derive(Debug, Clone)]
 pub struct Queue {
     config: QueueConfig,
+    newest: Arc<Mutex<HashMap<u64, NewestTimestamp>>>,
 }
 
 impl Queue {
@@ -245,7 +267,10 @@ impl Queue {
             return Err(QueueError::NotADirectory { path: config.dir });
         }
         drop(DirLock::acquire(&config.dir, false)?);
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            newest: Arc::default(),
+        })
     }
 
     /// The configuration.
@@ -272,7 +297,12 @@ impl Queue {
         if envelopes.is_empty() {
             return Ok(report);
         }
-        let mut buf = Vec::with_capacity(envelopes.len() * 256);
+        let mut buf = Vec::with_capacity(
+            envelopes
+                .iter()
+                .map(|envelope| 160 + envelope.properties.get().len())
+                .sum(),
+        );
         for envelope in envelopes {
             let start = buf.len();
             envelope.write_line(&mut buf);
@@ -283,16 +313,42 @@ impl Queue {
                 report.appended += 1;
             }
         }
+        self.append_buf(&buf, report)
+    }
 
+    /// Appends lines already written by [`Envelope::write_line`] (or
+    /// capture's equivalent), like [`append`](Self::append): the writer
+    /// thread's way, which copies bytes instead of building envelopes.
+    pub(crate) fn append_lines(&self, lines: &[Vec<u8>]) -> Result<AppendReport, QueueError> {
+        let mut report = AppendReport::default();
+        if lines.is_empty() {
+            return Ok(report);
+        }
+        let mut buf = Vec::with_capacity(lines.iter().map(Vec::len).sum());
+        for line in lines {
+            if line.len() > MAX_LINE_BYTES {
+                report.dropped_oversized += 1;
+            } else {
+                buf.extend_from_slice(line);
+                report.appended += 1;
+            }
+        }
+        self.append_buf(&buf, report)
+    }
+
+    /// Writes `buf` (whole lines), then enforces the bounds.
+    fn append_buf(&self, buf: &[u8], mut report: AppendReport) -> Result<AppendReport, QueueError> {
         let dir = self.dir();
         let _lock = DirLock::acquire(dir, true)?;
         let mut delta = Counters::default();
         delta.add(Counters::DROPPED_OVERSIZED, report.dropped_oversized as u64);
         let mut cursor = self.repaired_cursor(&mut delta, &mut report.problems)?;
+        // Listed once: the lock keeps others out, and writing updates it.
+        let mut segments = files::list_segments(dir)?;
         if !buf.is_empty() {
-            self.write_batch(cursor, &buf, &mut report, &mut delta)?;
+            self.write_batch(cursor, buf, &mut segments, &mut report, &mut delta)?;
         }
-        self.enforce_bounds(&mut cursor, &mut report, &mut delta)?;
+        self.enforce_bounds(segments, &mut cursor, &mut report, &mut delta)?;
         report.problems.extend(state::add_counters(dir, &delta)?);
         Ok(report)
     }
@@ -377,23 +433,23 @@ impl Queue {
         let mut problems = Vec::new();
         let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
         if batch.end > cursor {
-            state::save_cursor(dir, batch.end)?;
+            // Not synced: a move lost in a power cut only sends the batch
+            // again (see "Durability" above).
+            state::replace_cursor(dir, batch.end, false)?;
             if batch.start == cursor {
                 delta.add(Counters::TORN_LINES_SKIPPED, batch.skipped_lines as u64);
             }
         }
         let cursor = cursor.max(batch.end);
-        let mut removed = false;
         for segment in files::list_segments(dir)? {
             let consumed = segment.id < cursor.segment
                 || (segment.id == cursor.segment && cursor.offset >= segment.len);
             if consumed {
+                // Not synced either: a removal lost in a power cut leaves a
+                // segment behind the cursor, which reads as acknowledged and
+                // goes with the next acknowledgement.
                 files::remove(&segment.path, "remove acknowledged segment")?;
-                removed = true;
             }
-        }
-        if removed {
-            files::sync_dir(dir)?;
         }
         state::add_counters(dir, &delta)?;
         Ok(())
@@ -499,21 +555,24 @@ impl Queue {
         Ok(cursor)
     }
 
-    /// Writes `buf` (whole lines) to the newest segment or a new one, and
-    /// syncs it.
+    /// Writes `buf` (whole lines) to the newest of `segments` or a new one,
+    /// syncs it, and updates `segments` to match.
     fn write_batch(
         &self,
         cursor: Position,
         buf: &[u8],
+        segments: &mut Vec<Segment>,
         report: &mut AppendReport,
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let segments = files::list_segments(dir)?;
-        let newest = segments.last();
         let mut target = None;
-        if let Some(segment) = newest {
+        if let Some(segment) = segments.last_mut() {
             let (file, len, torn_kept) = open_newest(segment, cursor, report, delta)?;
+            if len != segment.len {
+                segment.len = len;
+                segment.modified = None;
+            }
             // Never write where the cursor says everything is acknowledged,
             // nor after a torn line that could not be cut off.
             let acknowledged = cursor
@@ -524,13 +583,14 @@ impl Queue {
             let fits =
                 len == 0 || len.saturating_add(buf.len() as u64) <= self.config.segment_bytes;
             if !torn_kept && !acknowledged && fits {
-                target = Some((segment.path.clone(), file, len, false));
+                target = Some((segment.id, segment.path.clone(), file, len, false));
             }
         }
-        let (path, mut file, len, created) = if let Some(target) = target {
+        let (id, path, mut file, len, created) = if let Some(target) = target {
             target
         } else {
-            let id = newest
+            let id = segments
+                .last()
                 .map_or(0, |segment| segment.id)
                 .max(cursor.segment)
                 .saturating_add(1);
@@ -541,7 +601,7 @@ impl Queue {
                 .create_new(true)
                 .open(&path)
                 .map_err(|error| QueueError::io("create segment", &path, error))?;
-            (path, file, 0, true)
+            (id, path, file, 0, true)
         };
         if let Err(error) = write_at_end(&mut file, len, buf) {
             // Best effort: take back a partial batch, or leave a torn tail
@@ -554,6 +614,17 @@ impl Queue {
         if created {
             files::sync_dir(dir)?;
         }
+        let written = Segment {
+            id,
+            len: len + buf.len() as u64,
+            modified: None,
+            path,
+        };
+        if created {
+            segments.push(written);
+        } else if let Some(newest) = segments.last_mut() {
+            *newest = written;
+        }
         report.bytes_written = buf.len() as u64;
         Ok(())
     }
@@ -563,12 +634,12 @@ impl Queue {
     /// the newest).
     fn enforce_bounds(
         &self,
+        mut segments: Vec<Segment>,
         cursor: &mut Position,
         report: &mut AppendReport,
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let mut segments = files::list_segments(dir)?;
         let now = OffsetDateTime::now_utc();
         let newest = segments.last().map(|segment| segment.id);
         let mut expired = Vec::new();
@@ -576,6 +647,9 @@ impl Queue {
             if self.expired(segment, Some(segment.id) == newest, now)? {
                 expired.push(segment.id);
             }
+        }
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.retain(|id, _| segments.iter().any(|segment| segment.id == *id));
         }
         let mut dropped = Vec::new();
         segments.retain(|segment| {
@@ -634,11 +708,59 @@ impl Queue {
         is_newest: bool,
         now: OffsetDateTime,
     ) -> Result<bool, QueueError> {
-        Ok(match files::newest_timestamp(&segment.path, segment.len)? {
+        // Only the newest segment takes appends, and a torn tail is cut off
+        // only there: it is read every time, the others once.
+        let newest = if is_newest {
+            files::newest_timestamp(&segment.path, segment.len)?
+        } else {
+            self.newest_timestamp(segment)?
+        };
+        Ok(match newest {
             None => !is_newest,
             Some(newest) => Duration::try_from(now - newest.as_offset_date_time())
                 .is_ok_and(|age| age > self.config.max_age),
         })
+    }
+}
+
+/// A segment's newest timestamp, and the state of the file it was read from.
+#[derive(Debug, Clone, Copy)]
+struct NewestTimestamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    timestamp: Option<Timestamp>,
+}
+
+impl Queue {
+    /// The timestamp of `segment`'s last valid envelope: from the cache when
+    /// the file has the length and modification time it had when read,
+    /// else read from its end.
+    fn newest_timestamp(&self, segment: &Segment) -> Result<Option<Timestamp>, QueueError> {
+        let cached = self.newest.lock().ok().and_then(|cache| {
+            cache
+                .get(&segment.id)
+                .filter(|entry| {
+                    entry.len == segment.len
+                        && entry.modified.is_some()
+                        && entry.modified == segment.modified
+                })
+                .map(|entry| entry.timestamp)
+        });
+        if let Some(timestamp) = cached {
+            return Ok(timestamp);
+        }
+        let timestamp = files::newest_timestamp(&segment.path, segment.len)?;
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.insert(
+                segment.id,
+                NewestTimestamp {
+                    len: segment.len,
+                    modified: segment.modified,
+                    timestamp,
+                },
+            );
+        }
+        Ok(timestamp)
     }
 }
 
@@ -693,13 +815,14 @@ fn unacknowledged(segments: &[Segment], cursor: Position) -> impl Iterator<Item 
         })
 }
 
-/// Valid and torn-or-corrupt lines of `segment` from `from`.
+/// Valid and torn-or-corrupt lines of `segment` from `from`, each line
+/// checked without building its envelope.
 fn count_lines(segment: &Segment, from: u64) -> Result<(usize, usize), QueueError> {
     let (mut valid, mut bad) = (0, 0);
-    files::scan(&segment.path, from, |line, _| {
+    files::scan_lines(&segment.path, from, |line, _| {
         match line {
-            Line::Valid(_) => valid += 1,
-            Line::Corrupt | Line::Torn => bad += 1,
+            RawLine::Complete(line) if envelope::is_valid_line(line) => valid += 1,
+            RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
         }
         ControlFlow::Continue(())
     })?;

@@ -45,13 +45,24 @@ pub(crate) fn load_cursor(dir: &Path) -> Result<(Position, Option<QueueProblem>)
     }
 }
 
-/// Persists the cursor atomically.
+/// Persists the cursor atomically and durably.
 pub(crate) fn save_cursor(dir: &Path, position: Position) -> Result<(), QueueError> {
+    replace_cursor(dir, position, true)
+}
+
+/// Replaces the cursor atomically; `durable` as for [`files::replace`]. An
+/// acknowledgement moves it without syncing: see "Durability" in the
+/// [queue module](super) for why a lost move costs no event.
+pub(crate) fn replace_cursor(
+    dir: &Path,
+    position: Position,
+    durable: bool,
+) -> Result<(), QueueError> {
     let json = format!(
         "{{\"segment\":{},\"offset\":{}}}",
         position.segment, position.offset
     );
-    files::write_atomic(dir, CURSOR_FILE, json.as_bytes())
+    files::replace(dir, CURSOR_FILE, json.as_bytes(), durable)
 }
 
 /// Counters the queue persists in its directory, so that another process (a

@@ -67,6 +67,9 @@ struct State {
     fail_rate: Option<(f64, u64)>,
     requests: Vec<Request>,
     wire_errors: Vec<String>,
+    /// Accept any client library and any RFC 3339 offset, as PostHog does:
+    /// for benchmarks that send through other clients too.
+    any_client: bool,
 }
 
 /// The server. Stops when dropped.
@@ -141,6 +144,19 @@ impl FakePostHog {
     /// get 500.
     pub fn fail_randomly(&self, rate: f64, seed: u64) {
         self.state().fail_rate = Some((rate, seed.max(1)));
+    }
+
+    /// Accepts events from any client library (`$lib`) with any RFC 3339
+    /// offset, as PostHog does, instead of checking this crate's format.
+    pub fn accept_any_client(&self) {
+        self.state().any_client = true;
+    }
+
+    /// Forgets every request so far.
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.requests.clear();
+        state.wire_errors.clear();
     }
 
     /// Every request so far.
@@ -329,7 +345,12 @@ fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
 /// status it would get without a fault.
 fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdict {
     let mut errors = Vec::new();
-    if head.first().map(String::as_str) != Some("POST /batch/ HTTP/1.1") {
+    let request_line = head.first().map(String::as_str).unwrap_or_default();
+    let line_ok = request_line == "POST /batch/ HTTP/1.1"
+        || (state.any_client
+            && request_line.starts_with("POST /batch/?")
+            && request_line.ends_with(" HTTP/1.1"));
+    if !line_ok {
         errors.push(format!("request line {:?}", head.first()));
     }
     if header(head, "content-type") != Some("application/json") {
@@ -353,7 +374,7 @@ fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdi
         Value::Null
     });
     let key_ok = body["api_key"].as_str() == Some(api_key);
-    check_body(&body, &mut errors);
+    check_body(&body, state.any_client, &mut errors);
     let status = if let Some(status) = state.always {
         status
     } else if !key_ok {
@@ -382,8 +403,9 @@ fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdi
     }
 }
 
-fn check_body(body: &Value, errors: &mut Vec<String>) {
-    if body["sent_at"].as_str().is_none_or(|at| !at.ends_with('Z')) {
+fn check_body(body: &Value, any_client: bool, errors: &mut Vec<String>) {
+    let utc = |at: &str| at.ends_with('Z') || (any_client && at.ends_with("+00:00"));
+    if body["sent_at"].as_str().is_none_or(|at| !utc(at)) {
         errors.push(format!("sent_at {}", body["sent_at"]));
     }
     let Some(batch) = body["batch"].as_array() else {
@@ -408,16 +430,12 @@ fn check_body(body: &Value, errors: &mut Vec<String>) {
         {
             errors.push(format!("uuid in {event}"));
         }
-        if event["timestamp"]
-            .as_str()
-            .is_none_or(|at| !at.ends_with('Z'))
-        {
+        if event["timestamp"].as_str().is_none_or(|at| !utc(at)) {
             errors.push(format!("timestamp in {event}"));
         }
         let properties = &event["properties"];
-        if properties["$lib"] != "telemetry-posthog"
-            || properties["$lib_version"].as_str().is_none()
-        {
+        let lib_ok = any_client || properties["$lib"] == "telemetry-posthog";
+        if !lib_ok || properties["$lib_version"].as_str().is_none() {
             errors.push(format!("$lib in {event}"));
         }
     }

@@ -1,0 +1,421 @@
+//! `cargo xtask bench`: every benchmark in one run, one table of medians and
+//! of ratios between numbers measured in that same run, printed and written
+//! into `docs/benchmarks.md` with the machine and the date.
+//!
+//! - `cargo bench -p telemetry-core` runs the divan benchmarks in
+//!   `crates/telemetry-core/benches/` (the filter, the hash, capture).
+//! - `benches/e2e`, a crate outside the workspace with its own lock file,
+//!   sends events end to end to a fake PostHog through our pipeline and
+//!   through `posthog-rs`, and captures a million events with the server
+//!   down. CI never builds it.
+//!
+//! `--no-write` prints the table without touching the document.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+
+const DOC: &str = "docs/benchmarks.md";
+const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`) -->";
+const END: &str = "<!-- bench:end -->";
+const E2E_MANIFEST: &str = "benches/e2e/Cargo.toml";
+const E2E_EVENTS: &str = "100000";
+const OFFLINE_EVENTS: &str = "1000000";
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let write = match args.first().map(String::as_str) {
+        None => true,
+        Some("--no-write") => false,
+        Some(other) => bail!("`bench` takes only --no-write, got `{other}`"),
+    };
+    let started = Instant::now();
+    let medians = divan_medians(&captured(
+        "micro benchmarks",
+        "cargo",
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "telemetry-core",
+            "--bench",
+            "filter",
+            "--bench",
+            "capture",
+        ],
+    )?)?;
+    let e2e = captured(
+        "end to end",
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--locked",
+            "--manifest-path",
+            E2E_MANIFEST,
+            "--",
+            "all",
+            E2E_EVENTS,
+            OFFLINE_EVENTS,
+        ],
+    )?;
+    let e2e = E2e::parse(&e2e)?;
+    let table = table(&medians, &e2e)?;
+    let section = format!(
+        "Measured on {} ({} cores available) on {}, by `cargo xtask bench` in {:.0} s.\n\n{table}",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        today()?,
+        started.elapsed().as_secs_f64(),
+    );
+    println!("\n{section}");
+    if write {
+        write_section(&section)?;
+        eprintln!("xtask bench: wrote {DOC}");
+    }
+    Ok(())
+}
+
+/// Runs a command, echoed like every xtask step, and returns its standard
+/// output; standard error passes through.
+fn captured(step: &str, program: &str, args: &[&str]) -> anyhow::Result<String> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let started = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("step `{step}`: could not start `{program}`"))?;
+    eprintln!("  ({step}: {:.1} s)", started.elapsed().as_secs_f64());
+    let stdout = String::from_utf8(output.stdout)?;
+    eprint!("{stdout}");
+    ensure!(
+        output.status.success(),
+        "step `{step}` failed ({})",
+        output.status
+    );
+    Ok(stdout)
+}
+
+/// Medians in nanoseconds by benchmark name, from divan's table:
+/// `├─ name  fastest │ slowest │ median │ mean │ samples │ iters`.
+fn divan_medians(output: &str) -> anyhow::Result<HashMap<String, f64>> {
+    let mut medians = HashMap::new();
+    for line in output.lines() {
+        let columns: Vec<&str> = line.split('│').collect();
+        let [first, _, median, ..] = columns[..] else {
+            continue;
+        };
+        let mut words = first
+            .trim_start_matches(|c: char| c.is_whitespace() || "├╰─".contains(c))
+            .split_whitespace();
+        let (Some(name), Some(_), Some(_)) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        if let Some(nanos) = nanoseconds(median) {
+            medians.insert(name.to_owned(), nanos);
+        }
+    }
+    ensure!(!medians.is_empty(), "no divan results in the output");
+    Ok(medians)
+}
+
+/// `1.2 µs` in nanoseconds.
+fn nanoseconds(text: &str) -> Option<f64> {
+    let mut words = text.split_whitespace();
+    let value: f64 = words.next()?.parse().ok()?;
+    let scale = match words.next()? {
+        "ps" => 1e-3,
+        "ns" => 1.0,
+        "µs" | "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+/// The end-to-end numbers: `e2e CLIENT key=value…` and `offline key=value…`.
+struct E2e {
+    lines: HashMap<String, HashMap<String, f64>>,
+}
+
+impl E2e {
+    fn parse(output: &str) -> anyhow::Result<Self> {
+        let mut lines = HashMap::new();
+        for line in output.lines() {
+            let mut words = line.split_whitespace();
+            let key = match words.next() {
+                Some("e2e") => words.next().context("e2e line without a client")?,
+                Some(name @ ("offline" | "offline_paced")) => name,
+                _ => continue,
+            };
+            let values = words
+                .filter_map(|word| word.split_once('='))
+                .map(|(name, value)| Ok((name.to_owned(), value.parse()?)))
+                .collect::<anyhow::Result<_>>()?;
+            lines.insert(key.to_owned(), values);
+        }
+        Ok(Self { lines })
+    }
+
+    fn get(&self, line: &str, key: &str) -> anyhow::Result<f64> {
+        self.lines
+            .get(line)
+            .and_then(|values| values.get(key))
+            .copied()
+            .with_context(|| format!("no `{key}` in the `{line}` result"))
+    }
+}
+
+/// `1.23 µs`, `456 ns`, `0.44 ns`.
+fn duration(nanos: f64) -> String {
+    if nanos >= 1e3 {
+        format!("{:.2} µs", nanos / 1e3)
+    } else if nanos >= 10.0 {
+        format!("{nanos:.0} ns")
+    } else {
+        format!("{nanos:.2} ns")
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "yes" } else { "**no**" }
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one row per target, in the issue's order"
+)]
+fn table(medians: &HashMap<String, f64>, e2e: &E2e) -> anyhow::Result<String> {
+    let median = |name: &str| {
+        medians
+            .get(name)
+            .copied()
+            .with_context(|| format!("no median for benchmark `{name}`"))
+    };
+    let filtered = median("serialize_filtered")?;
+    let serde = median("serialize_serde_derive")?;
+    let naive = median("serialize_naive_value")?;
+    let hash_field = median("hash_field")?;
+    let hash_digest = median("hash_digest")?;
+    let sha256 = median("hash_plain_sha256")?;
+    let enabled = median("capture_enabled")?;
+    let disabled = median("capture_disabled")?;
+
+    let mut out = String::from(
+        "| what | measured | compared with | result | target | met |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut row = |cells: [&str; 6]| {
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    };
+    let ratio = filtered / serde;
+    row([
+        "filtered serialization of a 12-field event, no hashed fields, into a reused `Vec<u8>`",
+        &duration(filtered),
+        &format!(
+            "`serde_json::to_writer` of the raw struct (`#[derive(Serialize)]`): {}",
+            duration(serde)
+        ),
+        &format!("ratio {ratio:.2}"),
+        "≤ 1.15",
+        verdict(ratio <= 1.15),
+    ]);
+    let speedup = naive / filtered;
+    row([
+        "the same event",
+        &duration(filtered),
+        &format!(
+            "`serde_json::to_value`, walk and filter the `Value`, write: {}",
+            duration(naive)
+        ),
+        &format!("{speedup:.1}× faster"),
+        "≥ 3×",
+        verdict(speedup >= 3.0),
+    ]);
+    let ratio = hash_field / sha256;
+    row([
+        "one `hash` field of a 64-byte path (HMAC-SHA256, hex, JSON)",
+        &duration(hash_field),
+        &format!("one plain SHA-256 of the same bytes: {}", duration(sha256)),
+        &format!("ratio {ratio:.2}"),
+        "≤ 2.5",
+        verdict(ratio <= 2.5),
+    ]);
+    let ratio = hash_digest / sha256;
+    row([
+        "the keyed digest alone (`Anonymizer::hash`)",
+        &duration(hash_digest),
+        &format!("one plain SHA-256: {}", duration(sha256)),
+        &format!("ratio {ratio:.2}"),
+        "—",
+        "—",
+    ]);
+    row([
+        "`capture` of that event, enabled, local queue",
+        &duration(enabled),
+        "—",
+        &format!("median {}", duration(enabled)),
+        "≤ 2 µs",
+        verdict(enabled <= 2_000.0),
+    ]);
+    row([
+        "`capture`, disabled",
+        &duration(disabled),
+        "no allocation: `crates/telemetry-core/tests/disabled_alloc.rs` (dhat, 10,000 captures)",
+        &format!("median {}", duration(disabled)),
+        "≤ 5 ns",
+        verdict(disabled <= 5.0),
+    ]);
+    let events = e2e.get("ours", "events")?;
+    let (ours_rate, ours_cpu) = (e2e.get("ours", "events_per_s")?, e2e.get("ours", "cpu_s")?);
+    // posthog-rs in its faster batch mode of the two, by events per second.
+    let mut theirs = Vec::new();
+    for (client, mode) in [
+        ("posthog-rs", "`capture_batch`"),
+        ("posthog-rs-immediate", "`capture_batch_immediate`"),
+    ] {
+        theirs.push((
+            e2e.get(client, "events_per_s")?,
+            e2e.get(client, "cpu_s")?,
+            mode,
+        ));
+    }
+    theirs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (theirs_rate, theirs_cpu, mode) = theirs[0];
+    let (other_rate, other_cpu, other_mode) = theirs[1];
+    let rate_ratio = ours_rate / theirs_rate;
+    row([
+        &format!(
+            "{events:.0} events end to end to a loopback fake PostHog, gzip on: events per second"
+        ),
+        &format!("{ours_rate:.0}/s"),
+        &format!(
+            "posthog-rs {mode}, gzip on: {theirs_rate:.0}/s ({other_mode}: {other_rate:.0}/s)"
+        ),
+        &format!("{rate_ratio:.2}×"),
+        "≥ 2×",
+        verdict(rate_ratio >= 2.0),
+    ]);
+    let cpu_ratio = ours_cpu / theirs_cpu;
+    row([
+        "the same: client CPU seconds (the server runs in another process)",
+        &format!("{ours_cpu:.2} s"),
+        &format!("posthog-rs {mode}: {theirs_cpu:.2} s ({other_mode}: {other_cpu:.2} s)"),
+        &format!("ratio {cpu_ratio:.2}"),
+        "≤ 0.5",
+        verdict(cpu_ratio <= 0.5),
+    ]);
+    for line in ["offline", "offline_paced"] {
+        offline_rows(e2e, line, &mut row)?;
+    }
+    Ok(out)
+}
+
+/// Peak RSS, and where every capture went, for one offline run.
+fn offline_rows(e2e: &E2e, line: &str, row: &mut impl FnMut([&str; 6])) -> anyhow::Result<()> {
+    let get = |key| e2e.get(line, key);
+    let events = get("events")?;
+    let pace = match get("per_second")? {
+        0.0 => "as fast as one thread captures".to_owned(),
+        rate => format!("{rate:.0} a second"),
+    };
+    let rss_mib = get("peak_rss_kib")? / 1024.0;
+    row([
+        &format!("{events:.0} captures while the server is down, {pace}: peak RSS"),
+        &format!("{rss_mib:.1} MiB"),
+        "—",
+        &format!("{rss_mib:.1} MiB"),
+        "≤ 64 MiB",
+        verdict(rss_mib <= 64.0),
+    ]);
+    let captured = get("captured")?;
+    let queued = get("queued")?;
+    let by_bounds = get("dropped_by_bounds")?;
+    let channel_full = get("dropped_channel_full")?;
+    let (bytes, max_bytes) = (get("queue_bytes")?, get("max_bytes")?);
+    #[allow(clippy::float_cmp, reason = "whole event counts")]
+    let accounted = queued + by_bounds == captured;
+    let within = bytes <= max_bytes;
+    #[allow(clippy::float_cmp, reason = "whole event counts")]
+    let all_captured = channel_full == 0.0 && captured == events;
+    row([
+        "the same: every event on disk, or dropped by the bounds and counted",
+        &format!(
+            "{captured:.0} handed to the writer, {channel_full:.0} dropped at the full channel (counted)"
+        ),
+        &format!(
+            "{queued:.0} queued + {by_bounds:.0} dropped by the bounds (counted); {:.1} MiB of {:.0} MiB",
+            bytes / 1_048_576.0,
+            max_bytes / 1_048_576.0
+        ),
+        match (accounted && within, all_captured) {
+            (true, true) => "all on disk or counted, within the bounds",
+            (true, false) => "within the bounds; the writer fell behind",
+            (false, _) => "events unaccounted for, or over the bound",
+        },
+        "all, within the bounds",
+        verdict(accounted && within && all_captured),
+    ]);
+    Ok(())
+}
+
+/// The CPU model from `/proc/cpuinfo`, or the architecture without one.
+fn cpu_model() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map_or_else(
+            || std::env::consts::ARCH.to_owned(),
+            |(_, model)| model.trim().to_owned(),
+        )
+}
+
+fn today() -> anyhow::Result<String> {
+    let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
+/// Replaces the generated section of the document, keeping the rest.
+fn write_section(section: &str) -> anyhow::Result<()> {
+    let document = std::fs::read_to_string(DOC).with_context(|| format!("read {DOC}"))?;
+    let (before, rest) = document
+        .split_once(BEGIN)
+        .with_context(|| format!("{DOC} has no `{BEGIN}` line"))?;
+    let (_, after) = rest
+        .split_once(END)
+        .with_context(|| format!("{DOC} has no `{END}` line"))?;
+    std::fs::write(DOC, format!("{before}{BEGIN}\n{section}{END}{after}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divan_tables_parse_into_medians() {
+        let output = "\
+Timer precision: 20 ns
+filter                     fastest       │ slowest       │ median        │ mean          │ samples │ iters
+├─ hash_digest             126.1 ns      │ 133 ns        │ 128.6 ns      │ 128.8 ns      │ 100     │ 1600
+╰─ serialize_naive_value   820.7 ns      │ 8.412 µs      │ 1.5 µs        │ 960.2 ns      │ 100     │ 100
+";
+        let medians = divan_medians(output).unwrap();
+        assert_eq!(medians.len(), 2);
+        assert!((medians["hash_digest"] - 128.6).abs() < 1e-9);
+        assert!((medians["serialize_naive_value"] - 1500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn durations_read_every_unit() {
+        assert_eq!(nanoseconds("0.5 ps"), Some(0.0005));
+        assert_eq!(nanoseconds(" 2 ms "), Some(2e6));
+        assert_eq!(nanoseconds("garbage"), None);
+        assert_eq!(duration(1234.0), "1.23 µs");
+        assert_eq!(duration(0.44), "0.44 ns");
+    }
+}
