@@ -83,15 +83,24 @@ fn a_process_killed_while_retrying_loses_nothing() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Killed however this test ends, so a failure leaves no sleeper behind.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut child = KillOnDrop(child);
     let said_queued = stdout
         .lines()
         .any(|line| line.is_ok_and(|line| line.trim() == QUEUED));
     assert!(said_queued, "the child never queued its events");
     // Let it fail a few sends, then kill it mid-retry (SIGKILL).
     assert!(server.wait_for_requests(3, Duration::from_secs(20)) >= 3);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert!(server.accepted().is_empty());
 
     server.always(None);
