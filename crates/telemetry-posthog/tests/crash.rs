@@ -67,6 +67,16 @@ fn child_process() {
     std::thread::sleep(Duration::from_secs(600));
 }
 
+/// Kills the child however the test ends, so a failure leaves no sleeper.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_process_killed_while_retrying_loses_nothing() {
     let server = FakePostHog::start(KEY);
@@ -83,14 +93,6 @@ fn a_process_killed_while_retrying_loses_nothing() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // Killed however this test ends, so a failure leaves no sleeper behind.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut child = KillOnDrop(child);
     let said_queued = stdout
