@@ -471,10 +471,7 @@ impl Telemetry {
     #[inline(never)]
     fn capture_recording<E: TelemetryEvent + ?Sized>(&self, event: &E) {
         let inner = &*self.inner;
-        if let Some(sampler) = &inner.sampler
-            && !sampler(E::EVENT)
-        {
-            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
+        if self.sampled_out(E::EVENT) {
             return;
         }
         let Some(anonymizer) = &inner.anonymizer else {
@@ -485,7 +482,7 @@ impl Telemetry {
         let mut line = Vec::with_capacity(512);
         envelope::begin_new_line(
             &mut line,
-            &format_args!("{}_{}", inner.prefix.as_str(), E::EVENT),
+            &inner.prefix.qualified(E::EVENT),
             &inner.client_id,
         );
         let properties = line.len();
@@ -516,10 +513,7 @@ impl Telemetry {
             return Ok(());
         }
         let inner = &*self.inner;
-        if let Some(sampler) = &inner.sampler
-            && !sampler(event.name())
-        {
-            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
+        if self.sampled_out(event.name()) {
             return Ok(());
         }
         let envelope = event.into_envelope(&inner.client_id)?;
@@ -529,6 +523,19 @@ impl Telemetry {
             self.enqueue(envelope.to_line());
         }
         Ok(())
+    }
+
+    /// Whether the sampler drops events called `event`; counts a drop.
+    fn sampled_out(&self, event: &str) -> bool {
+        let inner = &*self.inner;
+        let dropped = inner
+            .sampler
+            .as_ref()
+            .is_some_and(|sampler| !sampler(event));
+        if dropped {
+            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
+        }
+        dropped
     }
 
     /// Scans `properties` with the guard; counts and logs a refusal.

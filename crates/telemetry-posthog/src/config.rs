@@ -363,12 +363,19 @@ fn host_is_valid(host: &str) -> bool {
 
 /// Where the value of `key` came from, in words.
 fn source_of(figment: &Figment, key: &str, file: Option<&Path>) -> String {
-    match figment.find_metadata(key) {
-        Some(metadata) if metadata.name.starts_with("environment variable") => {
-            metadata.name.to_string()
-        }
-        Some(metadata) if metadata.name.starts_with("TOML") => file_line(file, key),
-        _ => "default".to_owned(),
+    figment.find_metadata(key).map_or_else(
+        || "default".to_owned(),
+        |metadata| describe(metadata, key, file),
+    )
+}
+
+/// Where a value with `metadata` came from: the environment variable, the
+/// file and line of `key`, or the provider's name.
+fn describe(metadata: &Metadata, key: &str, file: Option<&Path>) -> String {
+    if metadata.name.starts_with("TOML") {
+        file_line(file, key)
+    } else {
+        metadata.name.to_string()
     }
 }
 
@@ -401,14 +408,10 @@ fn from_figment(error: &figment::Error, file: Option<&Path>) -> ConfigError {
         .into_iter()
         .map(|error| {
             let key = error.path.join(".");
-            let source = match &error.metadata {
-                Some(metadata) if metadata.name.starts_with("environment variable") => {
-                    metadata.name.to_string()
-                }
-                Some(metadata) if metadata.name.starts_with("TOML") => file_line(file, &key),
-                Some(metadata) => metadata.name.to_string(),
-                None => "configuration".to_owned(),
-            };
+            let source = error.metadata.as_ref().map_or_else(
+                || "configuration".to_owned(),
+                |metadata| describe(metadata, &key, file),
+            );
             ConfigIssue {
                 key,
                 source,

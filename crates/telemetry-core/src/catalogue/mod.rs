@@ -74,7 +74,34 @@ impl EventPrefix {
     /// The full name of an event called `event`.
     #[must_use]
     pub fn name(&self, event: &str) -> String {
-        format!("{}_{event}", self.0)
+        self.qualified(event).to_string()
+    }
+
+    /// The full name of an event called `event`, to write without
+    /// allocating (capture's hot path).
+    pub(crate) fn qualified<'a>(&'a self, event: &'a str) -> QualifiedName<'a> {
+        QualifiedName {
+            prefix: &self.0,
+            event,
+        }
+    }
+}
+
+/// `{prefix}_{event}`, as text or as a JSON string.
+pub(crate) struct QualifiedName<'a> {
+    prefix: &'a str,
+    event: &'a str,
+}
+
+impl fmt::Display for QualifiedName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.prefix, self.event)
+    }
+}
+
+impl serde::Serialize for QualifiedName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
