@@ -1,10 +1,10 @@
-//! The review tools of `telemetry_core::audit` on planted problems: a leak in
+//! The review tools of `telemetry_audit` on planted problems: a leak in
 //! a test-only event, a reviewed finding, a type without a snapshot, a stale
 //! manifest. Files are written to temporary directories as `insta` writes them.
 
 use std::path::{Path, PathBuf};
 
-use telemetry_core::audit::{self, AllowList, Audit, AuditError, Manifest};
+use telemetry_audit::{self as audit, AllowList, Audit, AuditError, Manifest};
 use telemetry_core::registry::{Registered, registered};
 use telemetry_core::{Schema, TelemetryEvent, TelemetrySafe};
 

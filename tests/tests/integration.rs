@@ -2,6 +2,8 @@
 
 /// The review tools (snapshots, PII audit, manifest) on planted problems.
 mod audit;
+/// The event catalogue: constructors' validation and reviewed payload snapshots.
+mod catalogue;
 /// The derive as an app author uses it: every conversion through real structs.
 mod derive;
 /// No raw value leaks through a converted field, for random inputs.

@@ -1,5 +1,5 @@
 //! `cargo xtask audit`: every committed snapshot and example payload through
-//! the PII audit of `telemetry_core::audit` (see `xtask/tests/review.rs`).
+//! the PII audit of `telemetry_audit` (see `xtask/tests/review.rs`).
 
 use anyhow::bail;
 

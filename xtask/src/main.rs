@@ -3,7 +3,7 @@
 //!
 //! Deliberately small: it shells out to cargo, echoing each command and how
 //! long it took, and depends on little (`anyhow`). The privacy review's
-//! checks are tests (`tests/review.rs`) on `telemetry_core::audit`, so that
+//! checks are tests (`tests/review.rs`) on `telemetry_audit`, so that
 //! they build with the same features as every other test.
 
 mod audit;

@@ -2,7 +2,7 @@
 //! they build with the same features as every other test and share their
 //! artifacts: every registered type has a snapshot, every payload passes
 //! the PII audit, and the data dictionary is current. The checks are
-//! `telemetry_core::audit`'s; this file says only what to review.
+//! `telemetry_audit`'s; this file says only what to review.
 //!
 //! The types reviewed are those that the library crates linked here
 //! register (see this crate's dev-dependencies); test-only types live in
@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use telemetry_core::audit::{self, AllowList, Audit, Manifest};
+use telemetry_audit::{self as audit, AllowList, Audit, Manifest};
 use telemetry_core::registry::registered;
 
 /// The committed data dictionary.

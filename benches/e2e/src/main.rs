@@ -20,20 +20,16 @@
 //!   RSS (`VmHWM` of `/proc/self/status`) and what the queue holds against
 //!   its bounds.
 
-#[path = "../../../crates/telemetry-core/benches/support/mod.rs"]
-mod event;
-#[path = "../../../crates/telemetry-posthog/tests/support/mod.rs"]
-mod fake;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use event::SearchCompleted;
-use telemetry_core::Telemetry;
-use telemetry_core::queue::{Counters, Queue, QueueConfig};
+use telemetry_test_support::events::SearchCompleted;
+use telemetry_test_support::posthog as fake;
+use telemetry_runtime::Telemetry;
+use telemetry_runtime::queue::{Counters, Queue, QueueConfig};
 
 const API_KEY: &str = "phc_benchkey0123456789";
 /// Events per request for both clients: our largest `batch_size`, and the

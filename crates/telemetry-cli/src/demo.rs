@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemetry_core::baseline::{
+use telemetry_runtime::TelemetryBuilder;
+use telemetry_runtime::baseline::{
     BaselineComparator, BaselineEstimate, ComparisonReport, ToolOutput,
 };
-use telemetry_core::catalogue::BaselineApproach;
-use telemetry_core::runtime::TelemetryBuilder;
-use telemetry_core::{SearchRecord, SessionAggregator};
+use telemetry_runtime::catalogue::BaselineApproach;
+use telemetry_runtime::{SearchRecord, SessionAggregator};
 
 use crate::Failure;
 

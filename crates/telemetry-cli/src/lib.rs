@@ -7,7 +7,7 @@
 //! ```no_run
 //! use clap::Parser;
 //! use telemetry_cli::TelemetryCommand;
-//! use telemetry_core::Telemetry;
+//! use telemetry_runtime::Telemetry;
 //!
 //! #[derive(Parser)]
 //! enum MyApp {
@@ -31,9 +31,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use telemetry_core::consent::Mode;
-use telemetry_core::control::{Control, ControlError};
-use telemetry_core::runtime::TelemetryBuilder;
+use telemetry_runtime::TelemetryBuilder;
+use telemetry_runtime::consent::Mode;
+use telemetry_runtime::control::{Control, ControlError};
 
 /// The commands, as a `clap` subcommand enum.
 #[derive(Debug, Clone, Subcommand)]

@@ -3,8 +3,8 @@
 
 use clap::Parser;
 use telemetry_cli::{AppOptions, TelemetryCommand};
-use telemetry_core::Telemetry;
 use telemetry_posthog::PostHogConfig;
+use telemetry_runtime::Telemetry;
 
 /// See, send, purge and disable everything an application records.
 #[derive(Parser)]

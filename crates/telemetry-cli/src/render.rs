@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use telemetry_core::control::Status;
-use telemetry_core::queue::Envelope;
+use telemetry_runtime::control::Status;
+use telemetry_runtime::queue::Envelope;
 
 pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<()> {
     writeln!(
@@ -58,7 +58,7 @@ pub(crate) fn status_json(status: &Status) -> serde_json::Value {
         "app": status.app_name,
         "mode": status.decision.mode.as_str(),
         "decided_by": status.decision.source.to_string(),
-        "saved_choice": status.saved_choice.map(telemetry_core::consent::Mode::as_str),
+        "saved_choice": status.saved_choice.map(telemetry_runtime::consent::Mode::as_str),
         "client_id": status.client_id.map(|id| id.to_string()),
         "data_dir": status.data_dir.display().to_string(),
         "queue": {

@@ -5,14 +5,12 @@
 //! `cargo xtask bench` runs this with the other benchmarks and prints the
 //! ratios; `cargo bench -p telemetry-core --bench filter` runs it alone.
 
-mod support;
-
 use std::path::PathBuf;
 
 use divan::{Bencher, black_box};
 use sha2::{Digest, Sha256};
-use support::SearchCompleted;
 use telemetry_core::{Anonymizer, HashKey, HashScope, TelemetrySafe};
+use telemetry_test_support::events::SearchCompleted;
 
 fn main() {
     divan::main();
@@ -59,7 +57,7 @@ fn serialize_naive_value(bencher: Bencher<'_, '_>) {
     let mut out = Vec::with_capacity(512);
     bencher.bench_local(|| {
         out.clear();
-        support::naive_filtered(black_box(&event), &mut out).unwrap();
+        telemetry_test_support::events::naive_filtered(black_box(&event), &mut out).unwrap();
         black_box(out.len())
     });
 }

@@ -51,6 +51,44 @@ impl HashKey {
     pub const fn as_bytes(&self) -> &[u8; Self::LEN] {
         &self.0
     }
+
+    /// The key as 64 lowercase hex digits, for persisting it. Handle with
+    /// care.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        let mut out = [0u8; Self::LEN * 2];
+        encode_hex(&self.0, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads a key written by [`to_hex`](Self::to_hex): exactly 64 hex
+    /// digits, either case.
+    #[must_use]
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.as_bytes();
+        if text.len() != Self::LEN * 2 {
+            return None;
+        }
+        let mut key = [0u8; Self::LEN];
+        for (byte, pair) in key.iter_mut().zip(text.chunks_exact(2)) {
+            let digit = |c: u8| char::from(c).to_digit(16);
+            #[allow(clippy::cast_possible_truncation, reason = "two hex digits fit a byte")]
+            let value = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+            *byte = value;
+        }
+        Some(Self(key))
+    }
+}
+
+/// Writes `bytes` as lowercase hex into `out`, two digits a byte; `out` is
+/// twice as long as `bytes`. The one hex encoder of the toolkit: digests and
+/// keys both use it, and it allocates nothing.
+fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
 }
 
 impl fmt::Debug for HashKey {
@@ -134,12 +172,8 @@ impl HashDigest {
 
     /// Hex-encodes into a stack buffer, so serializing a digest allocates nothing.
     fn hex(&self) -> HexBuf {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; Self::LEN * 2];
-        for (i, byte) in self.0.iter().enumerate() {
-            out[2 * i] = DIGITS[usize::from(byte >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        encode_hex(&self.0, &mut out);
         HexBuf(out)
     }
 }
@@ -251,6 +285,25 @@ impl fmt::Debug for Anonymizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_round_trip_through_hex_and_bad_hex_is_refused() {
+        let key = HashKey::from_bytes(std::array::from_fn(|i| u8::try_from(i * 7).unwrap()));
+        let hex = key.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert!(hex.starts_with("00070e15"), "{hex}");
+        assert_eq!(HashKey::from_hex(&hex), Some(key.clone()));
+        assert_eq!(HashKey::from_hex(&hex.to_uppercase()), Some(key));
+        for bad in [
+            "",
+            &hex[..62],
+            &format!("{}zz", &hex[..62]),
+            &format!("{hex}00"),
+        ] {
+            assert_eq!(HashKey::from_hex(bad), None, "{bad:?}");
+        }
+        assert_eq!(HashKey::from_hex(&"é".repeat(32)), None);
+    }
 
     fn anonymizer(byte: u8) -> Anonymizer {
         Anonymizer::new(&HashKey::from_bytes([byte; 32]))

@@ -61,11 +61,16 @@
 //! See [`convert`] for what each attribute accepts and sends, [`schema`] for
 //! the metadata every derived type carries, [`TelemetryValue`] for what may
 //! pass through without an attribute, [`guard`] for the fail-closed check
-//! of every payload for values that look personal or secret, and [`queue`]
-//! for the durable local queue of filtered events. With the `audit` feature,
-//! the `audit` module holds the review tools (payload snapshots, the PII
-//! audit of payload files, the generated data dictionary) and `registry`
-//! lists every type that derives `TelemetrySafe`.
+//! of every payload for values that look personal or secret, and
+//! [`catalogue`] and [`baseline`] for the events this toolkit defines and the
+//! comparator behind them. With the `registry` feature, `registry` lists
+//! every type that derives `TelemetrySafe`.
+//!
+//! This crate only defines events. Recording and sending them (consent,
+//! identity, the durable queue, the background threads) is
+//! `telemetry-runtime`, which re-exports everything here; reviewing them
+//! (payload snapshots, the PII audit, the data dictionary) is
+//! `telemetry-audit`, a dev-dependency.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -76,29 +81,19 @@ extern crate self as telemetry_core;
 
 mod aggregator;
 mod anonymizer;
-#[cfg(feature = "audit")]
-pub mod audit;
 pub mod baseline;
 pub mod catalogue;
-pub mod consent;
-pub mod control;
 pub mod convert;
-pub mod custom;
-pub mod delivery;
 pub mod guard;
+pub mod names;
 mod pricing;
-pub mod queue;
 #[cfg(feature = "registry")]
 pub mod registry;
-pub mod runtime;
 pub mod schema;
-pub mod settings;
-pub mod sink;
 mod sketch;
 mod timestamp;
 mod validate;
 mod value;
-mod worker;
 
 use serde::{Serialize, Serializer};
 
@@ -106,11 +101,9 @@ pub use aggregator::{MAX_LABELS, OTHER_LABEL, SearchRecord, SessionAggregator};
 pub use anonymizer::{
     Anonymizer, HashDigest, HashKey, HashScope, KeyGenerationError, MissingAppKey,
 };
-pub use catalogue::{
-    EventPrefix, ModelRegistration, PerformanceBenchmark, SemanticValidation, SessionSummary,
-};
+pub use catalogue::{ModelRegistration, PerformanceBenchmark, SemanticValidation, SessionSummary};
+pub use names::EventPrefix;
 pub use pricing::CostModel;
-pub use runtime::Telemetry;
 pub use schema::Schema;
 pub use timestamp::Timestamp;
 pub use validate::InvalidEvent;

@@ -35,8 +35,8 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
-use telemetry_core::delivery::{DeliveryConfig, RetryPolicy};
-use telemetry_core::queue::QueueConfig;
+use telemetry_runtime::policy::{self, DeliveryConfig, RetryPolicy};
+use telemetry_runtime::queue::QueueConfig;
 
 /// PostHog's US cloud ingestion host.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
@@ -302,7 +302,7 @@ impl PostHogConfig {
         );
         check(
             "max_queue_bytes",
-            self.max_queue_bytes >= 64 << 10,
+            self.max_queue_bytes >= policy::MIN_QUEUE_BYTES,
             "expected at least 65536 bytes",
         );
         check(

@@ -1,7 +1,7 @@
 //! Send `telemetry-core`'s durable queue to PostHog, cloud or self-hosted.
 //!
 //! ```no_run
-//! use telemetry_core::Telemetry;
+//! use telemetry_runtime::Telemetry;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let builder = Telemetry::builder("myapp").opt_in();
@@ -23,7 +23,7 @@
 //!   batches of `batch_size`, or every `batch_interval_seconds`, to
 //!   `{posthog_host}/batch/`, gzipped, in requests under 5 MiB, with the
 //!   retries, splitting, dead-letter file and pause of
-//!   [`telemetry_core::delivery`]. An envelope leaves the queue only after a
+//!   [`telemetry_runtime::delivery`]. An envelope leaves the queue only after a
 //!   2xx for the request that carried it.
 //! - Every event gains `$lib` and `$lib_version`, and, with `strict_privacy`
 //!   (the default), `$process_person_profile: false` (no person profiles for
@@ -38,7 +38,7 @@ pub mod wire;
 
 use std::path::Path;
 
-use telemetry_core::runtime::TelemetryBuilder;
+use telemetry_runtime::TelemetryBuilder;
 
 pub use config::{ApiKey, ConfigError, ConfigIssue, PostHogConfig};
 pub use sink::{MissingApiKey, PostHogSink};

@@ -5,18 +5,15 @@ use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use telemetry_core::Timestamp;
-use telemetry_core::delivery::DeliveryConfig;
-use telemetry_core::queue::Envelope;
-use telemetry_core::sink::{Sent, Sink, SinkError, SinkErrorKind};
+use telemetry_runtime::Timestamp;
+use telemetry_runtime::policy::{DeliveryConfig, MAX_RETRY_AFTER};
+use telemetry_runtime::queue::Envelope;
+use telemetry_runtime::sink::{Sent, Sink, SinkError, SinkErrorKind};
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 
 use crate::config::{ApiKey, PostHogConfig};
 use crate::wire::{self, Encoder, LIB, LIB_VERSION, MAX_REQUEST_BYTES, Refusal};
-
-/// The longest `Retry-After` honoured; a longer one is read as this.
-const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The server's answer is kept this long, at most, for logs and the
 /// dead-letter file.

@@ -10,8 +10,8 @@
 
 use std::io::Write;
 
-use telemetry_core::Timestamp;
-use telemetry_core::queue::Envelope;
+use telemetry_runtime::Timestamp;
+use telemetry_runtime::queue::Envelope;
 
 /// The body size PostHog's own clients aim for: `posthog-python`'s consumer
 /// (`BATCH_SIZE_LIMIT = 5 * 1024 * 1024`, "the maximum request body size is

@@ -1,18 +1,16 @@
 //! Between runs, the queue is the retry: a process killed with events queued,
 //! or a week offline, loses nothing.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::FakePostHog;
-use telemetry_core::custom::CustomEvent;
-use telemetry_core::runtime::TelemetryBuilder;
-use telemetry_core::{Telemetry, TelemetrySafe};
+use telemetry_runtime::TelemetryBuilder;
+use telemetry_runtime::custom::CustomEvent;
+use telemetry_runtime::{Telemetry, TelemetrySafe};
+use telemetry_test_support::posthog::FakePostHog;
 
 const KEY: &str = "phc_crashtest";
 const CHILD: &str = "TELEMETRY_POSTHOG_CRASH_CHILD";

@@ -1,18 +1,16 @@
 //! `Telemetry::capture` → queue → courier → a fake PostHog on loopback.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{FakePostHog, Fault};
-use telemetry_core::consent::{Mode, Source};
-use telemetry_core::custom::CustomEvent;
-use telemetry_core::queue::Counters;
-use telemetry_core::runtime::{FlushError, TelemetryBuilder};
-use telemetry_core::{Telemetry, TelemetrySafe};
+use telemetry_runtime::consent::{Mode, Source};
+use telemetry_runtime::custom::CustomEvent;
+use telemetry_runtime::queue::Counters;
+use telemetry_runtime::{FlushError, TelemetryBuilder};
+use telemetry_runtime::{Telemetry, TelemetrySafe};
+use telemetry_test_support::posthog::{FakePostHog, Fault};
 
 const KEY: &str = "phc_testkey1234";
 
@@ -184,7 +182,7 @@ fn server_errors_are_retried_with_the_same_uuids_and_timestamps() {
     let requests = server.requests();
     let statuses: Vec<u16> = requests.iter().map(|request| request.status).collect();
     assert_eq!(statuses, [500, 502, 504, 200]);
-    let identities = |request: &support::Request| -> Vec<(Value, Value)> {
+    let identities = |request: &telemetry_test_support::posthog::Request| -> Vec<(Value, Value)> {
         request
             .events()
             .iter()

@@ -1,0 +1,138 @@
+//! Review tools for the events an application sends (feature `audit`):
+//! payload snapshots, the PII audit of snapshots and example payloads, and
+//! the generated data dictionary.
+//!
+//! An application that derives `TelemetrySafe` runs the same review as this
+//! workspace does, in its own tests or xtask. With `telemetry-core = {
+//! version = "0.1", features = ["audit"] }` among its dev-dependencies (and
+//! `insta` with its `json` feature):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), telemetry_audit::AuditError> {
+//! # /// A search.
+//! # #[derive(telemetry_core::TelemetrySafe)]
+//! # #[telemetry(event = "search")]
+//! # struct Search {
+//! #     /// Results.
+//! #     results: u32,
+//! # }
+//! # let event = Search { results: 3 };
+//! use telemetry_audit::{self as audit, Audit, Manifest};
+//!
+//! // 1. In a test: the event as sent, with fixed hashing keys and the
+//! //    envelope's changing fields redacted.
+//! insta::assert_json_snapshot!(audit::snapshot(&event));
+//! // 2. Audit every snapshot; an error lists `file:line: field: reason`.
+//! Audit::new(audit::registered_schemas()).run(&audit::find_files(".", &[".snap"])?)?.ensure_clean()?;
+//! // 3. Check the data dictionary (`write` generates it).
+//! Manifest::new("myapp", audit::registered_schemas()).check("docs/telemetry-manifest.md")?;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`snapshot`] turns an event into the envelope it would be sent in,
+//!   filtered with fixed keys ([`snapshot_anonymizer`]), with `uuid`,
+//!   `distinct_id` and `timestamp` redacted. [`check_coverage`] fails when a
+//!   registered type appears in no snapshot.
+//! - [`Audit`] runs the run-time guard's detectors
+//!   ([`guard::detect`](telemetry_core::guard::detect)) on every string and key of
+//!   every payload file, plus review-time checks: raw-content field names
+//!   sent pass-through ([`RAW_CONTENT_WORDS`]), strings longer than
+//!   [`MAX_STRING_CHARS`], and values planted by the tests. Each
+//!   [`Finding`] prints as `file:line: field: reason`; an [`AllowList`]
+//!   silences reviewed ones, each with its reason.
+//! - [`Manifest`] renders the data dictionary: one table per event (field,
+//!   type, conversion, hash scope, doc comment), the envelope, and what is
+//!   never collected; [`Manifest::check`] fails when the committed file is
+//!   stale.
+//!
+//! The types to snapshot and document come from [`registry`](crate::registry):
+//! every non-generic struct deriving `TelemetrySafe` in the crates the
+//! calling binary links. A test binary sees its own test-only types too; an
+//! xtask sees the library crates it depends on.
+//!
+//! This is a feature of `telemetry-core` rather than a crate of its own so
+//! that core's own tests can snapshot the event catalogue with it (a
+//! separate crate would be a dev-dependency cycle, compiling core twice);
+//! the default build is unchanged: without the feature, neither this module
+//! nor its dependencies (`inventory`, `toml`) are compiled.
+
+mod allow;
+mod document;
+mod manifest;
+mod payload;
+mod snapshot;
+
+use std::path::PathBuf;
+
+use telemetry_core::Schema;
+
+pub use allow::{AllowList, Allowed};
+pub use manifest::Manifest;
+pub use payload::{Audit, Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason, Report};
+pub use snapshot::{
+    MissingSnapshots, REDACTED_DISTINCT_ID, REDACTED_TIMESTAMP, REDACTED_UUID, SNAPSHOT_APP_KEY,
+    SNAPSHOT_INSTALLATION_KEY, check_coverage, find_files, snapshot, snapshot_anonymizer,
+};
+
+/// The schemas of every registered type
+/// ([`registry::registered`](telemetry_core::registry::registered)): what the audit
+/// and the manifest need to know.
+#[must_use]
+pub fn registered_schemas() -> Vec<&'static Schema> {
+    telemetry_core::registry::registered()
+        .iter()
+        .map(|registered| registered.schema)
+        .collect()
+}
+
+/// Why a review step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A payload file or the allow-list could not be read as what it should be.
+    #[error("{}:{line}: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The audit found values that no allow-list entry covers, or stale
+    /// entries.
+    #[error("{0}")]
+    Findings(Box<Report>),
+    /// Registered types appear in no snapshot.
+    #[error("{0}")]
+    MissingSnapshots(MissingSnapshots),
+    /// The committed data dictionary differs from the generated one.
+    #[error(
+        "{}:{line} is stale: expected `{expected}`, found `{actual}`; regenerate it",
+        path.display()
+    )]
+    StaleManifest {
+        /// The file.
+        path: PathBuf,
+        /// The first line that differs, from 1.
+        line: usize,
+        /// That line as generated (empty past the end).
+        expected: String,
+        /// That line in the file (empty past the end).
+        actual: String,
+    },
+}
+
+/// Whether `text` is exactly what [`HashDigest`](telemetry_core::HashDigest) writes:
+/// 32 lowercase hex digits.
+fn is_digest(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

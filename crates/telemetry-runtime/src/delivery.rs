@@ -1,0 +1,295 @@
+//! Delivery: from the durable queue to a [`Sink`], the same rules for every
+//! sink.
+//!
+//! - Batches of [`DeliveryConfig::batch_size`] envelopes, oldest first. A
+//!   batch leaves the queue only once it is *settled*: accepted by the sink,
+//!   or refused for good (dropped and counted, or written to the dead-letter
+//!   file). A crash between sending and acknowledging sends the batch again
+//!   on the next run with the same `uuid`s and timestamps, which lets the
+//!   server drop the copies.
+//! - [`SinkErrorKind::Transient`]: retried up to [`RetryPolicy::max_retries`](crate::policy::RetryPolicy::max_retries)
+//!   times, so at most `max_retries + 1` attempts for one batch in one run,
+//!   after an exponential backoff with jitter (the first wait between
+//!   `initial_backoff` and twice that, doubling, capped at `max_backoff`),
+//!   and never sooner than the server's `Retry-After`. A batch that exhausts
+//!   its retries stays queued, and sending stops until the next start or an
+//!   explicit flush: between runs, the queue is the retry.
+//! - [`SinkErrorKind::TooLarge`]: a batch of several envelopes is split in
+//!   half and each half settled on its own; a single envelope is dropped and
+//!   counted in [`Counters::DROPPED_TOO_LARGE`].
+//! - [`SinkErrorKind::Rejected`]: not retried; the envelopes are appended to
+//!   `dead-letter.jsonl` beside the queue directory with the sink's reason,
+//!   and counted in [`Counters::DEAD_LETTERED`].
+//! - [`SinkErrorKind::Unauthorized`]: not retried; the batch stays queued and
+//!   sending pauses until the next start, so a bad API key costs no CPU or
+//!   battery. The cause is logged once.
+//!
+//! [`Counters::DROPPED_TOO_LARGE`]: crate::queue::Counters::DROPPED_TOO_LARGE
+//! [`Counters::DEAD_LETTERED`]: crate::queue::Counters::DEAD_LETTERED
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::Timestamp;
+use crate::policy::{self, DeliveryConfig};
+use crate::queue::{Counters, Envelope, Queue, QueueError};
+use crate::sink::{Sink, SinkError, SinkErrorKind};
+
+/// What a delivery pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SendReport {
+    /// Envelopes accepted by the sink and removed from the queue.
+    pub sent: usize,
+    /// Requests (attempts) it took, failed ones included.
+    pub requests: usize,
+    /// Envelopes too large for the sink, dropped.
+    pub dropped_too_large: usize,
+    /// Envelopes the sink rejected, moved to the dead-letter file.
+    pub dead_lettered: usize,
+}
+
+impl SendReport {
+    fn add(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.requests += other.requests;
+        self.dropped_too_large += other.dropped_too_large;
+        self.dead_lettered += other.dead_lettered;
+    }
+}
+
+/// Why a delivery pass stopped before the queue was empty.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// The deadline passed, or the waiter asked to stop.
+    Stopped,
+    /// A batch exhausted its retries.
+    Exhausted(SinkError),
+    /// The sink's credentials were refused.
+    Paused(SinkError),
+    /// The queue could not be read or acknowledged.
+    Queue(QueueError),
+}
+
+impl std::fmt::Display for Halt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stopped => f.write_str("stopped at the deadline"),
+            Self::Exhausted(error) => write!(f, "retries exhausted: {error}"),
+            Self::Paused(error) => write!(f, "credentials refused, sending paused: {error}"),
+            Self::Queue(error) => write!(f, "queue: {error}"),
+        }
+    }
+}
+
+/// The dead-letter file beside the queue directory `queue_dir`.
+#[must_use]
+pub fn dead_letter_path(queue_dir: &Path) -> PathBuf {
+    queue_dir
+        .parent()
+        .unwrap_or(queue_dir)
+        .join("dead-letter.jsonl")
+}
+
+/// Waits between retries: returns `false` to stop now.
+pub(crate) type Wait<'a> = dyn FnMut(Duration) -> bool + 'a;
+
+/// Settles batches from one queue through one sink.
+pub(crate) struct Courier<'a> {
+    pub(crate) sink: &'a mut dyn Sink,
+    pub(crate) queue: &'a Queue,
+    pub(crate) config: DeliveryConfig,
+}
+
+impl Courier<'_> {
+    /// Delivers batches, oldest first, until the queue holds fewer than
+    /// `batch_size` envelopes (`full_only`) or none, or something halts it.
+    /// Progress is in `report` either way.
+    pub(crate) fn drain(
+        &mut self,
+        full_only: bool,
+        deadline: Option<Instant>,
+        wait: &mut Wait<'_>,
+        report: &mut SendReport,
+    ) -> Result<(), Halt> {
+        loop {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(Halt::Stopped);
+            }
+            let batch = self
+                .queue
+                .peek(self.config.batch_size)
+                .map_err(Halt::Queue)?;
+            if batch.is_empty() || (full_only && batch.len() < self.config.batch_size) {
+                return Ok(());
+            }
+            let mut settled = SendReport::default();
+            let outcome = if batch.envelopes.is_empty() {
+                Ok(())
+            } else {
+                self.settle(&batch.envelopes, deadline, wait, &mut settled)
+            };
+            report.requests += settled.requests;
+            outcome?;
+            self.queue.ack(&batch).map_err(Halt::Queue)?;
+            self.count(&settled);
+            settled.requests = 0;
+            report.add(settled);
+        }
+    }
+
+    fn count(&self, settled: &SendReport) {
+        for (name, n) in [
+            (Counters::DROPPED_TOO_LARGE, settled.dropped_too_large),
+            (Counters::DEAD_LETTERED, settled.dead_lettered),
+        ] {
+            if let Err(error) = self.queue.add_counter(name, n as u64) {
+                tracing::warn!(%error, counter = name, "telemetry counter not saved");
+            }
+        }
+    }
+
+    /// Delivers `envelopes` or refuses them for good; on `Err` nothing of
+    /// them may leave the queue.
+    fn settle(
+        &mut self,
+        envelopes: &[Envelope],
+        deadline: Option<Instant>,
+        wait: &mut Wait<'_>,
+        report: &mut SendReport,
+    ) -> Result<(), Halt> {
+        let retry = self.config.retry;
+        let mut retries = 0;
+        loop {
+            let error = match self.sink.send(envelopes) {
+                Ok(sent) => {
+                    // A sink that does not count its requests made one,
+                    // unless it refused everything before sending.
+                    report.requests += if sent.refused >= envelopes.len() {
+                        sent.requests
+                    } else {
+                        sent.requests.max(1)
+                    };
+                    report.sent += envelopes.len().saturating_sub(sent.refused);
+                    report.dropped_too_large += sent.refused.min(envelopes.len());
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+            report.requests += 1;
+            match error.kind {
+                SinkErrorKind::TooLarge if envelopes.len() > 1 => {
+                    let (first, second) = envelopes.split_at(envelopes.len() / 2);
+                    self.settle(first, deadline, wait, report)?;
+                    return self.settle(second, deadline, wait, report);
+                }
+                SinkErrorKind::TooLarge => {
+                    tracing::warn!(
+                        event = %envelopes[0].event,
+                        sink = %error.sink,
+                        "telemetry event dropped: too large for the sink"
+                    );
+                    report.dropped_too_large += 1;
+                    return Ok(());
+                }
+                SinkErrorKind::Rejected => {
+                    return self.dead_letter(envelopes, &error, report);
+                }
+                SinkErrorKind::Unauthorized => return Err(Halt::Paused(error)),
+                SinkErrorKind::Transient { retry_after } => {
+                    if retries >= retry.max_retries {
+                        return Err(Halt::Exhausted(error));
+                    }
+                    let backoff = retry.backoff(retries, policy::jitter());
+                    let pause = retry_after.map_or(backoff, |after| after.max(backoff));
+                    tracing::debug!(%error, ?pause, retry = retries + 1, "telemetry batch will be retried");
+                    if deadline.is_some_and(|deadline| Instant::now() + pause > deadline) {
+                        return Err(Halt::Stopped);
+                    }
+                    if !wait(pause) {
+                        return Err(Halt::Stopped);
+                    }
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    fn dead_letter(
+        &self,
+        envelopes: &[Envelope],
+        error: &SinkError,
+        report: &mut SendReport,
+    ) -> Result<(), Halt> {
+        let path = dead_letter_path(self.queue.dir());
+        tracing::warn!(
+            events = envelopes.len(),
+            sink = %error.sink,
+            reason = %error.reason,
+            file = %path.display(),
+            "telemetry batch rejected; moved to the dead-letter file"
+        );
+        match write_dead_letter(&path, envelopes, error) {
+            Ok(()) => {
+                report.dead_lettered += envelopes.len();
+                Ok(())
+            }
+            Err(io) => Err(Halt::Exhausted(SinkError::new(
+                error.sink.clone(),
+                error.kind,
+                format!(
+                    "{}; the dead-letter file {} could not be written: {io}",
+                    error.reason,
+                    path.display()
+                ),
+            ))),
+        }
+    }
+}
+
+/// Appends one line per envelope: `{"at":…,"sink":…,"reason":…,"envelope":{…}}`.
+fn write_dead_letter(
+    path: &Path,
+    envelopes: &[Envelope],
+    error: &SinkError,
+) -> std::io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    if file.metadata()?.len() >= policy::DEAD_LETTER_MAX_BYTES {
+        tracing::warn!(file = %path.display(), "dead-letter file is full; rejected events are only counted");
+        return Ok(());
+    }
+    let head = format!(
+        "{{\"at\":{},\"sink\":{},\"reason\":{},\"envelope\":",
+        serde_json::to_string(&Timestamp::now()).map_err(std::io::Error::other)?,
+        serde_json::to_string(&error.sink).map_err(std::io::Error::other)?,
+        serde_json::to_string(&error.reason).map_err(std::io::Error::other)?,
+    );
+    let mut buf = Vec::new();
+    for envelope in envelopes {
+        buf.extend_from_slice(head.as_bytes());
+        envelope.write_line(&mut buf);
+        buf.pop();
+        buf.extend_from_slice(b"}\n");
+    }
+    file.write_all(&buf)?;
+    file.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dead_letter_file_sits_beside_the_queue_directory() {
+        assert_eq!(
+            dead_letter_path(Path::new("/data/myapp/queue")),
+            Path::new("/data/myapp/dead-letter.jsonl")
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! The file-system idioms every file of the runtime uses, in one place:
+//! private files (0600) and directories (0700), atomic replacement through a
+//! temporary file and a rename, and syncing a directory so that a rename or
+//! a removal survives a power cut.
+//!
+//! Errors carry what was being done and on which path, for the callers'
+//! own error types.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// A file operation that failed: what, where, why.
+#[derive(Debug)]
+pub(crate) struct FsError {
+    pub(crate) action: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) source: io::Error,
+}
+
+impl FsError {
+    fn new(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Options that create files readable and writable by the user only (0600
+/// on Unix); the caller adds read, write, create and truncate.
+pub(crate) fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates `dir` and its parents; those it creates are private (0700 on
+/// Unix).
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Flushes `dir`'s entries (new, renamed and removed files) to disk. A no-op
+/// where directories cannot be opened as files.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Replaces `path` with `bytes` through `temporary` (in the same directory)
+/// and a rename: a reader sees the old content or the new, never a mix. The
+/// new file is private. `durable` syncs the file before the rename and the
+/// directory after; without it a power loss may leave the old content, or a
+/// file that reads as corrupt.
+pub(crate) fn replace(
+    path: &Path,
+    temporary: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), FsError> {
+    let write = || -> io::Result<()> {
+        let mut file = private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(temporary)?;
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|error| FsError::new("write", temporary, error))?;
+    fs::rename(temporary, path).map_err(|error| FsError::new("replace", path, error))?;
+    if durable && let Some(dir) = path.parent() {
+        sync_dir(dir).map_err(|error| FsError::new("sync directory", dir, error))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_writes_a_private_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let temporary = dir.path().join("state.json.tmp");
+        replace(&path, &temporary, b"old", true).unwrap();
+        replace(&path, &temporary, b"new", false).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert!(!temporary.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_action_and_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let error = replace(&missing.join("a"), &missing.join("a.tmp"), b"x", true).unwrap_err();
+        assert_eq!(error.action, "write");
+        assert_eq!(error.path, missing.join("a.tmp"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        create_private_dir(&nested).unwrap();
+        let mode = fs::metadata(&nested).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

@@ -1,0 +1,349 @@
+//! The telemetry handle: `capture` filters, guards and stamps an event on
+//! the caller's thread (no I/O), then hands the queue line to a bounded
+//! channel; a writer thread appends to the durable queue in group commits.
+//! While telemetry is off there is no thread, and `capture` costs one atomic
+//! load. A full channel drops the newest event and counts it rather than
+//! block. Errors are logged through `tracing` and counted, never returned
+//! from `capture`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::Sampler;
+use crate::consent::Decision;
+use crate::control::{Control, ControlError};
+use crate::counters::{AtomicCounters, CaptureCounters};
+use crate::custom::{CustomEvent, InvalidCustomEvent};
+use crate::guard;
+use crate::queue::{Envelope, envelope};
+use crate::worker::{Command, Signal};
+use crate::{Anonymizer, EventPrefix, TelemetryEvent};
+
+pub(crate) struct Inner {
+    /// The one load `capture` makes while off.
+    pub(crate) recording: AtomicBool,
+    pub(crate) decision: Decision,
+    pub(crate) prefix: EventPrefix,
+    pub(crate) client_id: String,
+    pub(crate) anonymizer: Option<Anonymizer>,
+    pub(crate) sampler: Option<Sampler>,
+    /// To the writer thread; `None` while off.
+    pub(crate) sender: Option<SyncSender<Command>>,
+    /// To the courier thread, when telemetry is on with a sink.
+    pub(crate) courier: Option<Sender<Signal>>,
+    /// The writer and courier threads, joined by `shutdown`.
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) counters: Arc<AtomicCounters>,
+    pub(crate) debug: bool,
+    pub(crate) unguarded_custom: bool,
+    pub(crate) problems: Vec<String>,
+    pub(crate) control: Option<Mutex<Control>>,
+}
+
+/// The telemetry handle of an application. Cheap to clone; every clone feeds
+/// the same queue.
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("mode", &self.inner.decision.mode)
+            .field("source", &self.inner.decision.source)
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `flush` or `shutdown` could not finish, or telemetry is off.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The writer did not confirm before the deadline; events stay in memory
+    /// and are written when it catches up.
+    #[error("the telemetry writer did not finish within the deadline")]
+    Timeout,
+    /// There is no writer: telemetry is off or was shut down.
+    #[error("telemetry is not recording")]
+    NotRecording,
+    /// Events are on disk but not all were sent (retries exhausted, the
+    /// credentials refused, or the deadline came first); they stay queued.
+    #[error("queued events not sent: {0}")]
+    NotSent(String),
+}
+
+impl Telemetry {
+    /// A recording handle around what the builder started.
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A handle that records nothing, with why.
+    pub(crate) fn off(decision: Decision, prefix: EventPrefix, problems: Vec<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                recording: AtomicBool::new(false),
+                decision,
+                prefix,
+                client_id: String::new(),
+                anonymizer: None,
+                sampler: None,
+                sender: None,
+                courier: None,
+                threads: Mutex::new(Vec::new()),
+                counters: Arc::new(AtomicCounters::default()),
+                debug: false,
+                unguarded_custom: false,
+                problems,
+                control: None,
+            }),
+        }
+    }
+
+    /// Records `event`: filters it, guards it and hands it to the writer
+    /// thread. Never blocks, never fails: problems are counted and logged.
+    #[inline]
+    pub fn capture<E: TelemetryEvent + ?Sized>(&self, event: &E) {
+        if !self.inner.recording.load(Ordering::Relaxed) {
+            return;
+        }
+        self.capture_recording(event);
+    }
+
+    #[inline(never)]
+    fn capture_recording<E: TelemetryEvent + ?Sized>(&self, event: &E) {
+        let inner = &*self.inner;
+        if self.sampled_out(E::EVENT) {
+            return;
+        }
+        let Some(anonymizer) = &inner.anonymizer else {
+            return;
+        };
+        // The queue line is written here, around the properties, and handed
+        // to the writer as bytes: one allocation per event, no envelope.
+        let mut line = Vec::with_capacity(512);
+        envelope::begin_new_line(
+            &mut line,
+            &inner.prefix.qualified(E::EVENT),
+            &inner.client_id,
+        );
+        let properties = line.len();
+        if let Err(error) = serde_json::to_writer(&mut line, &event.telemetry_view(anonymizer)) {
+            AtomicCounters::bump(&inner.counters.dropped_unserializable);
+            tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
+            return;
+        }
+        // The guard validates the JSON as it scans, and fails closed.
+        if !self.passes_guard(E::EVENT, &line[properties..]) {
+            return;
+        }
+        envelope::end_line(&mut line, properties);
+        self.enqueue(line);
+    }
+
+    /// Records an event built by the caller (see [`CustomEvent`]): checked,
+    /// guarded unless the builder said
+    /// [`unguarded_custom_events`](TelemetryBuilder::unguarded_custom_events),
+    /// then queued like a derived event. Its name is used as given; its
+    /// distinct id defaults to the installation's client id.
+    ///
+    /// Only a malformed event is an error; a guard refusal or a full channel
+    /// is counted, as for [`capture`](Self::capture). Nothing is checked or
+    /// recorded while telemetry is off.
+    pub fn capture_custom(&self, event: CustomEvent) -> Result<(), InvalidCustomEvent> {
+        if !self.inner.recording.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let inner = &*self.inner;
+        if self.sampled_out(event.name()) {
+            return Ok(());
+        }
+        let envelope = event.into_envelope(&inner.client_id)?;
+        let guarded = inner.unguarded_custom
+            || self.passes_guard(&envelope.event, envelope.properties.get().as_bytes());
+        if guarded {
+            self.enqueue(envelope.to_line());
+        }
+        Ok(())
+    }
+
+    /// Whether the sampler drops events called `event`; counts a drop.
+    fn sampled_out(&self, event: &str) -> bool {
+        let inner = &*self.inner;
+        let dropped = inner
+            .sampler
+            .as_ref()
+            .is_some_and(|sampler| !sampler(event));
+        if dropped {
+            AtomicCounters::bump(&inner.counters.dropped_by_sampler);
+        }
+        dropped
+    }
+
+    /// Scans `properties` with the guard; counts and logs a refusal.
+    fn passes_guard(&self, event: &str, properties: &[u8]) -> bool {
+        let Err(violation) = guard::scan_json(properties) else {
+            return true;
+        };
+        AtomicCounters::bump(&self.inner.counters.dropped_by_guard);
+        tracing::warn!(
+            event,
+            field = %violation.path,
+            detector = violation.detector.as_str(),
+            "telemetry event dropped: a value looks personal"
+        );
+        false
+    }
+
+    /// Hands `line` (an envelope's queue line) to the writer; a full
+    /// channel drops it and counts.
+    fn enqueue(&self, line: Vec<u8>) {
+        let inner = &*self.inner;
+        if inner.debug {
+            eprintln!(
+                "telemetry: {}",
+                String::from_utf8_lossy(line.trim_ascii_end())
+            );
+        }
+        let Some(sender) = &inner.sender else {
+            return;
+        };
+        match sender.try_send(Command::Line(line)) {
+            Ok(()) => AtomicCounters::bump(&inner.counters.captured),
+            Err(TrySendError::Full(_)) => {
+                AtomicCounters::bump(&inner.counters.dropped_channel_full);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Waits until every event captured before this call is on disk and,
+    /// when telemetry is on with a sink, sent (retrying as the
+    /// [`delivery`](crate::delivery) rules say), or `timeout` passes.
+    ///
+    /// A flush also lifts a stall after a batch exhausted its retries: it is
+    /// the application's or the user's explicit "try now".
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let deadline = Instant::now() + timeout;
+        let (done, confirmed) = mpsc::sync_channel(1);
+        self.offer(Command::Flush(done), deadline)?;
+        confirmed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .map_err(|_| FlushError::Timeout)?;
+        let Some(courier) = &self.inner.courier else {
+            return Ok(());
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        courier
+            .send(Signal::Flush(reply))
+            .map_err(|_| FlushError::NotRecording)?;
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+            Err(_) => Err(FlushError::Timeout),
+        }
+    }
+
+    /// Hands `command` to the writer, waiting for room until `deadline`.
+    fn offer(&self, mut command: Command, deadline: Instant) -> Result<(), FlushError> {
+        let Some(sender) = &self.inner.sender else {
+            return Err(FlushError::NotRecording);
+        };
+        loop {
+            match sender.try_send(command) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    command = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Full(_)) => return Err(FlushError::Timeout),
+                Err(TrySendError::Disconnected(_)) => return Err(FlushError::NotRecording),
+            }
+        }
+    }
+
+    /// Stops recording, writes what was captured and, when telemetry is on
+    /// with a sink, sends what it can, until `deadline`. What is not sent
+    /// stays on disk for the next run. Later `capture` calls do nothing;
+    /// a second `shutdown` returns [`FlushError::NotRecording`].
+    pub fn shutdown(&self, deadline: Duration) -> Result<(), FlushError> {
+        let deadline = Instant::now() + deadline;
+        self.inner.recording.store(false, Ordering::Relaxed);
+        let (done, confirmed) = mpsc::sync_channel(1);
+        self.offer(Command::Shutdown(done), deadline)?;
+        confirmed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .map_err(|_| FlushError::Timeout)?;
+        let mut outcome = Ok(());
+        if let Some(courier) = &self.inner.courier {
+            let (reply, answer) = mpsc::sync_channel(1);
+            if courier.send(Signal::Shutdown(deadline, reply)).is_ok() {
+                // The courier stops at the deadline; allow it a moment to say so.
+                let grace =
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(100);
+                outcome = match answer.recv_timeout(grace) {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+                    Err(_) => Err(FlushError::Timeout),
+                };
+            }
+        }
+        if let Ok(mut threads) = self.inner.threads.lock() {
+            for thread in std::mem::take(&mut *threads) {
+                if thread.is_finished() {
+                    let _ = thread.join();
+                }
+            }
+        }
+        outcome
+    }
+
+    /// The mode and the source that decided it.
+    #[must_use]
+    pub fn decision(&self) -> &Decision {
+        &self.inner.decision
+    }
+
+    /// Whether `capture` records anything.
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.inner.recording.load(Ordering::Relaxed)
+    }
+
+    /// Counters of this process since start.
+    #[must_use]
+    pub fn counters(&self) -> CaptureCounters {
+        self.inner.counters.snapshot()
+    }
+
+    /// Problems met at start (an unreadable settings file, an unwritable
+    /// data directory), in words.
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        &self.inner.problems
+    }
+
+    /// Every queued envelope, oldest first, exactly as it would be sent;
+    /// empty while telemetry is off.
+    pub fn preview(&self) -> Result<Vec<Envelope>, ControlError> {
+        match &self.inner.control {
+            Some(control) => control
+                .lock()
+                .map_or_else(|_| Ok(Vec::new()), |control| control.preview()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The full name an event of type `E` is sent as: `myapp_session_summary`.
+    #[must_use]
+    pub fn event_name<E: TelemetryEvent + ?Sized>(&self) -> String {
+        self.inner.prefix.event_name::<E>()
+    }
+}

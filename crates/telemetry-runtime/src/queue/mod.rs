@@ -1,0 +1,835 @@
+//! The durable local queue of telemetry [`Envelope`]s.
+//!
+//! Envelopes are appended, in batches, to JSON Lines segment files in a
+//! directory the application chooses; a sink [`peek`](Queue::peek)s the
+//! oldest and [`ack`](Queue::ack)s what it delivered. An envelope leaves the
+//! queue only when it is acknowledged, purged, or dropped by the bounds.
+//!
+//! ```
+//! use serde_json::value::RawValue;
+//! use telemetry_runtime::queue::{Envelope, Queue, QueueConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let temporary = tempfile::tempdir()?;
+//! # let dir = temporary.path().join("queue");
+//! let queue = Queue::open(QueueConfig::new(dir))?;
+//! let properties = RawValue::from_string(r#"{"hits":3}"#.to_owned())?;
+//! queue.append(&[Envelope::new("search", "client-1", properties)])?;
+//!
+//! let batch = queue.peek(100)?;
+//! assert_eq!(batch.envelopes[0].event, "search");
+//! // … deliver batch.envelopes, then:
+//! queue.ack(&batch)?;
+//! assert_eq!(queue.stats()?.events, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # On disk
+//!
+//! ```text
+//! <dir>/                                   0700 on Unix; files 0600
+//!   queue.lock                             empty; locked for every operation
+//!   segment-00000000000000000001.jsonl     one envelope per line, oldest segment first
+//!   segment-00000000000000000002.jsonl     the newest segment takes the appends
+//!   cursor.json                            {"segment":2,"offset":4096}: all before it is acknowledged
+//!   counters.json                          {"dropped_by_bounds":12,"torn_lines_skipped":1,…}
+//! ```
+//!
+//! Segment ids only grow, even after a purge, so names sort in queue order.
+//! Other files in the directory are left alone.
+//!
+//! # Durability and concurrency
+//!
+//! - Every operation locks `queue.lock` (std's advisory file lock): exclusive
+//!   to change the queue, shared to read it. Several threads and several
+//!   processes of the application can use one queue.
+//! - [`Queue::append`] writes a whole batch with one `write` and makes it
+//!   durable with one `fsync` (group commit). A crash can leave at most the
+//!   last line of the newest segment torn: it is skipped and reported when
+//!   read, cut off before the next append (so it never glues onto a new
+//!   line), and never costs a complete line.
+//! - `cursor.json` and `counters.json` are replaced atomically (temporary
+//!   file, rename), so a reader sees the old or the new one. A corrupt one
+//!   is reset and reported as a [`QueueProblem`], never fatal.
+//! - Counters, purges and a cursor moved by the bounds are also made
+//!   durable (`fsync` of the file, then of the directory). An
+//!   acknowledgement is not: [`Queue::ack`] replaces the cursor and removes
+//!   the segments it consumed without syncing, which saves two `fsync`s and
+//!   a directory `fsync` per delivered batch. Nothing can be lost by it: the
+//!   envelopes are durable in their segments, and after a power cut the
+//!   cursor is the new one, the old one (the batch is sent again) or one
+//!   that reads as corrupt (reset to the start: everything still queued is
+//!   sent again). A resent envelope carries its `uuid` and `timestamp` from
+//!   capture, on which PostHog drops duplicates, so the cost of a lost
+//!   acknowledgement is a resend, never a lost or a doubled event. A
+//!   removal that did not reach the disk leaves a segment behind the
+//!   cursor, which reads as acknowledged and is removed by the next
+//!   acknowledgement.
+//!
+//! # Bounds
+//!
+//! After each append, whole segments are dropped: every segment whose newest
+//! envelope is older than [`QueueConfig::max_age`], then the oldest segments
+//! while they total more than [`QueueConfig::max_bytes`] (the newest segment
+//! is kept, so a single batch larger than the bound survives until the next
+//! one). Unacknowledged envelopes dropped this way are counted in
+//! [`Counters::DROPPED_BY_BOUNDS`].
+
+pub(crate) mod envelope;
+mod error;
+mod files;
+mod state;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use envelope::Envelope;
+pub use error::{QueueError, QueueProblem};
+pub use state::Counters;
+
+use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
+use state::Position;
+
+use crate::{Timestamp, policy};
+
+/// Where the queue lives and how large it may grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// The queue directory, created (owner-only on Unix) if missing.
+    pub dir: PathBuf,
+    /// The most bytes of segments to keep; the oldest segments are dropped
+    /// beyond it. Default [`Self::DEFAULT_MAX_BYTES`].
+    pub max_bytes: u64,
+    /// The oldest envelope worth keeping; segments whose newest envelope is
+    /// older are dropped. Default [`Self::DEFAULT_MAX_AGE`].
+    pub max_age: Duration,
+    /// The size at which appends move on to a new segment: a batch goes to a
+    /// new segment when it would take the current one past this size. Default
+    /// [`Self::DEFAULT_SEGMENT_BYTES`].
+    pub segment_bytes: u64,
+}
+
+impl QueueConfig {
+    /// 8 MiB ([`policy::QUEUE_MAX_BYTES`]).
+    pub const DEFAULT_MAX_BYTES: u64 = policy::QUEUE_MAX_BYTES;
+    /// 30 days ([`policy::QUEUE_MAX_AGE`]).
+    pub const DEFAULT_MAX_AGE: Duration = policy::QUEUE_MAX_AGE;
+    /// 1 MiB ([`policy::SEGMENT_BYTES`]).
+    pub const DEFAULT_SEGMENT_BYTES: u64 = policy::SEGMENT_BYTES;
+
+    /// A queue in `dir` with the default bounds. Change them with struct
+    /// update syntax: `QueueConfig { max_bytes: 1 << 20, ..QueueConfig::new(dir) }`.
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            max_age: Self::DEFAULT_MAX_AGE,
+            segment_bytes: Self::DEFAULT_SEGMENT_BYTES,
+        }
+    }
+
+    fn validate(&self) -> Result<(), QueueError> {
+        let reason = if self.segment_bytes == 0 {
+            "segment_bytes must be at least 1"
+        } else if self.max_bytes < self.segment_bytes {
+            "max_bytes must be at least segment_bytes"
+        } else if self.max_age.is_zero() {
+            "max_age must not be zero"
+        } else {
+            return Ok(());
+        };
+        Err(QueueError::InvalidConfig {
+            dir: self.dir.clone(),
+            reason,
+        })
+    }
+}
+
+/// What [`Queue::append`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppendReport {
+    /// Envelopes written.
+    pub appended: usize,
+    /// Bytes written, newlines included.
+    pub bytes_written: u64,
+    /// Envelopes not written because their line would be longer than 1 MiB;
+    /// counted in [`Counters::DROPPED_OVERSIZED`].
+    pub dropped_oversized: usize,
+    /// Whether a torn last line (left by a crash) was cut off before writing.
+    pub torn_tail_removed: bool,
+    /// Unacknowledged envelopes the bounds dropped after writing.
+    pub dropped_by_bounds: u64,
+    /// Segments the bounds dropped after writing.
+    pub segments_dropped: usize,
+    /// Problems found and worked around.
+    pub problems: Vec<QueueProblem>,
+}
+
+/// What [`Queue::read_all`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadReport {
+    /// The unacknowledged envelopes, oldest first.
+    pub envelopes: Vec<Envelope>,
+    /// Torn or corrupt lines skipped.
+    pub skipped_lines: usize,
+    /// Problems found (a corrupt cursor reads as the start of the queue).
+    pub problems: Vec<QueueProblem>,
+}
+
+/// The oldest unacknowledged envelopes, from [`Queue::peek`], to deliver and
+/// then [`ack`](Queue::ack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The envelopes, oldest first.
+    pub envelopes: Vec<Envelope>,
+    /// Torn or corrupt lines among them, skipped; acknowledging the batch
+    /// moves past them too.
+    pub skipped_lines: usize,
+    start: Position,
+    end: Position,
+}
+
+impl Batch {
+    /// The number of envelopes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.envelopes.len()
+    }
+
+    /// Whether acknowledging the batch would change nothing: no envelopes and
+    /// no skipped lines. A batch with skipped lines only is worth
+    /// acknowledging, to move past them.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The state of the queue, from [`Queue::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Unacknowledged envelopes.
+    pub events: usize,
+    /// Bytes of segment files on disk (what [`QueueConfig::max_bytes`]
+    /// bounds), including acknowledged lines of a partly acknowledged segment.
+    pub bytes: u64,
+    /// Segment files.
+    pub segments: usize,
+    /// The earliest timestamp among the unacknowledged envelopes.
+    pub oldest: Option<Timestamp>,
+    /// The latest timestamp among the unacknowledged envelopes.
+    pub newest: Option<Timestamp>,
+    /// Torn or corrupt unacknowledged lines.
+    pub skipped_lines: usize,
+    /// The persisted counters.
+    pub counters: Counters,
+    /// Problems found (corrupt cursor or counters file).
+    pub problems: Vec<QueueProblem>,
+}
+
+/// The durable local queue: see the [module documentation](self).
+///
+/// A `Queue` holds no open files, and of the directory's state it keeps
+/// only the newest timestamp of each segment but the newest one, keyed by
+/// the segment's id, length and modification time, so that the age bound
+/// does not read every segment at every append: segments other than the
+/// newest no longer change, and any change would change the key. Every
+/// call locks the directory and reads what it needs, so any number of
+/// `Queue`s, in any number of threads and processes, can share one
+/// directory.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    config: QueueConfig,
+    newest: Arc<Mutex<HashMap<u64, NewestTimestamp>>>,
+}
+
+impl Queue {
+    /// Opens the queue in `config.dir`, creating the directory if missing,
+    /// and checks that its lock file can be opened and locked.
+    pub fn open(config: QueueConfig) -> Result<Self, QueueError> {
+        config.validate()?;
+        files::create_dir(&config.dir)?;
+        let metadata = std::fs::metadata(&config.dir)
+            .map_err(|error| QueueError::io("inspect queue directory", &config.dir, error))?;
+        if !metadata.is_dir() {
+            return Err(QueueError::NotADirectory { path: config.dir });
+        }
+        drop(DirLock::acquire(&config.dir, false)?);
+        Ok(Self {
+            config,
+            newest: Arc::default(),
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// The queue directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// Appends `envelopes`, in order, as one durable batch: the lines are
+    /// built first, then written with one `write` and one `fsync`. Then
+    /// enforces the bounds.
+    ///
+    /// The batch goes to the newest segment, or to a new one when it would
+    /// take the newest past [`QueueConfig::segment_bytes`]. A torn last line
+    /// left by a crash is cut off first. An empty slice does nothing.
+    pub fn append(&self, envelopes: &[Envelope]) -> Result<AppendReport, QueueError> {
+        let mut report = AppendReport::default();
+        if envelopes.is_empty() {
+            return Ok(report);
+        }
+        let mut buf = Vec::with_capacity(
+            envelopes
+                .iter()
+                .map(|envelope| 160 + envelope.properties.get().len())
+                .sum(),
+        );
+        for envelope in envelopes {
+            let start = buf.len();
+            envelope.write_line(&mut buf);
+            if buf.len() - start > MAX_LINE_BYTES {
+                buf.truncate(start);
+                report.dropped_oversized += 1;
+            } else {
+                report.appended += 1;
+            }
+        }
+        self.append_buf(&buf, report)
+    }
+
+    /// Appends lines already written by [`Envelope::write_line`] (or
+    /// capture's equivalent), like [`append`](Self::append): the writer
+    /// thread's way, which copies bytes instead of building envelopes.
+    pub(crate) fn append_lines(&self, lines: &[Vec<u8>]) -> Result<AppendReport, QueueError> {
+        let mut report = AppendReport::default();
+        if lines.is_empty() {
+            return Ok(report);
+        }
+        let mut buf = Vec::with_capacity(lines.iter().map(Vec::len).sum());
+        for line in lines {
+            if line.len() > MAX_LINE_BYTES {
+                report.dropped_oversized += 1;
+            } else {
+                buf.extend_from_slice(line);
+                report.appended += 1;
+            }
+        }
+        self.append_buf(&buf, report)
+    }
+
+    /// Writes `buf` (whole lines), then enforces the bounds.
+    fn append_buf(&self, buf: &[u8], mut report: AppendReport) -> Result<AppendReport, QueueError> {
+        let dir = self.dir();
+        let _lock = DirLock::acquire(dir, true)?;
+        let mut delta = Counters::default();
+        delta.add(Counters::DROPPED_OVERSIZED, report.dropped_oversized as u64);
+        let mut cursor = self.repaired_cursor(&mut delta, &mut report.problems)?;
+        // Listed once: the lock keeps others out, and writing updates it.
+        let mut segments = files::list_segments(dir)?;
+        if !buf.is_empty() {
+            self.write_batch(cursor, buf, &mut segments, &mut report, &mut delta)?;
+        }
+        self.enforce_bounds(segments, &mut cursor, &mut report, &mut delta)?;
+        report.problems.extend(state::add_counters(dir, &delta)?);
+        Ok(report)
+    }
+
+    /// Every unacknowledged envelope, oldest first. Torn and corrupt lines are
+    /// skipped and counted in the report, never fatal.
+    pub fn read_all(&self) -> Result<ReadReport, QueueError> {
+        let _lock = DirLock::acquire(self.dir(), false)?;
+        let (cursor, problem) = state::load_cursor(self.dir())?;
+        let mut report = ReadReport {
+            problems: problem.into_iter().collect(),
+            ..ReadReport::default()
+        };
+        for (segment, from) in unacknowledged(&files::list_segments(self.dir())?, cursor) {
+            files::scan(&segment.path, from, |line, _| {
+                match line {
+                    Line::Valid(envelope) => report.envelopes.push(envelope),
+                    Line::Corrupt | Line::Torn => report.skipped_lines += 1,
+                }
+                ControlFlow::Continue(())
+            })?;
+        }
+        Ok(report)
+    }
+
+    /// Up to `max` of the oldest unacknowledged envelopes, with their place in
+    /// the queue, for [`ack`](Self::ack). Peeking changes nothing: peeking
+    /// again returns the same envelopes until they are acknowledged.
+    pub fn peek(&self, max: usize) -> Result<Batch, QueueError> {
+        let _lock = DirLock::acquire(self.dir(), false)?;
+        let (cursor, _) = state::load_cursor(self.dir())?;
+        let mut batch = Batch {
+            envelopes: Vec::new(),
+            skipped_lines: 0,
+            start: cursor,
+            end: cursor,
+        };
+        if max == 0 {
+            return Ok(batch);
+        }
+        let segments = files::list_segments(self.dir())?;
+        let newest = segments.last().map(|segment| segment.id);
+        for (segment, from) in unacknowledged(&segments, cursor) {
+            let is_newest = Some(segment.id) == newest;
+            let mut full = false;
+            files::scan(&segment.path, from, |line, offset| {
+                match line {
+                    Line::Valid(envelope) => batch.envelopes.push(envelope),
+                    // A torn tail of the newest segment is cut off by the next
+                    // append; elsewhere it is a line like any other.
+                    Line::Torn if is_newest => return ControlFlow::Break(()),
+                    Line::Corrupt | Line::Torn => batch.skipped_lines += 1,
+                }
+                batch.end = Position {
+                    segment: segment.id,
+                    offset,
+                };
+                full = batch.envelopes.len() >= max;
+                if full {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })?;
+            if full {
+                break;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Marks `batch` delivered: persists the cursor past it, then removes the
+    /// segments it fully consumed.
+    ///
+    /// Acknowledging is idempotent and never moves the cursor back: a batch
+    /// that was already acknowledged, or whose envelopes were purged or
+    /// dropped by the bounds since, changes nothing.
+    pub fn ack(&self, batch: &Batch) -> Result<(), QueueError> {
+        let dir = self.dir();
+        let _lock = DirLock::acquire(dir, true)?;
+        let mut delta = Counters::default();
+        let mut problems = Vec::new();
+        let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
+        if batch.end > cursor {
+            // Not synced: a move lost in a power cut only sends the batch
+            // again (see "Durability" above).
+            state::replace_cursor(dir, batch.end, false)?;
+            if batch.start == cursor {
+                delta.add(Counters::TORN_LINES_SKIPPED, batch.skipped_lines as u64);
+            }
+        }
+        let cursor = cursor.max(batch.end);
+        for segment in files::list_segments(dir)? {
+            let consumed = segment.id < cursor.segment
+                || (segment.id == cursor.segment && cursor.offset >= segment.len);
+            if consumed {
+                // Not synced either: a removal lost in a power cut leaves a
+                // segment behind the cursor, which reads as acknowledged and
+                // goes with the next acknowledgement.
+                files::remove(&segment.path, "remove acknowledged segment")?;
+            }
+        }
+        state::add_counters(dir, &delta)?;
+        Ok(())
+    }
+
+    /// Deletes every queued envelope; returns how many unacknowledged
+    /// envelopes there were. Counters are kept, and purged lines are not
+    /// counted in them (purging is asked for, not a loss).
+    pub fn purge(&self) -> Result<usize, QueueError> {
+        let dir = self.dir();
+        let _lock = DirLock::acquire(dir, true)?;
+        let mut delta = Counters::default();
+        let mut problems = Vec::new();
+        let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
+        let segments = files::list_segments(dir)?;
+        let mut events = 0;
+        for (segment, from) in unacknowledged(&segments, cursor) {
+            events += count_lines(segment, from)?.0;
+        }
+        let newest = segments.last().map_or(0, |segment| segment.id);
+        // Past every segment removed, so that acknowledging an older batch
+        // changes nothing and new segments sort after it.
+        let next = Position {
+            segment: newest.max(cursor.segment).saturating_add(1),
+            offset: 0,
+        };
+        state::save_cursor(dir, next)?;
+        for segment in &segments {
+            files::remove(&segment.path, "remove segment")?;
+        }
+        files::sync_dir(dir)?;
+        state::add_counters(dir, &delta)?;
+        Ok(events)
+    }
+
+    /// Counts, sizes and timestamps of the queue, and the persisted counters.
+    /// Reads every unacknowledged line.
+    pub fn stats(&self) -> Result<QueueStats, QueueError> {
+        let dir = self.dir();
+        let _lock = DirLock::acquire(dir, false)?;
+        let (cursor, cursor_problem) = state::load_cursor(dir)?;
+        let (counters, counters_problem) = state::load_counters(dir)?;
+        let segments = files::list_segments(dir)?;
+        let mut stats = QueueStats {
+            bytes: segments.iter().map(|segment| segment.len).sum(),
+            segments: segments.len(),
+            counters,
+            problems: cursor_problem.into_iter().chain(counters_problem).collect(),
+            ..QueueStats::default()
+        };
+        for (segment, from) in unacknowledged(&segments, cursor) {
+            files::scan(&segment.path, from, |line, _| {
+                match line {
+                    Line::Valid(envelope) => {
+                        stats.events += 1;
+                        let at = envelope.timestamp;
+                        stats.oldest = Some(stats.oldest.map_or(at, |oldest| oldest.min(at)));
+                        stats.newest = Some(stats.newest.map_or(at, |newest| newest.max(at)));
+                    }
+                    Line::Corrupt | Line::Torn => stats.skipped_lines += 1,
+                }
+                ControlFlow::Continue(())
+            })?;
+        }
+        Ok(stats)
+    }
+
+    /// The persisted counters, without reading the segments. A corrupt
+    /// counters file reads as all zeros (see [`stats`](Self::stats) for the
+    /// problem).
+    pub fn counters(&self) -> Result<Counters, QueueError> {
+        let _lock = DirLock::acquire(self.dir(), false)?;
+        Ok(state::load_counters(self.dir())?.0)
+    }
+
+    /// Adds `n` to the persisted counter `name` (`dropped_by_guard`,
+    /// `dropped_channel_full`, …), so that other processes see it in
+    /// [`stats`](Self::stats). Adding 0 does nothing.
+    pub fn add_counter(&self, name: &'static str, n: u64) -> Result<(), QueueError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let _lock = DirLock::acquire(self.dir(), true)?;
+        let mut delta = Counters::default();
+        delta.add(name, n);
+        state::add_counters(self.dir(), &delta)?;
+        Ok(())
+    }
+
+    /// The cursor, under the exclusive lock: a corrupt one is reset to the
+    /// start of the queue, persisted, counted and reported.
+    fn repaired_cursor(
+        &self,
+        delta: &mut Counters,
+        problems: &mut Vec<QueueProblem>,
+    ) -> Result<Position, QueueError> {
+        let (cursor, problem) = state::load_cursor(self.dir())?;
+        if let Some(problem) = problem {
+            state::save_cursor(self.dir(), cursor)?;
+            delta.add(Counters::CURSOR_RESET, 1);
+            problems.push(problem);
+        }
+        Ok(cursor)
+    }
+
+    /// Writes `buf` (whole lines) to the newest of `segments` or a new one,
+    /// syncs it, and updates `segments` to match.
+    fn write_batch(
+        &self,
+        cursor: Position,
+        buf: &[u8],
+        segments: &mut Vec<Segment>,
+        report: &mut AppendReport,
+        delta: &mut Counters,
+    ) -> Result<(), QueueError> {
+        let dir = self.dir();
+        let mut target = None;
+        if let Some(segment) = segments.last_mut() {
+            let (file, len, torn_kept) = open_newest(segment, cursor, report, delta)?;
+            if len != segment.len {
+                segment.len = len;
+                segment.modified = None;
+            }
+            // Never write where the cursor says everything is acknowledged,
+            // nor after a torn line that could not be cut off.
+            let acknowledged = cursor
+                > Position {
+                    segment: segment.id,
+                    offset: len,
+                };
+            let fits =
+                len == 0 || len.saturating_add(buf.len() as u64) <= self.config.segment_bytes;
+            if !torn_kept && !acknowledged && fits {
+                target = Some((segment.id, segment.path.clone(), file, len, false));
+            }
+        }
+        let (id, path, mut file, len, created) = if let Some(target) = target {
+            target
+        } else {
+            let id = segments
+                .last()
+                .map_or(0, |segment| segment.id)
+                .max(cursor.segment)
+                .saturating_add(1);
+            let path = dir.join(files::segment_name(id));
+            let file = files::private_options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|error| QueueError::io("create segment", &path, error))?;
+            (id, path, file, 0, true)
+        };
+        if let Err(error) = write_at_end(&mut file, len, buf) {
+            // Best effort: take back a partial batch, or leave a torn tail
+            // for the next append to cut off.
+            let _ = file.set_len(len);
+            return Err(QueueError::io("write segment", &path, error));
+        }
+        file.sync_data()
+            .map_err(|error| QueueError::io("sync segment", &path, error))?;
+        if created {
+            files::sync_dir(dir)?;
+        }
+        let written = Segment {
+            id,
+            len: len + buf.len() as u64,
+            modified: None,
+            path,
+        };
+        if created {
+            segments.push(written);
+        } else if let Some(newest) = segments.last_mut() {
+            *newest = written;
+        }
+        report.bytes_written = buf.len() as u64;
+        Ok(())
+    }
+
+    /// Drops every segment whose newest envelope is older than `max_age`,
+    /// then whole segments, oldest first, while over `max_bytes` (keeping
+    /// the newest).
+    fn enforce_bounds(
+        &self,
+        mut segments: Vec<Segment>,
+        cursor: &mut Position,
+        report: &mut AppendReport,
+        delta: &mut Counters,
+    ) -> Result<(), QueueError> {
+        let dir = self.dir();
+        let now = OffsetDateTime::now_utc();
+        let newest = segments.last().map(|segment| segment.id);
+        let mut expired = Vec::new();
+        for segment in &segments {
+            if self.expired(segment, Some(segment.id) == newest, now)? {
+                expired.push(segment.id);
+            }
+        }
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.retain(|id, _| segments.iter().any(|segment| segment.id == *id));
+        }
+        let mut dropped = Vec::new();
+        segments.retain(|segment| {
+            let keep = !expired.contains(&segment.id);
+            if !keep {
+                dropped.push(segment.clone());
+            }
+            keep
+        });
+        let mut total: u64 = segments.iter().map(|segment| segment.len).sum();
+        let all_but_newest = segments.len().saturating_sub(1);
+        for segment in &segments[..all_but_newest] {
+            if total <= self.config.max_bytes {
+                break;
+            }
+            total -= segment.len;
+            dropped.push(segment.clone());
+        }
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        for segment in &dropped {
+            if segment.id >= cursor.segment {
+                let from = if segment.id == cursor.segment {
+                    cursor.offset
+                } else {
+                    0
+                };
+                let (valid, bad) = count_lines(segment, from)?;
+                delta.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
+                delta.add(Counters::TORN_LINES_SKIPPED, bad as u64);
+                report.dropped_by_bounds += valid as u64;
+            }
+            files::remove(&segment.path, "remove segment")?;
+            report.segments_dropped += 1;
+        }
+        files::sync_dir(dir)?;
+        // A cursor in a dropped segment moves to the start of the next one (the
+        // same place in the queue), so that acknowledging a batch peeked from
+        // the dropped segment neither moves it nor counts its lines twice.
+        if dropped.iter().any(|segment| segment.id == cursor.segment) {
+            *cursor = Position {
+                segment: cursor.segment.saturating_add(1),
+                offset: 0,
+            };
+            state::save_cursor(dir, *cursor)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `segment`'s newest envelope is older than `max_age`. A segment
+    /// without a single valid envelope is expired unless it is the newest.
+    fn expired(
+        &self,
+        segment: &Segment,
+        is_newest: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, QueueError> {
+        // Only the newest segment takes appends, and a torn tail is cut off
+        // only there: it is read every time, the others once.
+        let newest = if is_newest {
+            files::newest_timestamp(&segment.path, segment.len)?
+        } else {
+            self.newest_timestamp(segment)?
+        };
+        Ok(match newest {
+            None => !is_newest,
+            Some(newest) => Duration::try_from(now - newest.as_offset_date_time())
+                .is_ok_and(|age| age > self.config.max_age),
+        })
+    }
+}
+
+/// A segment's newest timestamp, and the state of the file it was read from.
+#[derive(Debug, Clone, Copy)]
+struct NewestTimestamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    timestamp: Option<Timestamp>,
+}
+
+impl Queue {
+    /// The timestamp of `segment`'s last valid envelope: from the cache when
+    /// the file has the length and modification time it had when read,
+    /// else read from its end.
+    fn newest_timestamp(&self, segment: &Segment) -> Result<Option<Timestamp>, QueueError> {
+        let cached = self.newest.lock().ok().and_then(|cache| {
+            cache
+                .get(&segment.id)
+                .filter(|entry| {
+                    entry.len == segment.len
+                        && entry.modified.is_some()
+                        && entry.modified == segment.modified
+                })
+                .map(|entry| entry.timestamp)
+        });
+        if let Some(timestamp) = cached {
+            return Ok(timestamp);
+        }
+        let timestamp = files::newest_timestamp(&segment.path, segment.len)?;
+        if let Ok(mut cache) = self.newest.lock() {
+            cache.insert(
+                segment.id,
+                NewestTimestamp {
+                    len: segment.len,
+                    modified: segment.modified,
+                    timestamp,
+                },
+            );
+        }
+        Ok(timestamp)
+    }
+}
+
+/// Opens the newest segment for writing and cuts off a torn last line.
+/// Returns the file, its length, and whether a torn line was left in
+/// place (because the cursor is past it).
+fn open_newest(
+    segment: &Segment,
+    cursor: Position,
+    report: &mut AppendReport,
+    delta: &mut Counters,
+) -> Result<(File, u64, bool), QueueError> {
+    let path = &segment.path;
+    let mut file = files::private_options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|error| QueueError::io("open segment", path, error))?;
+    let read_error = |error| QueueError::io("read segment", path, error);
+    let len = file.metadata().map_err(read_error)?.len();
+    if files::last_byte(&mut file, len).map_err(read_error)? == Some(b'\n') || len == 0 {
+        return Ok((file, len, false));
+    }
+    let cut = files::end_of_last_line(&mut file, len).map_err(read_error)?;
+    let cut_position = Position {
+        segment: segment.id,
+        offset: cut,
+    };
+    if cursor > cut_position {
+        return Ok((file, len, true));
+    }
+    file.set_len(cut)
+        .map_err(|error| QueueError::io("cut torn line off", path, error))?;
+    report.torn_tail_removed = true;
+    delta.add(Counters::TORN_LINES_SKIPPED, 1);
+    Ok((file, cut, false))
+}
+
+/// The segments holding unacknowledged lines, each with the offset to read
+/// from.
+fn unacknowledged(segments: &[Segment], cursor: Position) -> impl Iterator<Item = (&Segment, u64)> {
+    segments
+        .iter()
+        .filter(move |segment| segment.id >= cursor.segment)
+        .map(move |segment| {
+            let from = if segment.id == cursor.segment {
+                cursor.offset
+            } else {
+                0
+            };
+            (segment, from)
+        })
+}
+
+/// Valid and torn-or-corrupt lines of `segment` from `from`, each line
+/// checked without building its envelope.
+fn count_lines(segment: &Segment, from: u64) -> Result<(usize, usize), QueueError> {
+    let (mut valid, mut bad) = (0, 0);
+    files::scan_lines(&segment.path, from, |line, _| {
+        match line {
+            RawLine::Complete(line) if envelope::is_valid_line(line) => valid += 1,
+            RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok((valid, bad))
+}
+
+fn write_at_end(file: &mut File, len: u64, buf: &[u8]) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(len))?;
+    file.write_all(buf)
+}

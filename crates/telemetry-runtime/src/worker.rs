@@ -1,0 +1,286 @@
+//! The background threads of a recording [`Telemetry`](crate::Telemetry):
+//! the writer, which appends captured envelopes to the durable queue in group
+//! commits, and, when telemetry is on with a sink, the courier, which drains
+//! the queue into the sink by the [`delivery`](crate::delivery) rules.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::{Duration, Instant};
+
+use crate::counters::{AtomicCounters, CaptureCounters, PERSISTED_COUNTERS};
+use crate::delivery::{Courier, Halt, SendReport};
+use crate::policy;
+use crate::queue::Queue;
+use crate::sink::Sink;
+
+/// What `capture`, `flush` and `shutdown` tell the writer.
+pub(crate) enum Command {
+    /// One envelope as its queue line, `\n` included.
+    Line(Vec<u8>),
+    /// Confirm once everything before it is on disk.
+    Flush(SyncSender<()>),
+    /// Write everything before it, confirm, and exit.
+    Shutdown(SyncSender<()>),
+}
+
+/// Appends lines in group commits: whatever is waiting is written with one
+/// `fsync`, and counters are persisted alongside. Tells the courier, if any,
+/// how many envelopes it appended.
+pub(crate) fn write_loop(
+    queue: &Queue,
+    receiver: &Receiver<Command>,
+    counters: &AtomicCounters,
+    courier: Option<&Sender<Signal>>,
+) {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut waiting: Vec<SyncSender<()>> = Vec::new();
+    let mut persisted = CaptureCounters::default();
+    let mut exit = false;
+    while !exit {
+        let first = match receiver.recv_timeout(Duration::from_secs(1)) {
+            Ok(command) => Some(command),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                exit = true;
+                None
+            }
+        };
+        let mut next = first;
+        while let Some(command) = next.take() {
+            match command {
+                Command::Line(line) => lines.push(line),
+                Command::Flush(done) => waiting.push(done),
+                Command::Shutdown(done) => {
+                    waiting.push(done);
+                    exit = true;
+                    break;
+                }
+            }
+            if lines.len() < policy::WRITER_MAX_BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        let appended = commit(queue, &mut lines, counters);
+        if appended > 0
+            && let Some(courier) = courier
+        {
+            let _ = courier.send(Signal::Appended(appended));
+        }
+        persist_counters(queue, counters, &mut persisted);
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Appends `lines` and clears them; returns how many were appended.
+fn commit(queue: &Queue, lines: &mut Vec<Vec<u8>>, counters: &AtomicCounters) -> usize {
+    if lines.is_empty() {
+        return 0;
+    }
+    let appended = match queue.append_lines(lines) {
+        Ok(report) => report.appended,
+        Err(error) => {
+            tracing::warn!(%error, events = lines.len(), "telemetry events could not be written");
+            counters
+                .dropped_write_failed
+                .fetch_add(lines.len() as u64, Ordering::Relaxed);
+            0
+        }
+    };
+    lines.clear();
+    appended
+}
+
+/// Adds what the counters gained since the last call to the queue's
+/// persisted counters.
+fn persist_counters(queue: &Queue, counters: &AtomicCounters, persisted: &mut CaptureCounters) {
+    let now = counters.snapshot();
+    let deltas = [
+        now.dropped_by_guard - persisted.dropped_by_guard,
+        now.dropped_channel_full - persisted.dropped_channel_full,
+        now.dropped_by_sampler - persisted.dropped_by_sampler,
+        now.dropped_unserializable - persisted.dropped_unserializable,
+        now.dropped_write_failed - persisted.dropped_write_failed,
+    ];
+    for (name, delta) in PERSISTED_COUNTERS.iter().zip(deltas) {
+        if delta > 0 && queue.add_counter(name, delta).is_err() {
+            return;
+        }
+    }
+    *persisted = now;
+}
+
+/// The answer to a flush or shutdown of the courier: what it sent, or why it
+/// stopped short.
+pub(crate) type Delivered = Result<SendReport, String>;
+
+/// What the writer and the handle tell the courier.
+pub(crate) enum Signal {
+    /// The writer appended this many envelopes.
+    Appended(usize),
+    /// Send everything queued now (lifting a stall after exhausted retries)
+    /// and answer.
+    Flush(SyncSender<Delivered>),
+    /// Send what can be sent before the deadline, answer, and exit.
+    Shutdown(Instant, SyncSender<Delivered>),
+}
+
+/// Signals that arrived while the courier was busy, handled once it is not.
+#[derive(Default)]
+struct Deferred {
+    pending: usize,
+    flushes: Vec<SyncSender<Delivered>>,
+    shutdown: Option<(Instant, SyncSender<Delivered>)>,
+    disconnected: bool,
+}
+
+impl Deferred {
+    /// Waits `pause` for a retry while taking signals; `false` when the
+    /// courier must stop instead (a shutdown deadline comes first, or the
+    /// handle is gone).
+    fn wait(&mut self, signals: &Receiver<Signal>, pause: Duration) -> bool {
+        let until = Instant::now() + pause;
+        loop {
+            if self.disconnected || self.shutdown.as_ref().is_some_and(|(at, _)| until > *at) {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            match signals.recv_timeout(left) {
+                Ok(Signal::Appended(n)) => self.pending += n,
+                Ok(Signal::Flush(reply)) => self.flushes.push(reply),
+                Ok(Signal::Shutdown(at, reply)) => self.shutdown = Some((at, reply)),
+                Err(RecvTimeoutError::Timeout) => return true,
+                Err(RecvTimeoutError::Disconnected) => self.disconnected = true,
+            }
+        }
+    }
+}
+
+/// Why the courier does not send for now.
+enum Hold {
+    /// Credentials refused: until the next start.
+    Paused(String),
+    /// A batch exhausted its retries: until the next start or a flush.
+    Stalled(String),
+}
+
+/// Drains `queue` into `sink`: a batch as soon as `batch_size` envelopes
+/// are queued, everything every `interval`, and at once whatever earlier
+/// runs left (`backlog`).
+pub(crate) fn courier_loop(
+    mut sink: Box<dyn Sink>,
+    queue: &Queue,
+    signals: &Receiver<Signal>,
+    backlog: bool,
+) {
+    let config = sink.delivery();
+    let mut courier = Courier {
+        sink: &mut *sink,
+        queue,
+        config,
+    };
+    let mut deferred = Deferred::default();
+    let mut hold: Option<Hold> = None;
+    let mut next_tick = if backlog {
+        Instant::now()
+    } else {
+        Instant::now() + config.interval
+    };
+    loop {
+        let signal = signals.recv_timeout(next_tick.saturating_duration_since(Instant::now()));
+        let (full_only, deadline, flush, shutdown) = match signal {
+            Ok(Signal::Appended(n)) => {
+                deferred.pending += n;
+                if deferred.pending < config.batch_size {
+                    continue;
+                }
+                (true, None, None, None)
+            }
+            Ok(Signal::Flush(reply)) => {
+                if matches!(hold, Some(Hold::Stalled(_))) {
+                    hold = None;
+                }
+                (false, None, Some(reply), None)
+            }
+            Ok(Signal::Shutdown(at, reply)) => (false, Some(at), None, Some(reply)),
+            Err(RecvTimeoutError::Timeout) => {
+                next_tick = Instant::now() + config.interval;
+                (false, None, None, None)
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let outcome = pass(
+            &mut courier,
+            &mut hold,
+            &mut deferred,
+            signals,
+            full_only,
+            deadline,
+        );
+        deferred.pending = 0;
+        for reply in flush.into_iter().chain(deferred.flushes.drain(..)) {
+            let _ = reply.send(outcome.clone());
+        }
+        if let Some(reply) = shutdown {
+            let _ = reply.send(outcome);
+            return;
+        }
+        if let Some((at, reply)) = deferred.shutdown.take() {
+            let last = pass(
+                &mut courier,
+                &mut hold,
+                &mut deferred,
+                signals,
+                false,
+                Some(at),
+            );
+            let _ = reply.send(last);
+            return;
+        }
+        if deferred.disconnected {
+            return;
+        }
+    }
+}
+
+/// One delivery pass, unless held; logs why it stopped short.
+fn pass(
+    courier: &mut Courier<'_>,
+    hold: &mut Option<Hold>,
+    deferred: &mut Deferred,
+    signals: &Receiver<Signal>,
+    full_only: bool,
+    deadline: Option<Instant>,
+) -> Delivered {
+    match hold {
+        Some(Hold::Paused(reason) | Hold::Stalled(reason)) => return Err(reason.clone()),
+        None => {}
+    }
+    let mut report = SendReport::default();
+    let mut wait = |pause| deferred.wait(signals, pause);
+    match courier.drain(full_only, deadline, &mut wait, &mut report) {
+        Ok(()) => Ok(report),
+        Err(halt) => {
+            let reason = halt.to_string();
+            match halt {
+                Halt::Paused(error) => {
+                    tracing::error!(%error, "telemetry sending paused until the next start: the credentials were refused");
+                    *hold = Some(Hold::Paused(reason.clone()));
+                }
+                Halt::Exhausted(error) => {
+                    tracing::warn!(%error, "telemetry sending stopped for this run; queued events stay on disk");
+                    *hold = Some(Hold::Stalled(reason.clone()));
+                }
+                Halt::Queue(error) => {
+                    tracing::warn!(%error, "telemetry queue unreadable; sending later");
+                }
+                Halt::Stopped => {}
+            }
+            Err(reason)
+        }
+    }
+}

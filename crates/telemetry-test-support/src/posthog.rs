@@ -1,0 +1,439 @@
+//! A fake PostHog capture server on loopback: speaks `/batch/` over
+//! HTTP/1.1 with keep-alive, decompresses gzip, checks the wire format, and
+//! can be told to fail.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// What the server does with one request instead of accepting it.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and body.
+    Status(u16, &'static str),
+    /// Answer with this status and a `Retry-After` header.
+    RetryAfter(u16, String),
+    /// Wait this long before answering 200 (past the client's timeout).
+    Hang(Duration),
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// When it arrived (its body fully read).
+    pub at: Instant,
+    /// The status answered (0 for a dropped connection).
+    pub status: u16,
+    /// Whether the body came gzipped.
+    pub gzip: bool,
+    /// The decompressed body's length.
+    pub body_len: usize,
+    /// The decompressed body, parsed.
+    pub body: Value,
+}
+
+impl Request {
+    /// The events of the batch.
+    pub fn events(&self) -> Vec<Value> {
+        self.body["batch"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The uuids of the batch, in order.
+    pub fn uuids(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|event| event["uuid"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Fault>,
+    always: Option<u16>,
+    max_body: Option<usize>,
+    /// Fail this share of requests with 500, from a seeded generator.
+    fail_rate: Option<(f64, u64)>,
+    requests: Vec<Request>,
+    wire_errors: Vec<String>,
+    /// Accept any client library and any RFC 3339 offset, as PostHog does:
+    /// for benchmarks that send through other clients too.
+    any_client: bool,
+}
+
+/// The server. Stops when dropped.
+pub struct FakePostHog {
+    addr: SocketAddr,
+    api_key: String,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FakePostHog {
+    /// Starts a server that accepts `api_key`.
+    pub fn start(api_key: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            let api_key = api_key.to_owned();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let state = Arc::clone(&state);
+                            let stop = Arc::clone(&stop);
+                            let api_key = api_key.clone();
+                            std::thread::spawn(move || serve(stream, &state, &stop, &api_key));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            api_key: api_key.to_owned(),
+            state,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// The next requests meet these faults, in order.
+    pub fn push(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state().script.extend(faults);
+    }
+
+    /// Every request is answered with `status` (`None`: back to normal).
+    pub fn always(&self, status: Option<u16>) {
+        self.state().always = status;
+    }
+
+    /// Bodies over `bytes` (decompressed) get 413.
+    pub fn max_body(&self, bytes: usize) {
+        self.state().max_body = Some(bytes);
+    }
+
+    /// A `rate` share of requests, chosen by a generator seeded with `seed`,
+    /// get 500.
+    pub fn fail_randomly(&self, rate: f64, seed: u64) {
+        self.state().fail_rate = Some((rate, seed.max(1)));
+    }
+
+    /// Accepts events from any client library (`$lib`) with any RFC 3339
+    /// offset, as PostHog does, instead of checking this crate's format.
+    pub fn accept_any_client(&self) {
+        self.state().any_client = true;
+    }
+
+    /// Forgets every request so far.
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.requests.clear();
+        state.wire_errors.clear();
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state().requests.clone()
+    }
+
+    /// Events of the requests answered 2xx, in arrival order.
+    pub fn accepted(&self) -> Vec<Value> {
+        self.state()
+            .requests
+            .iter()
+            .filter(|request| (200..300).contains(&request.status))
+            .flat_map(Request::events)
+            .collect()
+    }
+
+    /// Wire-format problems found, in words.
+    pub fn wire_errors(&self) -> Vec<String> {
+        self.state().wire_errors.clone()
+    }
+
+    /// Waits up to `timeout` for `n` requests; returns how many arrived.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> usize {
+        let until = Instant::now() + timeout;
+        loop {
+            let seen = self.state().requests.len();
+            if seen >= n || Instant::now() >= until {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The API key it accepts.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+}
+
+impl Drop for FakePostHog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+/// Serves requests on one connection until the client closes it.
+fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool, api_key: &str) {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    while !stop.load(Ordering::Relaxed) {
+        let Some((head, body)) = read_request(&mut reader, stop) else {
+            return;
+        };
+        let (fault, verdict) = {
+            let mut state = state.lock().unwrap();
+            let fault = state.script.pop_front();
+            let verdict = judge(&mut state, &head, &body, api_key);
+            (fault, verdict)
+        };
+        let (status, extra, text, verdict) = match (fault, verdict) {
+            (Some(Fault::Drop), verdict) => {
+                record(state, verdict, 0);
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            (Some(Fault::Hang(pause)), verdict) => {
+                std::thread::sleep(pause);
+                (200, String::new(), "{\"status\":1}", verdict)
+            }
+            (Some(Fault::Status(status, text)), verdict) => (status, String::new(), text, verdict),
+            (Some(Fault::RetryAfter(status, after)), verdict) => (
+                status,
+                format!("Retry-After: {after}\r\n"),
+                "slow down",
+                verdict,
+            ),
+            (None, verdict) => {
+                let status = verdict.status;
+                let text = if status == 200 {
+                    "{\"status\":1}"
+                } else {
+                    "refused"
+                };
+                (status, String::new(), text, verdict)
+            }
+        };
+        record(state, verdict, status);
+        let response = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{text}",
+            text.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+struct Verdict {
+    status: u16,
+    gzip: bool,
+    body_len: usize,
+    body: Value,
+}
+
+fn record(state: &Mutex<State>, verdict: Verdict, status: u16) {
+    state.lock().unwrap().requests.push(Request {
+        at: Instant::now(),
+        status,
+        gzip: verdict.gzip,
+        body_len: verdict.body_len,
+        body: verdict.body,
+    });
+}
+
+/// Reads one request: its head (request line and headers, lower-cased
+/// names) and its body. `None` when the connection closed.
+fn read_request(
+    reader: &mut BufReader<TcpStream>,
+    stop: &AtomicBool,
+) -> Option<(Vec<String>, Vec<u8>)> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) => return None,
+            Ok(_) => {
+                let line = line.trim_end().to_owned();
+                if line.is_empty() {
+                    if head.is_empty() {
+                        continue;
+                    }
+                    break;
+                }
+                head.push(line);
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    let length = header(&head, "content-length")
+        .and_then(|value| value.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    let mut read = 0;
+    while read < length {
+        match reader.read(&mut body[read..]) {
+            Ok(0) => return None,
+            Ok(n) => read += n,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return None,
+        }
+    }
+    Some((head, body))
+}
+
+fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+    head.iter().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
+}
+
+/// Checks the request like PostHog's capture endpoint and decides the
+/// status it would get without a fault.
+fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdict {
+    let mut errors = Vec::new();
+    let request_line = head.first().map(String::as_str).unwrap_or_default();
+    let line_ok = request_line == "POST /batch/ HTTP/1.1"
+        || (state.any_client
+            && request_line.starts_with("POST /batch/?")
+            && request_line.ends_with(" HTTP/1.1"));
+    if !line_ok {
+        errors.push(format!("request line {:?}", head.first()));
+    }
+    if header(head, "content-type") != Some("application/json") {
+        errors.push(format!("content-type {:?}", header(head, "content-type")));
+    }
+    let gzip = header(head, "content-encoding") == Some("gzip");
+    let bytes = if gzip {
+        let mut out = Vec::new();
+        match flate2::read::GzDecoder::new(raw).read_to_end(&mut out) {
+            Ok(_) => out,
+            Err(error) => {
+                errors.push(format!("gzip: {error}"));
+                Vec::new()
+            }
+        }
+    } else {
+        raw.to_vec()
+    };
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+        errors.push(format!("body is not JSON: {error}"));
+        Value::Null
+    });
+    let key_ok = body["api_key"].as_str() == Some(api_key);
+    check_body(&body, state.any_client, &mut errors);
+    let status = if let Some(status) = state.always {
+        status
+    } else if !key_ok {
+        401
+    } else if !errors.is_empty() {
+        400
+    } else if state.max_body.is_some_and(|max| bytes.len() > max) {
+        413
+    } else if let Some((rate, seed)) = &mut state.fail_rate {
+        // xorshift64: deterministic per seed.
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        #[allow(clippy::cast_precision_loss, reason = "a probability")]
+        let draw = (*seed >> 11) as f64 / (1_u64 << 53) as f64;
+        if draw < *rate { 500 } else { 200 }
+    } else {
+        200
+    };
+    state.wire_errors.extend(errors);
+    Verdict {
+        status,
+        gzip,
+        body_len: bytes.len(),
+        body,
+    }
+}
+
+fn check_body(body: &Value, any_client: bool, errors: &mut Vec<String>) {
+    let utc = |at: &str| at.ends_with('Z') || (any_client && at.ends_with("+00:00"));
+    if body["sent_at"].as_str().is_none_or(|at| !utc(at)) {
+        errors.push(format!("sent_at {}", body["sent_at"]));
+    }
+    let Some(batch) = body["batch"].as_array() else {
+        errors.push("no batch array".into());
+        return;
+    };
+    if batch.is_empty() {
+        errors.push("empty batch".into());
+    }
+    for event in batch {
+        let distinct_id = event["distinct_id"].as_str().unwrap_or_default();
+        if distinct_id.is_empty() || distinct_id.chars().count() > 200 || distinct_id == "anonymous"
+        {
+            errors.push(format!("distinct_id {distinct_id:?}"));
+        }
+        if event["event"].as_str().is_none_or(str::is_empty) {
+            errors.push(format!("event name in {event}"));
+        }
+        if event["uuid"]
+            .as_str()
+            .is_none_or(|uuid| uuid::Uuid::parse_str(uuid).is_err())
+        {
+            errors.push(format!("uuid in {event}"));
+        }
+        if event["timestamp"].as_str().is_none_or(|at| !utc(at)) {
+            errors.push(format!("timestamp in {event}"));
+        }
+        let properties = &event["properties"];
+        let lib_ok = any_client || properties["$lib"] == "telemetry-posthog";
+        if !lib_ok || properties["$lib_version"].as_str().is_none() {
+            errors.push(format!("$lib in {event}"));
+        }
+    }
+}
