@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use telemetry_audit::{self as audit, AllowList, Audit, AuditError, Manifest};
+use telemetry_audit::{self as audit, AllowList, Audit, AuditError, Manifest, Scope};
+use telemetry_core::SessionSummary;
 use telemetry_core::registry::{Registered, registered};
 use telemetry_core::{Schema, TelemetryEvent, TelemetrySafe};
 
@@ -280,10 +281,17 @@ fn a_stale_manifest_fails_the_check_at_the_first_changed_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("telemetry-manifest.md");
     let old = Manifest::new("the test app", [PlantedLeak::SCHEMA]);
-    assert!(matches!(
-        old.check(&path),
-        Err(AuditError::StaleManifest { line: 1, .. })
-    ));
+    let missing = old.check(&path).unwrap_err();
+    assert!(
+        matches!(&missing, AuditError::MissingManifest { path: named } if *named == path),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .to_string()
+            .ends_with("the data dictionary is missing; create it with `Manifest::write` (in this workspace: `cargo xtask manifest`)"),
+        "{missing}"
+    );
     old.write(&path).unwrap();
     old.check(&path).unwrap();
 
@@ -316,4 +324,29 @@ fn a_stale_manifest_fails_the_check_at_the_first_changed_line() {
             .starts_with(&format!("{}:{line} is stale: expected `", path.display())),
         "{error}"
     );
+}
+
+#[test]
+fn a_scope_holds_the_crate_s_own_types_and_the_events_it_sends() {
+    let names = |scope: &Scope| -> Vec<&'static str> {
+        scope
+            .registered()
+            .iter()
+            .map(|registered| registered.schema.type_name)
+            .collect()
+    };
+    let own = Scope::crates([env!("CARGO_CRATE_NAME")]);
+    let own_names = names(&own);
+    assert!(own_names.contains(&"PlantedLeak"), "{own_names:?}");
+    assert!(
+        !own_names.iter().any(|name| name.starts_with("Session")),
+        "the catalogue is not this crate's: {own_names:?}"
+    );
+    let sending = names(&own.clone().sends::<SessionSummary>());
+    for catalogue in ["SessionSummary", "SessionTiming", "SessionTokens"] {
+        assert!(sending.contains(&catalogue), "{catalogue} missing: {sending:?}");
+    }
+    assert!(!sending.contains(&"ModelRegistration"), "{sending:?}");
+    assert_eq!(sending.len(), own_names.len() + 3, "{sending:?}");
+    assert!(names(&Scope::crates(["no_such_crate"])).is_empty());
 }

@@ -1,5 +1,7 @@
 //! Workspace-level behaviour tests, in one binary. Each module is one concern.
 
+/// The README's review recipe in a new crate outside the workspace.
+mod app_review;
 /// The review tools (snapshots, PII audit, manifest) on planted problems.
 mod audit;
 /// The event catalogue: constructors' validation and reviewed payload snapshots.

@@ -2,8 +2,10 @@
 //! of ratios between numbers measured in that same run, printed and written
 //! into `docs/benchmarks.md` with the machine and the date.
 //!
-//! - `cargo bench -p telemetry-core` runs the divan benchmarks in
-//!   `crates/telemetry-core/benches/` (the filter, the hash, capture).
+//! - `cargo bench -p telemetry-core --bench filter -p telemetry-runtime
+//!   --bench capture` runs the divan benchmarks in
+//!   `crates/telemetry-core/benches/` (the filter, the hash) and
+//!   `crates/telemetry-runtime/benches/` (capture).
 //! - `benches/e2e`, a crate outside the workspace with its own lock file,
 //!   sends events end to end to a fake PostHog through our pipeline and
 //!   through `posthog-rs`, and captures a million events with the server
@@ -40,6 +42,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--locked",
             "-p",
             "telemetry-core",
+            "-p",
+            "telemetry-runtime",
             "--bench",
             "filter",
             "--bench",
@@ -264,7 +268,7 @@ fn table(medians: &HashMap<String, f64>, e2e: &E2e) -> anyhow::Result<String> {
     row([
         "`capture`, disabled",
         &duration(disabled),
-        "no allocation: `crates/telemetry-core/tests/disabled_alloc.rs` (dhat, 10,000 captures)",
+        "no allocation: `crates/telemetry-runtime/tests/disabled_alloc.rs` (dhat, 10,000 captures)",
         &format!("median {}", duration(disabled)),
         "≤ 5 ns",
         verdict(disabled <= 5.0),

@@ -1,11 +1,10 @@
-//! Review tools for the events an application sends (feature `audit`):
-//! payload snapshots, the PII audit of snapshots and example payloads, and
-//! the generated data dictionary.
+//! Review tools for the events an application sends: payload snapshots,
+//! the PII audit of snapshots and example payloads, and the generated data
+//! dictionary. A dev-dependency: nothing here belongs in a release build.
 //!
-//! An application that derives `TelemetrySafe` runs the same review as this
-//! workspace does, in its own tests or xtask. With `telemetry-core = {
-//! version = "0.1", features = ["audit"] }` among its dev-dependencies (and
-//! `insta` with its `json` feature):
+//! An application runs the same review as this workspace does, in its own
+//! tests or xtask, with `telemetry-audit` and `insta` (feature `json`) among
+//! its dev-dependencies:
 //!
 //! ```no_run
 //! # fn main() -> Result<(), telemetry_audit::AuditError> {
@@ -17,49 +16,53 @@
 //! #     results: u32,
 //! # }
 //! # let event = Search { results: 3 };
-//! use telemetry_audit::{self as audit, Audit, Manifest};
+//! use telemetry_audit::{self as audit, Audit, Manifest, Scope};
+//! use telemetry_core::SessionSummary;
 //!
+//! // The types to review: the app's own, and the catalogue events it sends.
+//! let scope = Scope::crates(["myapp"]).sends::<SessionSummary>();
 //! // 1. In a test: the event as sent, with fixed hashing keys and the
 //! //    envelope's changing fields redacted.
 //! insta::assert_json_snapshot!(audit::snapshot(&event));
-//! // 2. Audit every snapshot; an error lists `file:line: field: reason`.
-//! Audit::new(audit::registered_schemas()).run(&audit::find_files(".", &[".snap"])?)?.ensure_clean()?;
+//! // 2. Every type in scope has a snapshot, and every snapshot passes the
+//! //    audit; an error lists `file:line: field: reason`.
+//! let snapshots = audit::find_files(".", &[".snap"])?;
+//! audit::check_coverage(&scope.registered(), &snapshots)?;
+//! Audit::new(scope.schemas()).run(&snapshots)?.ensure_clean()?;
 //! // 3. Check the data dictionary (`write` generates it).
-//! Manifest::new("myapp", audit::registered_schemas()).check("docs/telemetry-manifest.md")?;
+//! Manifest::new("myapp", scope.schemas()).check("docs/telemetry-manifest.md")?;
 //! # Ok(()) }
 //! ```
 //!
+//! - [`Scope`] picks the registered types one review covers: those declared
+//!   in the named crates, and each event of another crate that the app says
+//!   it sends (with the structs nested in it). The registry itself
+//!   ([`telemetry_core::registry`]) lists every non-generic struct deriving
+//!   `TelemetrySafe` in the program, the toolkit's catalogue included.
 //! - [`snapshot`] turns an event into the envelope it would be sent in,
 //!   filtered with fixed keys ([`snapshot_anonymizer`]), with `uuid`,
 //!   `distinct_id` and `timestamp` redacted. [`check_coverage`] fails when a
-//!   registered type appears in no snapshot.
+//!   type in scope appears in no snapshot.
 //! - [`Audit`] runs the run-time guard's detectors
-//!   ([`guard::detect`](telemetry_core::guard::detect)) on every string and key of
-//!   every payload file, plus review-time checks: raw-content field names
-//!   sent pass-through ([`RAW_CONTENT_WORDS`]), strings longer than
-//!   [`MAX_STRING_CHARS`], and values planted by the tests. Each
-//!   [`Finding`] prints as `file:line: field: reason`; an [`AllowList`]
-//!   silences reviewed ones, each with its reason.
+//!   ([`guard::detect`](telemetry_core::guard::detect)) on every string and
+//!   key of every payload file, plus review-time checks: raw-content field
+//!   names sent pass-through ([`RAW_CONTENT_WORDS`]), strings longer than
+//!   [`MAX_STRING_CHARS`], and values planted by the tests. Each [`Finding`]
+//!   prints as `file:line: field: reason`; an [`AllowList`] silences
+//!   reviewed ones, each with its reason.
 //! - [`Manifest`] renders the data dictionary: one table per event (field,
 //!   type, conversion, hash scope, doc comment), the envelope, and what is
 //!   never collected; [`Manifest::check`] fails when the committed file is
-//!   stale.
-//!
-//! The types to snapshot and document come from [`registry`](crate::registry):
-//! every non-generic struct deriving `TelemetrySafe` in the crates the
-//! calling binary links. A test binary sees its own test-only types too; an
-//! xtask sees the library crates it depends on.
-//!
-//! This is a feature of `telemetry-core` rather than a crate of its own so
-//! that core's own tests can snapshot the event catalogue with it (a
-//! separate crate would be a dev-dependency cycle, compiling core twice);
-//! the default build is unchanged: without the feature, neither this module
-//! nor its dependencies (`inventory`, `toml`) are compiled.
+//!   stale, and says how to create it when it is missing.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod allow;
 mod document;
 mod manifest;
 mod payload;
+mod scope;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -68,15 +71,17 @@ use telemetry_core::Schema;
 
 pub use allow::{AllowList, Allowed};
 pub use manifest::Manifest;
+pub use scope::Scope;
 pub use payload::{Audit, Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason, Report};
 pub use snapshot::{
     MissingSnapshots, REDACTED_DISTINCT_ID, REDACTED_TIMESTAMP, REDACTED_UUID, SNAPSHOT_APP_KEY,
     SNAPSHOT_INSTALLATION_KEY, check_coverage, find_files, snapshot, snapshot_anonymizer,
 };
 
-/// The schemas of every registered type
-/// ([`registry::registered`](telemetry_core::registry::registered)): what the audit
-/// and the manifest need to know.
+/// The schemas of every registered type in the program
+/// ([`registry::registered`](telemetry_core::registry::registered)), for a
+/// review of everything linked (this workspace's own); an application
+/// reviews a [`Scope`].
 #[must_use]
 pub fn registered_schemas() -> Vec<&'static Schema> {
     telemetry_core::registry::registered()
@@ -114,6 +119,15 @@ pub enum AuditError {
     /// Registered types appear in no snapshot.
     #[error("{0}")]
     MissingSnapshots(MissingSnapshots),
+    /// The data dictionary to check does not exist yet.
+    #[error(
+        "{}: the data dictionary is missing; create it with `Manifest::write` (in this workspace: `cargo xtask manifest`)",
+        path.display()
+    )]
+    MissingManifest {
+        /// The file.
+        path: PathBuf,
+    },
     /// The committed data dictionary differs from the generated one.
     #[error(
         "{}:{line} is stale: expected `{expected}`, found `{actual}`; regenerate it",

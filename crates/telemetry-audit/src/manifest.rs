@@ -85,7 +85,11 @@ impl Manifest {
         let expected = self.render();
         let actual = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(AuditError::MissingManifest {
+                    path: path.to_owned(),
+                });
+            }
             Err(source) => {
                 return Err(AuditError::Io {
                     path: path.to_owned(),

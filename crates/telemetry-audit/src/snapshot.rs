@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use crate::AuditError;
 use crate::document::Document;
 use telemetry_core::registry::Registered;
-use telemetry_core::schema::{Schema, Shape};
+use telemetry_core::schema::Schema;
 use telemetry_core::{Anonymizer, HashKey, TelemetryEvent};
 use telemetry_runtime::queue::Envelope;
 
@@ -140,7 +140,7 @@ pub fn check_coverage<P: AsRef<Path>>(
             .event
             .is_some_and(|event| events.contains(event))
         {
-            collect_nested(registered.schema, &mut shown);
+            crate::scope::collect_nested(registered.schema, &mut shown);
         }
     }
     let types: Vec<String> = registered
@@ -165,46 +165,30 @@ pub fn check_coverage<P: AsRef<Path>>(
     }
 }
 
-/// `schema` and every struct nested in it, at any depth.
-fn collect_nested(schema: &'static Schema, shown: &mut Vec<&'static Schema>) {
-    if shown.iter().any(|seen| std::ptr::eq(*seen, schema)) {
-        return;
-    }
-    shown.push(schema);
-    for field in schema.collected_fields() {
-        if let Shape::Object(nested) = field.shape {
-            collect_nested(nested, shown);
-        }
-    }
-}
-
 /// Every file under `root` whose name ends with one of `suffixes`
 /// (`".snap"`), sorted, as paths that start with `root` (or relative ones
-/// for `"."`). Skips `target` and hidden directories.
+/// for `"."`). Walks as git would see the tree (the `ignore` crate: hidden
+/// files and what `.gitignore` excludes are skipped), and always skips
+/// `target`.
 pub fn find_files(root: impl AsRef<Path>, suffixes: &[&str]) -> Result<Vec<PathBuf>, AuditError> {
     let root = root.as_ref();
     let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let io = |source| AuditError::Io {
-            path: dir.clone(),
-            source,
-        };
-        for entry in std::fs::read_dir(&dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+    let walk = ignore::WalkBuilder::new(root)
+        .filter_entry(|entry| entry.file_name() != "target")
+        .build();
+    for entry in walk {
+        let entry = entry.map_err(|error| AuditError::Io {
+            path: root.to_owned(),
+            source: error.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
+        })?;
+        let name = entry.file_name().to_string_lossy();
+        let is_file = entry.file_type().is_some_and(|kind| kind.is_file());
+        if is_file && suffixes.iter().any(|suffix| name.ends_with(suffix)) {
             let path = entry.path();
-            if entry.file_type().map_err(io)?.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    pending.push(path);
-                }
-            } else if suffixes.iter().any(|suffix| name.ends_with(suffix)) {
-                found.push(match path.strip_prefix(".") {
-                    Ok(relative) if root == Path::new(".") => relative.to_owned(),
-                    _ => path,
-                });
-            }
+            found.push(match path.strip_prefix(".") {
+                Ok(relative) if root == Path::new(".") => relative.to_owned(),
+                _ => path.to_owned(),
+            });
         }
     }
     found.sort();
