@@ -12,37 +12,40 @@ use crate::symbol::{
     RENAME, RENAME_ALL, SCOPE, Symbol, TELEMETRY, TEXT_COUNT,
 };
 
-/// How one field's value is turned into what is sent.
+/// How one field's value is turned into what is sent: what core's schema
+/// records as `Conversion`, each bounded by a trait of core's `convert` module.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Treatment {
-    Pass,
+pub(crate) enum Conversion {
+    PassThrough,
     Forbidden,
     Boolean,
     Count,
     TextCount,
-    Hash(Scope),
+    Hash(HashScope),
     Distribution,
-    Aggregate(AggregateKind),
+    Aggregate(Aggregate),
 }
 
+/// Core's `HashScope`: which key a hash is made with.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
+pub(crate) enum HashScope {
     Installation,
     App,
 }
 
+/// Core's schema `Aggregate`: the number a collection of numbers is sent as.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AggregateKind {
+pub(crate) enum Aggregate {
     Sum,
     Mean,
     Min,
     Max,
 }
 
-impl Treatment {
+impl Conversion {
     fn word(self) -> Symbol {
         match self {
-            Self::Pass => Symbol("pass-through"),
+            Self::PassThrough => Symbol("pass-through"),
             Self::Forbidden => FORBIDDEN,
             Self::Boolean => BOOLEAN,
             Self::Count => COUNT,
@@ -136,13 +139,13 @@ impl Container {
 
 /// The attributes of one field.
 pub(crate) struct Field {
-    pub(crate) treatment: Treatment,
+    pub(crate) conversion: Conversion,
     pub(crate) rename: Option<String>,
 }
 
 impl Field {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut treatment: Option<Treatment> = None;
+        let mut conversion: Option<Conversion> = None;
         let mut rename = Attr::none(cx, RENAME);
         for attr in telemetry_attrs(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -150,11 +153,11 @@ impl Field {
                     // #[telemetry(hash)]
                     // #[telemetry(hash(scope = "installation"))]
                     // #[telemetry(hash(scope = "app"))]
-                    Some(Treatment::Hash(parse_hash_scope(cx, &meta)?))
+                    Some(Conversion::Hash(parse_hash_scope(cx, &meta)?))
                 } else if meta.path == AGGREGATE {
                     // #[telemetry(aggregate)]
                     // #[telemetry(aggregate = "sum" | "mean" | "min" | "max")]
-                    parse_aggregate(cx, &meta)?.map(Treatment::Aggregate)
+                    parse_aggregate(cx, &meta)?.map(Conversion::Aggregate)
                 } else if let Some(plain) = plain_conversion(&meta.path) {
                     // #[telemetry(forbidden)], #[telemetry(boolean)], #[telemetry(count)],
                     // #[telemetry(text_count)], #[telemetry(distribution)]
@@ -195,7 +198,7 @@ impl Field {
                     None
                 };
                 if let Some(chosen) = chosen {
-                    match &treatment {
+                    match &conversion {
                         Some(first) if first.word().0 == chosen.word().0 => cx.error_spanned_by(
                             &meta.path,
                             format!("duplicate telemetry attribute `{}`", chosen.word()),
@@ -208,7 +211,7 @@ impl Field {
                                 first.word()
                             ),
                         ),
-                        None => treatment = Some(chosen),
+                        None => conversion = Some(chosen),
                     }
                 }
                 Ok(())
@@ -218,7 +221,7 @@ impl Field {
             }
         }
         Self {
-            treatment: treatment.unwrap_or(Treatment::Pass),
+            conversion: conversion.unwrap_or(Conversion::PassThrough),
             rename: rename.value,
         }
     }
@@ -359,16 +362,16 @@ fn telemetry_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| *attr.path() == TELEMETRY)
 }
 
-fn plain_conversion(path: &syn::Path) -> Option<Treatment> {
+fn plain_conversion(path: &syn::Path) -> Option<Conversion> {
     [
-        (FORBIDDEN, Treatment::Forbidden),
-        (BOOLEAN, Treatment::Boolean),
-        (COUNT, Treatment::Count),
-        (TEXT_COUNT, Treatment::TextCount),
-        (DISTRIBUTION, Treatment::Distribution),
+        (FORBIDDEN, Conversion::Forbidden),
+        (BOOLEAN, Conversion::Boolean),
+        (COUNT, Conversion::Count),
+        (TEXT_COUNT, Conversion::TextCount),
+        (DISTRIBUTION, Conversion::Distribution),
     ]
     .into_iter()
-    .find_map(|(word, treatment)| (*path == word).then_some(treatment))
+    .find_map(|(word, conversion)| (*path == word).then_some(conversion))
 }
 
 fn field_word(path: &syn::Path) -> Option<Symbol> {
@@ -378,8 +381,8 @@ fn field_word(path: &syn::Path) -> Option<Symbol> {
         .find(|word| *path == *word)
 }
 
-fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope> {
-    let mut scope = Scope::Installation;
+fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<HashScope> {
+    let mut scope = HashScope::Installation;
     if meta.input.peek(Token![=]) {
         cx.error_spanned_by(
             &meta.path,
@@ -391,8 +394,8 @@ fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope>
             if option.path == SCOPE {
                 let value: LitStr = option.value()?.parse()?;
                 match value.value().as_str() {
-                    "installation" => scope = Scope::Installation,
-                    "app" => scope = Scope::App,
+                    "installation" => scope = HashScope::Installation,
+                    "app" => scope = HashScope::App,
                     other => cx.error_spanned_by(
                         &value,
                         format!("unknown hash scope `{other}`; expected \"installation\" or \"app\""),
@@ -414,7 +417,7 @@ fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope>
     Ok(scope)
 }
 
-fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<AggregateKind>> {
+fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Aggregate>> {
     if meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
@@ -424,14 +427,14 @@ fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         return Ok(None);
     }
     if !meta.input.peek(Token![=]) {
-        return Ok(Some(AggregateKind::Sum));
+        return Ok(Some(Aggregate::Sum));
     }
     let kind: LitStr = meta.value()?.parse()?;
     Ok(match kind.value().as_str() {
-        "sum" => Some(AggregateKind::Sum),
-        "mean" => Some(AggregateKind::Mean),
-        "min" => Some(AggregateKind::Min),
-        "max" => Some(AggregateKind::Max),
+        "sum" => Some(Aggregate::Sum),
+        "mean" => Some(Aggregate::Mean),
+        "min" => Some(Aggregate::Min),
+        "max" => Some(Aggregate::Max),
         "median" | "p50" | "p90" | "p95" | "p99" | "percentile" => {
             cx.error_spanned_by(
                 &kind,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::ast::Container;
-use crate::attr::Treatment;
+use crate::attr::Conversion;
 use crate::ctxt::Ctxt;
 use crate::ty;
 
@@ -16,7 +16,7 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
 /// catches it too; this gives the precise message first, at the type.
 fn check_personal_types(cx: &Ctxt, container: &Container<'_>) {
     for field in &container.fields {
-        if field.attrs.treatment != Treatment::Pass {
+        if field.attrs.conversion != Conversion::PassThrough {
             continue;
         }
         if let Some(personal) = ty::find_personal(&field.original.ty) {
@@ -37,7 +37,7 @@ fn check_personal_types(cx: &Ctxt, container: &Container<'_>) {
 fn check_duplicate_keys(cx: &Ctxt, container: &Container<'_>) {
     let mut seen = BTreeMap::new();
     for field in &container.fields {
-        if field.attrs.treatment == Treatment::Forbidden {
+        if field.attrs.conversion == Conversion::Forbidden {
             continue;
         }
         let key = field.key();

@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, WherePredicate};
 
 use crate::ast::{Container, Field};
-use crate::attr::{AggregateKind, Scope, Treatment};
+use crate::attr::{Aggregate, Conversion, HashScope};
 use crate::ctxt::Ctxt;
 use crate::{check, fallback, ty};
 
@@ -53,7 +53,7 @@ fn expand(container: &Container<'_>) -> TokenStream {
     let sent: Vec<&Field<'_>> = container
         .fields
         .iter()
-        .filter(|field| field.attrs.treatment != Treatment::Forbidden)
+        .filter(|field| field.attrs.conversion != Conversion::Forbidden)
         .collect();
     let len = sent.len();
     let writes = sent.iter().map(|field| write_field(field, &krate));
@@ -63,7 +63,7 @@ fn expand(container: &Container<'_>) -> TokenStream {
     let touched = container
         .fields
         .iter()
-        .filter(|field| field.attrs.treatment == Treatment::Forbidden)
+        .filter(|field| field.attrs.conversion == Conversion::Forbidden)
         .map(|field| {
             let member = field.ident;
             quote!(let _ = &self.#member;)
@@ -145,7 +145,7 @@ fn expand(container: &Container<'_>) -> TokenStream {
 }
 
 /// The struct's generics, plus a bound per field whose type mentions a type
-/// parameter: the trait its treatment needs (`T: TelemetryValue`).
+/// parameter: the trait its conversion needs (`T: TelemetryValue`).
 fn bounded_generics(container: &Container<'_>, krate: &TokenStream) -> syn::Generics {
     let mut generics = container.input.generics.clone();
     let params: Vec<&Ident> = container
@@ -160,7 +160,7 @@ fn bounded_generics(container: &Container<'_>, krate: &TokenStream) -> syn::Gene
         .filter(|field| ty::mentions(&field.original.ty, &params))
         .filter_map(|field| {
             let ty = &field.original.ty;
-            let bound = field.attrs.treatment.bound(krate)?;
+            let bound = field.attrs.conversion.bound(krate)?;
             Some(syn::parse_quote!(#ty: #bound))
         })
         .collect();
@@ -168,11 +168,11 @@ fn bounded_generics(container: &Container<'_>, krate: &TokenStream) -> syn::Gene
     generics
 }
 
-impl Treatment {
-    /// The trait a field type needs for this treatment.
+impl Conversion {
+    /// The trait a field type needs for this conversion.
     fn bound(self, krate: &TokenStream) -> Option<TokenStream> {
         Some(match self {
-            Self::Pass => quote!(#krate::TelemetryValue),
+            Self::PassThrough => quote!(#krate::TelemetryValue),
             Self::Forbidden => return None,
             Self::Boolean => quote!(#krate::convert::Presence),
             Self::Count => quote!(#krate::convert::Countable),
@@ -183,29 +183,30 @@ impl Treatment {
         })
     }
 
-    /// The `Conversion` value recorded in the schema.
-    fn conversion(self, krate: &TokenStream) -> TokenStream {
-        let conversion = quote!(#krate::__private::Conversion);
+    /// The same conversion as core's `schema::Conversion`, recorded in the
+    /// schema.
+    fn schema_value(self, krate: &TokenStream) -> TokenStream {
+        let schema = quote!(#krate::__private::Conversion);
         match self {
-            Self::Pass => quote!(#conversion::PassThrough),
-            Self::Forbidden => quote!(#conversion::Forbidden),
-            Self::Boolean => quote!(#conversion::Boolean),
-            Self::Count => quote!(#conversion::Count),
-            Self::TextCount => quote!(#conversion::TextCount),
+            Self::PassThrough => quote!(#schema::PassThrough),
+            Self::Forbidden => quote!(#schema::Forbidden),
+            Self::Boolean => quote!(#schema::Boolean),
+            Self::Count => quote!(#schema::Count),
+            Self::TextCount => quote!(#schema::TextCount),
             Self::Hash(scope) => {
                 let scope = scope.tokens(krate);
-                quote!(#conversion::Hash(#scope))
+                quote!(#schema::Hash(#scope))
             }
-            Self::Distribution => quote!(#conversion::Distribution),
+            Self::Distribution => quote!(#schema::Distribution),
             Self::Aggregate(kind) => {
                 let kind = kind.tokens(krate);
-                quote!(#conversion::Aggregate(#kind))
+                quote!(#schema::Aggregate(#kind))
             }
         }
     }
 }
 
-impl Scope {
+impl HashScope {
     fn tokens(self, krate: &TokenStream) -> TokenStream {
         match self {
             Self::Installation => quote!(#krate::HashScope::Installation),
@@ -214,7 +215,7 @@ impl Scope {
     }
 }
 
-impl AggregateKind {
+impl Aggregate {
     fn tokens(self, krate: &TokenStream) -> TokenStream {
         let aggregate = quote!(#krate::__private::Aggregate);
         match self {
@@ -230,10 +231,10 @@ fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     let key = field.key();
     let ident = field.ident.to_string();
     let rust_type = ty::display(&field.original.ty);
-    let conversion = field.attrs.treatment.conversion(krate);
+    let conversion = field.attrs.conversion.schema_value(krate);
     let doc = &field.doc;
     let ty = &field.original.ty;
-    let shape = if field.attrs.treatment == Treatment::Pass {
+    let shape = if field.attrs.conversion == Conversion::PassThrough {
         let span = ty.span();
         let krate = respan(krate, span);
         quote_spanned!(span=> #krate::__private::shape::<#ty>())
@@ -258,30 +259,30 @@ fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     let krate = respan(krate, span);
     let private = quote_spanned!(span=> #krate::__private);
     let value = quote_spanned!(span=> &self.#member);
-    match field.attrs.treatment {
-        Treatment::Pass => quote_spanned! {span=>
+    match field.attrs.conversion {
+        Conversion::PassThrough => quote_spanned! {span=>
             let _ = #private::shape::<#ty>();
             #private::pass(&mut __state, #key, #value, __anonymizer)?;
         },
-        Treatment::Hash(scope) => {
+        Conversion::Hash(scope) => {
             let scope = scope.tokens(&krate);
             quote_spanned!(span=> #private::hash(&mut __state, #key, #value, __anonymizer, #scope)?;)
         }
-        Treatment::Boolean => {
+        Conversion::Boolean => {
             quote_spanned!(span=> #private::boolean(&mut __state, #key, #value)?;)
         }
-        Treatment::Count => quote_spanned!(span=> #private::count(&mut __state, #key, #value)?;),
-        Treatment::TextCount => {
+        Conversion::Count => quote_spanned!(span=> #private::count(&mut __state, #key, #value)?;),
+        Conversion::TextCount => {
             quote_spanned!(span=> #private::text_count(&mut __state, #key, #value)?;)
         }
-        Treatment::Distribution => {
+        Conversion::Distribution => {
             quote_spanned!(span=> #private::distribution(&mut __state, #key, #value)?;)
         }
-        Treatment::Aggregate(kind) => {
+        Conversion::Aggregate(kind) => {
             let kind = kind.tokens(&krate);
             quote_spanned!(span=> #private::aggregate(&mut __state, #key, #value, #kind)?;)
         }
-        Treatment::Forbidden => unreachable!("forbidden fields are never written"),
+        Conversion::Forbidden => unreachable!("forbidden fields are never written"),
     }
 }
 
