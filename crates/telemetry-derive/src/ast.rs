@@ -44,22 +44,26 @@ impl Unraw for syn::Ident {
 }
 
 impl<'a> Container<'a> {
-    /// Reads the input, or reports why it cannot derive `TelemetrySafe`.
-    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+    /// Reads the input, reporting why it cannot derive `TelemetrySafe`. An
+    /// input that is not a struct with named fields is read as having none,
+    /// so that its attributes are still checked and the stub impls still
+    /// name the right crate.
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
         let attrs = attr::Container::from_attrs(cx, &input.attrs);
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(named) => named
                     .named
                     .iter()
-                    .map(|field| Field {
-                        original: field,
-                        ident: field
-                            .ident
-                            .as_ref()
-                            .unwrap_or_else(|| unreachable!("named field")),
-                        attrs: attr::Field::from_attrs(cx, &field.attrs),
-                        doc: doc_comment(&field.attrs),
+                    .filter_map(|field| {
+                        // Every field of `Fields::Named` has a name.
+                        let ident = field.ident.as_ref()?;
+                        Some(Field {
+                            original: field,
+                            ident,
+                            attrs: attr::Field::from_attrs(cx, &field.attrs),
+                            doc: doc_comment(&field.attrs),
+                        })
                     })
                     .collect(),
                 Fields::Unit => Vec::new(),
@@ -69,7 +73,7 @@ impl<'a> Container<'a> {
                         "TelemetrySafe needs named fields: their names are the keys of the payload; \
                          write `struct Name { field: Type }`",
                     );
-                    return None;
+                    Vec::new()
                 }
             },
             Data::Enum(data) => {
@@ -89,22 +93,22 @@ impl<'a> Container<'a> {
                         "TelemetrySafe can only be derived for structs with named fields{hint}"
                     ),
                 );
-                return None;
+                Vec::new()
             }
             Data::Union(data) => {
                 cx.error_spanned_by(
                     data.union_token,
                     "TelemetrySafe cannot be derived for a union: which field is set is unknown",
                 );
-                return None;
+                Vec::new()
             }
         };
-        Some(Self {
+        Self {
             input,
             attrs,
             fields,
             doc: doc_comment(&input.attrs),
-        })
+        }
     }
 }
 

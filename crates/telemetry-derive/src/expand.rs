@@ -11,21 +11,23 @@ use crate::ctxt::Ctxt;
 use crate::{check, fallback, ty};
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let container = Container::from_ast(&cx, input);
-    if let Some(container) = &container {
-        check::check(&cx, container);
-    }
-    match (cx.check(), &container) {
-        (Ok(()), Some(container)) => expand(container),
-        (Err(errors), _) => {
-            let krate = container
-                .as_ref()
-                .and_then(|container| container.attrs.krate.as_ref());
-            fallback::telemetry_safe(input, krate, &errors)
-        }
-        (Ok(()), None) => unreachable!("a container that failed to parse reports why"),
-    }
+    let krate = crate_path(container.attrs.krate.as_ref());
+    try_expand(cx, &container, &krate)
+        .unwrap_or_else(|errors| fallback::telemetry_safe(input, &krate, &errors))
+}
+
+/// The impls, once the rules that span several fields hold and no mistake was
+/// found; otherwise every mistake, combined.
+fn try_expand(
+    cx: Ctxt,
+    container: &Container<'_>,
+    krate: &TokenStream,
+) -> syn::Result<TokenStream> {
+    check::check(&cx, container);
+    cx.check()?;
+    Ok(expand(container, krate))
 }
 
 /// The path of `telemetry_core` in generated code.
@@ -33,13 +35,12 @@ pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
     krate.map_or_else(|| quote!(::telemetry_core), |path| quote!(#path))
 }
 
-fn expand(container: &Container<'_>) -> TokenStream {
-    let krate = crate_path(container.attrs.krate.as_ref());
+fn expand(container: &Container<'_>, krate: &TokenStream) -> TokenStream {
     let ident = &container.input.ident;
     let type_name = ident.to_string();
     let doc = &container.doc;
 
-    let generics = bounded_generics(container, &krate);
+    let generics = bounded_generics(container, krate);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     let event = container.attrs.event.as_ref().map_or_else(
@@ -49,14 +50,13 @@ fn expand(container: &Container<'_>) -> TokenStream {
     let field_schemas = container
         .fields
         .iter()
-        .map(|field| field_schema(field, &krate));
-    let sent: Vec<&Field<'_>> = container
+        .map(|field| field_schema(field, krate));
+    let writes: Vec<TokenStream> = container
         .fields
         .iter()
-        .filter(|field| field.attrs.conversion != Conversion::Forbidden)
+        .filter_map(|field| write_field(field, krate))
         .collect();
-    let len = sent.len();
-    let writes = sent.iter().map(|field| write_field(field, &krate));
+    let len = writes.len();
     // Forbidden fields are never sent, but they are part of the struct: touch
     // them so the derive reads every field, as serde's does, and an app does
     // not get dead-code warnings for fields it keeps on purpose.
@@ -246,10 +246,11 @@ fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     }
 }
 
-/// The statement that writes one field. Every token sits on the field's type
+/// The statement that writes one field, or none for a forbidden field, which
+/// is never sent. Every token sits on the field's type
 /// and `self.field` ends on its last token, so a missing trait is reported
 /// once, with the caret under the whole type, and the trait's own message.
-fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
+fn write_field(field: &Field<'_>, krate: &TokenStream) -> Option<TokenStream> {
     let ty = &field.original.ty;
     let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
     let span = tokens.first().map_or_else(Span::call_site, TokenTree::span);
@@ -259,7 +260,8 @@ fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
     let krate = respan(krate, span);
     let private = quote_spanned!(span=> #krate::__private);
     let value = quote_spanned!(span=> &self.#member);
-    match field.attrs.conversion {
+    Some(match field.attrs.conversion {
+        Conversion::Forbidden => return None,
         Conversion::PassThrough => quote_spanned! {span=>
             let _ = #private::shape::<#ty>();
             #private::pass(&mut __state, #key, #value, __anonymizer)?;
@@ -282,8 +284,7 @@ fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
             let kind = kind.tokens(&krate);
             quote_spanned!(span=> #private::aggregate(&mut __state, #key, #value, #kind)?;)
         }
-        Conversion::Forbidden => unreachable!("forbidden fields are never written"),
-    }
+    })
 }
 
 /// `tokens` with every span, nested ones included, set to `span`.

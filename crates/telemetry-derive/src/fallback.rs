@@ -5,15 +5,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::expand::crate_path;
-
 pub(crate) fn telemetry_safe(
     input: &DeriveInput,
-    krate: Option<&syn::Path>,
+    krate: &TokenStream,
     errors: &syn::Error,
 ) -> TokenStream {
     let errors = errors.to_compile_error();
-    let krate = crate_path(krate);
     let ident = &input.ident;
     let name = ident.to_string();
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
@@ -54,11 +51,10 @@ pub(crate) fn telemetry_safe(
 
 pub(crate) fn telemetry_value(
     input: &DeriveInput,
-    krate: Option<&syn::Path>,
+    krate: &TokenStream,
     errors: &syn::Error,
 ) -> TokenStream {
     let errors = errors.to_compile_error();
-    let krate = crate_path(krate);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {

@@ -10,7 +10,7 @@ use crate::expand::crate_path;
 use crate::fallback;
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let container = LabelContainer::from_attrs(&cx, &input.attrs);
     let mut labels: Vec<(&syn::Ident, String)> = Vec::new();
     match &input.data {
@@ -55,11 +55,11 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             "TelemetryValue is derived for unit-only enums, not unions",
         ),
     }
+    let krate = crate_path(container.krate.as_ref());
     if let Err(errors) = cx.check() {
-        return fallback::telemetry_value(input, container.krate.as_ref(), &errors);
+        return fallback::telemetry_value(input, &krate, &errors);
     }
 
-    let krate = crate_path(container.krate.as_ref());
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let arms = labels
