@@ -5,10 +5,24 @@ use syn::{Attribute, Data, DeriveInput, Expr, Fields, Lit, Meta};
 use crate::attr;
 use crate::ctxt::Ctxt;
 
+/// Which derive is reading the input.
+#[derive(Clone, Copy)]
+pub(crate) enum Derive {
+    TelemetrySafe,
+    TelemetryValue,
+}
+
+/// What a derive reads: a struct for `TelemetrySafe`, a unit-only enum for
+/// `TelemetryValue`.
+pub(crate) enum Input<'a> {
+    Struct(Struct<'a>),
+    Enum(Enum<'a>),
+}
+
 /// A struct deriving `TelemetrySafe`.
-pub(crate) struct Container<'a> {
-    pub(crate) input: &'a DeriveInput,
-    pub(crate) attrs: attr::Container,
+pub(crate) struct Struct<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: attr::Struct,
     pub(crate) fields: Vec<Field<'a>>,
     pub(crate) doc: String,
 }
@@ -19,6 +33,41 @@ pub(crate) struct Field<'a> {
     pub(crate) ident: &'a syn::Ident,
     pub(crate) attrs: attr::Field,
     pub(crate) doc: String,
+}
+
+/// A unit-only enum deriving `TelemetryValue`.
+pub(crate) struct Enum<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: attr::Enum,
+    pub(crate) variants: Vec<Variant<'a>>,
+}
+
+/// One unit variant.
+pub(crate) struct Variant<'a> {
+    pub(crate) original: &'a syn::Variant,
+    /// What is sent: the variant's `rename`, or its name under the enum's
+    /// `rename_all`, or its name as written.
+    pub(crate) label: String,
+}
+
+impl<'a> Input<'a> {
+    /// Reads the input for `derive`. An input of the wrong kind is reported
+    /// and read as empty (no fields, no variants), so that its attributes are
+    /// still checked and the stub impls still name the right crate.
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput, derive: Derive) -> Self {
+        match derive {
+            Derive::TelemetrySafe => Self::Struct(Struct::from_ast(cx, input)),
+            Derive::TelemetryValue => Self::Enum(Enum::from_ast(cx, input)),
+        }
+    }
+
+    /// The path given with `#[telemetry(crate = "...")]`.
+    pub(crate) fn krate(&self) -> Option<&syn::Path> {
+        match self {
+            Self::Struct(input) => input.attrs.krate.as_ref(),
+            Self::Enum(input) => input.attrs.krate.as_ref(),
+        }
+    }
 }
 
 impl Field<'_> {
@@ -43,13 +92,10 @@ impl Unraw for syn::Ident {
     }
 }
 
-impl<'a> Container<'a> {
-    /// Reads the input, reporting why it cannot derive `TelemetrySafe`. An
-    /// input that is not a struct with named fields is read as having none,
-    /// so that its attributes are still checked and the stub impls still
-    /// name the right crate.
-    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
-        let attrs = attr::Container::from_attrs(cx, &input.attrs);
+impl<'a> Struct<'a> {
+    /// Reads a struct, reporting why the input cannot derive `TelemetrySafe`.
+    fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let attrs = attr::Struct::from_attrs(cx, &input.attrs);
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(named) => named
@@ -104,11 +150,74 @@ impl<'a> Container<'a> {
             }
         };
         Self {
-            input,
+            original: input,
             attrs,
             fields,
             doc: doc_comment(&input.attrs),
         }
+    }
+}
+
+impl<'a> Enum<'a> {
+    /// Reads an enum, reporting why the input cannot derive `TelemetryValue`.
+    fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let attrs = attr::Enum::from_attrs(cx, &input.attrs);
+        let variants = match &input.data {
+            Data::Enum(data) => data
+                .variants
+                .iter()
+                .filter_map(|variant| Variant::from_ast(cx, variant, attrs.rename_all))
+                .collect(),
+            Data::Struct(data) => {
+                cx.error_spanned_by(
+                    data.struct_token,
+                    "TelemetryValue is derived for unit-only enums; for a struct, derive TelemetrySafe",
+                );
+                Vec::new()
+            }
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "TelemetryValue is derived for unit-only enums, not unions",
+                );
+                Vec::new()
+            }
+        };
+        Self {
+            original: input,
+            attrs,
+            variants,
+        }
+    }
+}
+
+impl<'a> Variant<'a> {
+    /// Reads a unit variant; a variant with data is reported and left out.
+    fn from_ast(
+        cx: &Ctxt,
+        variant: &'a syn::Variant,
+        rename_all: Option<attr::RenameRule>,
+    ) -> Option<Self> {
+        if !matches!(variant.fields, Fields::Unit) {
+            cx.error_spanned_by(
+                &variant.fields,
+                format!(
+                    "TelemetryValue can only be derived for enums whose variants carry no data; \
+                     `{}` does",
+                    variant.ident
+                ),
+            );
+            return None;
+        }
+        let attrs = attr::Variant::from_attrs(cx, &variant.attrs);
+        let name = variant.ident.to_string();
+        let label = attrs
+            .rename
+            .unwrap_or_else(|| rename_all.map_or_else(|| name.clone(), |rule| rule.apply(&name)));
+        Some(Self {
+            original: variant,
+            label,
+        })
     }
 }
 

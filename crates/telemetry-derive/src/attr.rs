@@ -87,12 +87,12 @@ impl<'c, T> Attr<'c, T> {
 }
 
 /// The attributes of a struct deriving `TelemetrySafe`.
-pub(crate) struct Container {
+pub(crate) struct Struct {
     pub(crate) event: Option<String>,
     pub(crate) krate: Option<syn::Path>,
 }
 
-impl Container {
+impl Struct {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut event = Attr::none(cx, EVENT);
         let mut krate = Attr::none(cx, CRATE);
@@ -278,12 +278,12 @@ impl RenameRule {
 }
 
 /// The attributes of a unit-only enum deriving `TelemetryValue`.
-pub(crate) struct LabelContainer {
+pub(crate) struct Enum {
     pub(crate) rename_all: Option<RenameRule>,
     pub(crate) krate: Option<syn::Path>,
 }
 
-impl LabelContainer {
+impl Enum {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut rename_all = Attr::none(cx, RENAME_ALL);
         let mut krate = Attr::none(cx, CRATE);
@@ -329,33 +329,41 @@ impl LabelContainer {
     }
 }
 
-/// The `rename` of one enum variant.
-pub(crate) fn variant_rename(cx: &Ctxt, attrs: &[Attribute]) -> Option<String> {
-    let mut rename = Attr::none(cx, RENAME);
-    for attr in telemetry_attrs(attrs) {
-        let parsed = attr.parse_nested_meta(|meta| {
-            if meta.path == RENAME {
-                // #[telemetry(rename = "label")]
-                if let Some(label) = parse_name(cx, &meta, "rename")? {
-                    rename.set(&meta.path, label);
+/// The attributes of one enum variant.
+pub(crate) struct Variant {
+    pub(crate) rename: Option<String>,
+}
+
+impl Variant {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut rename = Attr::none(cx, RENAME);
+        for attr in telemetry_attrs(attrs) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path == RENAME {
+                    // #[telemetry(rename = "label")]
+                    if let Some(label) = parse_name(cx, &meta, "rename")? {
+                        rename.set(&meta.path, label);
+                    }
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`",
+                            path_text(&meta.path)
+                        ),
+                    );
+                    skip_argument(&meta)?;
                 }
-            } else {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`",
-                        path_text(&meta.path)
-                    ),
-                );
-                skip_argument(&meta)?;
+                Ok(())
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
             }
-            Ok(())
-        });
-        if let Err(error) = parsed {
-            cx.syn_error(error);
+        }
+        Self {
+            rename: rename.value,
         }
     }
-    rename.value
 }
 
 fn telemetry_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {

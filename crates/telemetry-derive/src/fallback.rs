@@ -5,11 +5,16 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-pub(crate) fn telemetry_safe(
-    input: &DeriveInput,
-    krate: &TokenStream,
-    errors: &syn::Error,
-) -> TokenStream {
+use crate::ast::Input;
+
+pub(crate) fn expand(input: &Input<'_>, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
+    match input {
+        Input::Struct(input) => telemetry_safe(input.original, krate, errors),
+        Input::Enum(input) => telemetry_value(input.original, krate, errors),
+    }
+}
+
+fn telemetry_safe(input: &DeriveInput, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
     let ident = &input.ident;
     let name = ident.to_string();
@@ -49,11 +54,7 @@ pub(crate) fn telemetry_safe(
     }
 }
 
-pub(crate) fn telemetry_value(
-    input: &DeriveInput,
-    krate: &TokenStream,
-    errors: &syn::Error,
-) -> TokenStream {
+fn telemetry_value(input: &DeriveInput, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
