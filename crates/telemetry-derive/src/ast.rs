@@ -1,5 +1,7 @@
 //! The derive input as typed values that keep their `syn` nodes for spans.
 
+use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::{Attribute, Data, DeriveInput, Expr, Fields, Lit, Meta};
 
 use crate::attr;
@@ -45,6 +47,7 @@ pub(crate) struct Enum<'a> {
 /// One unit variant.
 pub(crate) struct Variant<'a> {
     pub(crate) original: &'a syn::Variant,
+    pub(crate) attrs: attr::Variant,
     /// What is sent: the variant's `rename`, or its name under the enum's
     /// `rename_all`, or its name as written.
     pub(crate) label: String,
@@ -75,8 +78,29 @@ impl Field<'_> {
     pub(crate) fn key(&self) -> String {
         self.attrs
             .rename
-            .clone()
-            .unwrap_or_else(|| self.ident.unraw_string())
+            .as_ref()
+            .map_or_else(|| self.ident.unraw_string(), |rename| rename.name.clone())
+    }
+}
+
+impl Field<'_> {
+    /// Where the key was chosen: the `rename = "..."`, or the field's name.
+    pub(crate) fn key_tokens(&self) -> TokenStream {
+        self.attrs.rename.as_ref().map_or_else(
+            || self.ident.to_token_stream(),
+            |rename| rename.tokens.clone(),
+        )
+    }
+}
+
+impl Variant<'_> {
+    /// Where the label was chosen: the `rename = "..."`, or the variant's
+    /// name.
+    pub(crate) fn label_tokens(&self) -> TokenStream {
+        self.attrs.rename.as_ref().map_or_else(
+            || self.original.ident.to_token_stream(),
+            |rename| rename.tokens.clone(),
+        )
     }
 }
 
@@ -210,12 +234,14 @@ impl<'a> Variant<'a> {
             return None;
         }
         let attrs = attr::Variant::from_attrs(cx, &variant.attrs);
-        let name = variant.ident.to_string();
-        let label = attrs
-            .rename
-            .unwrap_or_else(|| rename_all.map_or_else(|| name.clone(), |rule| rule.apply(&name)));
+        let label = match (&attrs.rename, rename_all) {
+            (Some(rename), _) => rename.name.clone(),
+            (None, Some(rule)) => rule.apply(&variant.ident.to_string()),
+            (None, None) => variant.ident.to_string(),
+        };
         Some(Self {
             original: variant,
+            attrs,
             label,
         })
     }

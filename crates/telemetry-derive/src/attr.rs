@@ -2,7 +2,7 @@
 //! user's tokens. Each parse branch shows the syntax it accepts.
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Token};
 
@@ -57,11 +57,13 @@ impl Conversion {
     }
 }
 
-/// A value that may be given at most once; the second one is reported where
-/// it stands.
+/// A value that may be given at most once, kept with the tokens it was
+/// written as (`rename = "key"`), so that a later error about it can point
+/// there. A second value is reported where it stands.
 struct Attr<'c, T> {
     cx: &'c Ctxt,
     name: Symbol,
+    tokens: TokenStream,
     value: Option<T>,
 }
 
@@ -70,19 +72,46 @@ impl<'c, T> Attr<'c, T> {
         Self {
             cx,
             name,
+            tokens: TokenStream::new(),
             value: None,
         }
     }
 
-    fn set<A: ToTokens>(&mut self, tokens: A, value: T) {
+    fn set<A: ToTokens>(&mut self, object: A, value: T) {
+        let tokens = object.into_token_stream();
         if self.value.is_some() {
             self.cx.error_spanned_by(
                 tokens,
                 format!("duplicate telemetry attribute `{}`", self.name),
             );
         } else {
+            self.tokens = tokens;
             self.value = Some(value);
         }
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+
+    fn get_with_tokens(self) -> Option<(TokenStream, T)> {
+        let tokens = self.tokens;
+        self.value.map(|value| (tokens, value))
+    }
+}
+
+/// A `rename = "..."` of a field or a variant: the name, and the tokens that
+/// gave it, for an error about two fields or variants that end up with the
+/// same name.
+pub(crate) struct Rename {
+    pub(crate) name: String,
+    pub(crate) tokens: TokenStream,
+}
+
+impl Attr<'_, String> {
+    fn get_rename(self) -> Option<Rename> {
+        self.get_with_tokens()
+            .map(|(tokens, name)| Rename { name, tokens })
     }
 }
 
@@ -104,13 +133,14 @@ impl Struct {
                         cx.error_spanned_by(&meta.path, "missing event name: write #[telemetry(event = \"name\")]");
                         return skip_argument(&meta);
                     }
-                    let name: LitStr = meta.value()?.parse()?;
+                    let (tokens, name) = parse_lit_str(&meta)?;
                     if let Some(valid) = event_name(cx, &name) {
-                        event.set(&meta.path, valid);
+                        event.set(tokens, valid);
                     }
                 } else if meta.path == CRATE {
                     // #[telemetry(crate = "my_app::telemetry_core")]
-                    krate.set(&meta.path, parse_crate(&meta)?);
+                    let (tokens, path) = parse_lit_str(&meta)?;
+                    krate.set(tokens, path.parse::<syn::Path>()?);
                 } else if let Some(word) = field_word(&meta.path) {
                     cx.error_spanned_by(&meta.path, format!("`{word}` belongs on a field, not on the struct"));
                     skip_argument(&meta)?;
@@ -131,8 +161,8 @@ impl Struct {
             }
         }
         Self {
-            event: event.value,
-            krate: krate.value,
+            event: event.get(),
+            krate: krate.get(),
         }
     }
 }
@@ -140,7 +170,7 @@ impl Struct {
 /// The attributes of one field.
 pub(crate) struct Field {
     pub(crate) conversion: Conversion,
-    pub(crate) rename: Option<String>,
+    pub(crate) rename: Option<Rename>,
 }
 
 impl Field {
@@ -171,8 +201,8 @@ impl Field {
                     Some(plain)
                 } else if meta.path == RENAME {
                     // #[telemetry(rename = "key")]
-                    if let Some(key) = parse_name(cx, &meta, "rename")? {
-                        rename.set(&meta.path, key);
+                    if let Some((tokens, key)) = parse_rename(cx, &meta)? {
+                        rename.set(tokens, key);
                     }
                     None
                 } else if meta.path == EVENT || meta.path == CRATE {
@@ -222,7 +252,7 @@ impl Field {
         }
         Self {
             conversion: conversion.unwrap_or(Conversion::PassThrough),
-            rename: rename.value,
+            rename: rename.get_rename(),
         }
     }
 }
@@ -291,9 +321,9 @@ impl Enum {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == RENAME_ALL {
                     // #[telemetry(rename_all = "snake_case")]
-                    let rule: LitStr = meta.value()?.parse()?;
+                    let (tokens, rule) = parse_lit_str(&meta)?;
                     match RENAME_RULES.iter().find(|(name, _)| *name == rule.value()) {
-                        Some((_, found)) => rename_all.set(&meta.path, *found),
+                        Some((_, found)) => rename_all.set(tokens, *found),
                         None => cx.error_spanned_by(
                             &rule,
                             format!(
@@ -305,7 +335,8 @@ impl Enum {
                     }
                 } else if meta.path == CRATE {
                     // #[telemetry(crate = "my_app::telemetry_core")]
-                    krate.set(&meta.path, parse_crate(&meta)?);
+                    let (tokens, path) = parse_lit_str(&meta)?;
+                    krate.set(tokens, path.parse::<syn::Path>()?);
                 } else {
                     cx.error_spanned_by(
                         &meta.path,
@@ -323,15 +354,15 @@ impl Enum {
             }
         }
         Self {
-            rename_all: rename_all.value,
-            krate: krate.value,
+            rename_all: rename_all.get(),
+            krate: krate.get(),
         }
     }
 }
 
 /// The attributes of one enum variant.
 pub(crate) struct Variant {
-    pub(crate) rename: Option<String>,
+    pub(crate) rename: Option<Rename>,
 }
 
 impl Variant {
@@ -341,8 +372,8 @@ impl Variant {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == RENAME {
                     // #[telemetry(rename = "label")]
-                    if let Some(label) = parse_name(cx, &meta, "rename")? {
-                        rename.set(&meta.path, label);
+                    if let Some((tokens, label)) = parse_rename(cx, &meta)? {
+                        rename.set(tokens, label);
                     }
                 } else {
                     cx.error_spanned_by(
@@ -361,7 +392,7 @@ impl Variant {
             }
         }
         Self {
-            rename: rename.value,
+            rename: rename.get_rename(),
         }
     }
 }
@@ -464,19 +495,26 @@ fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
     })
 }
 
-/// `name = "text"` with non-empty text.
-fn parse_name(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<Option<String>> {
-    let name: LitStr = meta.value()?.parse()?;
-    if name.value().is_empty() {
-        cx.error_spanned_by(&name, format!("`{what}` needs a non-empty name"));
-        return Ok(None);
-    }
-    Ok(Some(name.value()))
+/// `= "text"` after a word, with the tokens of the whole argument
+/// (`word = "text"`).
+fn parse_lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<(TokenStream, LitStr)> {
+    let eq_token: Token![=] = meta.input.parse()?;
+    let text: LitStr = meta.input.parse()?;
+    let path = &meta.path;
+    Ok((quote!(#path #eq_token #text), text))
 }
 
-fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
-    let path: LitStr = meta.value()?.parse()?;
-    path.parse()
+/// `rename = "text"` with non-empty text.
+fn parse_rename(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+) -> syn::Result<Option<(TokenStream, String)>> {
+    let (tokens, name) = parse_lit_str(meta)?;
+    if name.value().is_empty() {
+        cx.error_spanned_by(&name, format!("`{RENAME}` needs a non-empty name"));
+        return Ok(None);
+    }
+    Ok(Some((tokens, name.value())))
 }
 
 /// Checks an event name: non-empty, at most 200 characters, ASCII letters,

@@ -39,7 +39,9 @@ fn check_personal_types(cx: &Ctxt, input: &Struct<'_>) {
     }
 }
 
-/// Two fields must not write the same payload key.
+/// Two fields must not write the same payload key. The error points at the
+/// `rename` that made the keys meet: the later field's, or else the earlier
+/// one's.
 fn check_duplicate_keys(cx: &Ctxt, input: &Struct<'_>) {
     let mut seen = BTreeMap::new();
     for field in &input.fields {
@@ -47,36 +49,53 @@ fn check_duplicate_keys(cx: &Ctxt, input: &Struct<'_>) {
             continue;
         }
         let key = field.key();
-        if let Some(first) = seen.insert(key.clone(), field.ident) {
+        let Some(earlier) = seen.insert(key.clone(), field) else {
+            continue;
+        };
+        if field.attrs.rename.is_none() && earlier.attrs.rename.is_some() {
             cx.error_spanned_by(
-                field.ident,
+                earlier.key_tokens(),
                 format!(
-                    "field `{}` writes payload key `{key}`, which field `{first}` already writes",
-                    field.ident
+                    "field `{}` writes payload key `{key}`, which field `{}` writes too",
+                    earlier.ident, field.ident
+                ),
+            );
+        } else {
+            cx.error_spanned_by(
+                field.key_tokens(),
+                format!(
+                    "field `{}` writes payload key `{key}`, which field `{}` already writes",
+                    field.ident, earlier.ident
                 ),
             );
         }
     }
 }
 
-/// Two variants must not send the same label.
+/// Two variants must not send the same label. The error names the first
+/// variant with the label, and points at the `rename` that made the labels
+/// meet: the later variant's, or else the first one's.
 fn check_duplicate_labels(cx: &Ctxt, input: &Enum<'_>) {
     let mut seen = BTreeMap::new();
     for variant in &input.variants {
-        let ident = &variant.original.ident;
-        match seen.entry(variant.label.as_str()) {
-            // The message names the first variant with the label.
-            Entry::Occupied(first) => cx.error_spanned_by(
-                ident,
-                format!(
-                    "variant `{ident}` has label `{}`, like variant `{}`",
-                    variant.label,
-                    first.get()
-                ),
-            ),
+        let first = match seen.entry(variant.label.as_str()) {
+            Entry::Occupied(first) => *first.get(),
             Entry::Vacant(slot) => {
-                slot.insert(ident);
+                slot.insert(variant);
+                continue;
             }
-        }
+        };
+        let (blamed, other) = if variant.attrs.rename.is_none() && first.attrs.rename.is_some() {
+            (first, variant)
+        } else {
+            (variant, first)
+        };
+        cx.error_spanned_by(
+            blamed.label_tokens(),
+            format!(
+                "variant `{}` has label `{}`, like variant `{}`",
+                blamed.original.ident, variant.label, other.original.ident
+            ),
+        );
     }
 }
