@@ -8,8 +8,9 @@ use syn::{Attribute, LitStr, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    self, AGGREGATE, BOOLEAN, CONVERSIONS, COUNT, CRATE, DISTRIBUTION, EVENT, FORBIDDEN, HASH,
-    RENAME, RENAME_ALL, SCOPE, Symbol, TELEMETRY, TEXT_COUNT,
+    self, AGGREGATE, BOOLEAN, CONVERSIONS, COUNT, CRATE, DISTRIBUTION, ENUM_WORDS, EVENT,
+    FORBIDDEN, HASH, RENAME, RENAME_ALL, SCOPE, STRUCT_WORDS, Symbol, TELEMETRY, TEXT_COUNT,
+    VARIANT_WORDS,
 };
 
 /// How one field's value is turned into what is sent: what core's schema
@@ -148,8 +149,9 @@ impl Struct {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}` on a struct; expected `event = \"name\"` or `crate = \"path\"`",
-                            path_text(&meta.path)
+                            "unknown telemetry attribute `{}` on a struct; expected `event = \"name\"` or `crate = \"path\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, STRUCT_WORDS),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -219,9 +221,10 @@ impl Field {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}`; expected one of: {}, rename",
+                            "unknown telemetry attribute `{}`; expected one of: {}, rename{}",
                             path_text(&meta.path),
                             symbol::list(&CONVERSIONS),
+                            did_you_mean(&meta.path, symbol::field_words()),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -341,8 +344,9 @@ impl Enum {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}` on an enum; expected `rename_all = \"...\"` or `crate = \"path\"`",
-                            path_text(&meta.path)
+                            "unknown telemetry attribute `{}` on an enum; expected `rename_all = \"...\"` or `crate = \"path\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, ENUM_WORDS),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -379,8 +383,9 @@ impl Variant {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`",
-                            path_text(&meta.path)
+                            "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, VARIANT_WORDS),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -414,10 +419,14 @@ fn plain_conversion(path: &syn::Path) -> Option<Conversion> {
 }
 
 fn field_word(path: &syn::Path) -> Option<Symbol> {
-    CONVERSIONS
-        .into_iter()
-        .chain([RENAME])
-        .find(|word| *path == *word)
+    symbol::field_words().find(|word| *path == *word)
+}
+
+/// `; did you mean `hash`?` when the unknown `path` looks like a typo of one
+/// of `words`, or nothing.
+fn did_you_mean(path: &syn::Path, words: impl IntoIterator<Item = Symbol>) -> String {
+    symbol::closest(&path_text(path), words)
+        .map_or_else(String::new, |word| format!("; did you mean `{word}`?"))
 }
 
 fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<HashScope> {
