@@ -81,9 +81,7 @@ impl Field<'_> {
             .as_ref()
             .map_or_else(|| self.ident.unraw_string(), |rename| rename.name.clone())
     }
-}
 
-impl Field<'_> {
     /// Where the key was chosen: the `rename = "..."`, or the field's name.
     pub(crate) fn key_tokens(&self) -> TokenStream {
         self.attrs.rename.as_ref().map_or_else(

@@ -9,7 +9,7 @@ pub(crate) struct Symbol(pub(crate) &'static str);
 
 pub(crate) const TELEMETRY: Symbol = Symbol("telemetry");
 
-// Container.
+// Structs and enums.
 pub(crate) const EVENT: Symbol = Symbol("event");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
