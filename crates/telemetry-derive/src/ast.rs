@@ -1,14 +1,30 @@
 //! The derive input as typed values that keep their `syn` nodes for spans.
 
+use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::{Attribute, Data, DeriveInput, Expr, Fields, Lit, Meta};
 
 use crate::attr;
 use crate::ctxt::Ctxt;
 
+/// Which derive is reading the input.
+#[derive(Clone, Copy)]
+pub(crate) enum Derive {
+    TelemetrySafe,
+    TelemetryValue,
+}
+
+/// What a derive reads: a struct for `TelemetrySafe`, a unit-only enum for
+/// `TelemetryValue`.
+pub(crate) enum Input<'a> {
+    Struct(Struct<'a>),
+    Enum(Enum<'a>),
+}
+
 /// A struct deriving `TelemetrySafe`.
-pub(crate) struct Container<'a> {
-    pub(crate) input: &'a DeriveInput,
-    pub(crate) attrs: attr::Container,
+pub(crate) struct Struct<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: attr::Struct,
     pub(crate) fields: Vec<Field<'a>>,
     pub(crate) doc: String,
 }
@@ -21,13 +37,68 @@ pub(crate) struct Field<'a> {
     pub(crate) doc: String,
 }
 
+/// A unit-only enum deriving `TelemetryValue`.
+pub(crate) struct Enum<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: attr::Enum,
+    pub(crate) variants: Vec<Variant<'a>>,
+}
+
+/// One unit variant.
+pub(crate) struct Variant<'a> {
+    pub(crate) original: &'a syn::Variant,
+    pub(crate) attrs: attr::Variant,
+    /// What is sent: the variant's `rename`, or its name under the enum's
+    /// `rename_all`, or its name as written.
+    pub(crate) label: String,
+}
+
+impl<'a> Input<'a> {
+    /// Reads the input for `derive`. An input of the wrong kind is reported
+    /// and read as empty (no fields, no variants), so that its attributes are
+    /// still checked and the stub impls still name the right crate.
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput, derive: Derive) -> Self {
+        match derive {
+            Derive::TelemetrySafe => Self::Struct(Struct::from_ast(cx, input)),
+            Derive::TelemetryValue => Self::Enum(Enum::from_ast(cx, input)),
+        }
+    }
+
+    /// The path given with `#[telemetry(crate = "...")]`.
+    pub(crate) fn krate(&self) -> Option<&syn::Path> {
+        match self {
+            Self::Struct(input) => input.attrs.krate.as_ref(),
+            Self::Enum(input) => input.attrs.krate.as_ref(),
+        }
+    }
+}
+
 impl Field<'_> {
     /// The key in the payload.
     pub(crate) fn key(&self) -> String {
         self.attrs
             .rename
-            .clone()
-            .unwrap_or_else(|| self.ident.unraw_string())
+            .as_ref()
+            .map_or_else(|| self.ident.unraw_string(), |rename| rename.name.clone())
+    }
+
+    /// Where the key was chosen: the `rename = "..."`, or the field's name.
+    pub(crate) fn key_tokens(&self) -> TokenStream {
+        self.attrs.rename.as_ref().map_or_else(
+            || self.ident.to_token_stream(),
+            |rename| rename.tokens.clone(),
+        )
+    }
+}
+
+impl Variant<'_> {
+    /// Where the label was chosen: the `rename = "..."`, or the variant's
+    /// name.
+    pub(crate) fn label_tokens(&self) -> TokenStream {
+        self.attrs.rename.as_ref().map_or_else(
+            || self.original.ident.to_token_stream(),
+            |rename| rename.tokens.clone(),
+        )
     }
 }
 
@@ -43,23 +114,24 @@ impl Unraw for syn::Ident {
     }
 }
 
-impl<'a> Container<'a> {
-    /// Reads the input, or reports why it cannot derive `TelemetrySafe`.
-    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
-        let attrs = attr::Container::from_attrs(cx, &input.attrs);
+impl<'a> Struct<'a> {
+    /// Reads a struct, reporting why the input cannot derive `TelemetrySafe`.
+    fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let attrs = attr::Struct::from_attrs(cx, &input.attrs);
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(named) => named
                     .named
                     .iter()
-                    .map(|field| Field {
-                        original: field,
-                        ident: field
-                            .ident
-                            .as_ref()
-                            .unwrap_or_else(|| unreachable!("named field")),
-                        attrs: attr::Field::from_attrs(cx, &field.attrs),
-                        doc: doc_comment(&field.attrs),
+                    .filter_map(|field| {
+                        // Every field of `Fields::Named` has a name.
+                        let ident = field.ident.as_ref()?;
+                        Some(Field {
+                            original: field,
+                            ident,
+                            attrs: attr::Field::from_attrs(cx, &field.attrs),
+                            doc: doc_comment(&field.attrs),
+                        })
                     })
                     .collect(),
                 Fields::Unit => Vec::new(),
@@ -69,7 +141,7 @@ impl<'a> Container<'a> {
                         "TelemetrySafe needs named fields: their names are the keys of the payload; \
                          write `struct Name { field: Type }`",
                     );
-                    return None;
+                    Vec::new()
                 }
             },
             Data::Enum(data) => {
@@ -89,21 +161,86 @@ impl<'a> Container<'a> {
                         "TelemetrySafe can only be derived for structs with named fields{hint}"
                     ),
                 );
-                return None;
+                Vec::new()
             }
             Data::Union(data) => {
                 cx.error_spanned_by(
                     data.union_token,
                     "TelemetrySafe cannot be derived for a union: which field is set is unknown",
                 );
-                return None;
+                Vec::new()
             }
         };
-        Some(Self {
-            input,
+        Self {
+            original: input,
             attrs,
             fields,
             doc: doc_comment(&input.attrs),
+        }
+    }
+}
+
+impl<'a> Enum<'a> {
+    /// Reads an enum, reporting why the input cannot derive `TelemetryValue`.
+    fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let attrs = attr::Enum::from_attrs(cx, &input.attrs);
+        let variants = match &input.data {
+            Data::Enum(data) => data
+                .variants
+                .iter()
+                .filter_map(|variant| Variant::from_ast(cx, variant, attrs.rename_all))
+                .collect(),
+            Data::Struct(data) => {
+                cx.error_spanned_by(
+                    data.struct_token,
+                    "TelemetryValue is derived for unit-only enums; for a struct, derive TelemetrySafe",
+                );
+                Vec::new()
+            }
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "TelemetryValue is derived for unit-only enums, not unions",
+                );
+                Vec::new()
+            }
+        };
+        Self {
+            original: input,
+            attrs,
+            variants,
+        }
+    }
+}
+
+impl<'a> Variant<'a> {
+    /// Reads a unit variant; a variant with data is reported and left out.
+    fn from_ast(
+        cx: &Ctxt,
+        variant: &'a syn::Variant,
+        rename_all: Option<attr::RenameRule>,
+    ) -> Option<Self> {
+        if !matches!(variant.fields, Fields::Unit) {
+            cx.error_spanned_by(
+                &variant.fields,
+                format!(
+                    "TelemetryValue can only be derived for enums whose variants carry no data; \
+                     `{}` does",
+                    variant.ident
+                ),
+            );
+            return None;
+        }
+        let attrs = attr::Variant::from_attrs(cx, &variant.attrs);
+        let label = match (&attrs.rename, rename_all) {
+            (Some(rename), _) => rename.name.clone(),
+            (None, Some(rule)) => rule.apply(&variant.ident.to_string()),
+            (None, None) => variant.ident.to_string(),
+        };
+        Some(Self {
+            original: variant,
+            attrs,
+            label,
         })
     }
 }

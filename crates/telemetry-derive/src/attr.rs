@@ -2,47 +2,51 @@
 //! user's tokens. Each parse branch shows the syntax it accepts.
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    self, AGGREGATE, BOOLEAN, CONVERSIONS, COUNT, CRATE, DISTRIBUTION, EVENT, FORBIDDEN, HASH,
-    RENAME, RENAME_ALL, SCOPE, Symbol, TELEMETRY, TEXT_COUNT,
+    self, AGGREGATE, BOOLEAN, CONVERSIONS, COUNT, CRATE, DISTRIBUTION, ENUM_WORDS, EVENT,
+    FORBIDDEN, HASH, RENAME, RENAME_ALL, SCOPE, STRUCT_WORDS, Symbol, TELEMETRY, TEXT_COUNT,
+    VARIANT_WORDS,
 };
 
-/// How one field's value is turned into what is sent.
+/// How one field's value is turned into what is sent: what core's schema
+/// records as `Conversion`, each bounded by a trait of core's `convert` module.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Treatment {
-    Pass,
+pub(crate) enum Conversion {
+    PassThrough,
     Forbidden,
     Boolean,
     Count,
     TextCount,
-    Hash(Scope),
+    Hash(HashScope),
     Distribution,
-    Aggregate(AggregateKind),
+    Aggregate(Aggregate),
 }
 
+/// Core's `HashScope`: which key a hash is made with.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
+pub(crate) enum HashScope {
     Installation,
     App,
 }
 
+/// Core's schema `Aggregate`: the number a collection of numbers is sent as.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AggregateKind {
+pub(crate) enum Aggregate {
     Sum,
     Mean,
     Min,
     Max,
 }
 
-impl Treatment {
+impl Conversion {
     fn word(self) -> Symbol {
         match self {
-            Self::Pass => Symbol("pass-through"),
+            Self::PassThrough => Symbol("pass-through"),
             Self::Forbidden => FORBIDDEN,
             Self::Boolean => BOOLEAN,
             Self::Count => COUNT,
@@ -54,11 +58,13 @@ impl Treatment {
     }
 }
 
-/// A value that may be given at most once; the second one is reported where
-/// it stands.
+/// A value that may be given at most once, kept with the tokens it was
+/// written as (`rename = "key"`), so that a later error about it can point
+/// there. A second value is reported where it stands.
 struct Attr<'c, T> {
     cx: &'c Ctxt,
     name: Symbol,
+    tokens: TokenStream,
     value: Option<T>,
 }
 
@@ -67,29 +73,56 @@ impl<'c, T> Attr<'c, T> {
         Self {
             cx,
             name,
+            tokens: TokenStream::new(),
             value: None,
         }
     }
 
-    fn set<A: ToTokens>(&mut self, tokens: A, value: T) {
+    fn set<A: ToTokens>(&mut self, object: A, value: T) {
+        let tokens = object.into_token_stream();
         if self.value.is_some() {
             self.cx.error_spanned_by(
                 tokens,
                 format!("duplicate telemetry attribute `{}`", self.name),
             );
         } else {
+            self.tokens = tokens;
             self.value = Some(value);
         }
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+
+    fn get_with_tokens(self) -> Option<(TokenStream, T)> {
+        let tokens = self.tokens;
+        self.value.map(|value| (tokens, value))
+    }
+}
+
+/// A `rename = "..."` of a field or a variant: the name, and the tokens that
+/// gave it, for an error about two fields or variants that end up with the
+/// same name.
+pub(crate) struct Rename {
+    pub(crate) name: String,
+    pub(crate) tokens: TokenStream,
+}
+
+impl Attr<'_, String> {
+    fn get_rename(self) -> Option<Rename> {
+        self.get_with_tokens()
+            .map(|(tokens, name)| Rename { name, tokens })
     }
 }
 
 /// The attributes of a struct deriving `TelemetrySafe`.
-pub(crate) struct Container {
+pub(crate) struct Struct {
     pub(crate) event: Option<String>,
     pub(crate) krate: Option<syn::Path>,
 }
 
-impl Container {
+impl Struct {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut event = Attr::none(cx, EVENT);
         let mut krate = Attr::none(cx, CRATE);
@@ -101,13 +134,14 @@ impl Container {
                         cx.error_spanned_by(&meta.path, "missing event name: write #[telemetry(event = \"name\")]");
                         return skip_argument(&meta);
                     }
-                    let name: LitStr = meta.value()?.parse()?;
+                    let (tokens, name) = parse_lit_str(&meta)?;
                     if let Some(valid) = event_name(cx, &name) {
-                        event.set(&meta.path, valid);
+                        event.set(tokens, valid);
                     }
                 } else if meta.path == CRATE {
                     // #[telemetry(crate = "my_app::telemetry_core")]
-                    krate.set(&meta.path, parse_crate(&meta)?);
+                    let (tokens, path) = parse_lit_str(&meta)?;
+                    krate.set(tokens, path.parse::<syn::Path>()?);
                 } else if let Some(word) = field_word(&meta.path) {
                     cx.error_spanned_by(&meta.path, format!("`{word}` belongs on a field, not on the struct"));
                     skip_argument(&meta)?;
@@ -115,8 +149,9 @@ impl Container {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}` on a struct; expected `event = \"name\"` or `crate = \"path\"`",
-                            path_text(&meta.path)
+                            "unknown telemetry attribute `{}` on a struct; expected `event = \"name\"` or `crate = \"path\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, STRUCT_WORDS),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -128,21 +163,21 @@ impl Container {
             }
         }
         Self {
-            event: event.value,
-            krate: krate.value,
+            event: event.get(),
+            krate: krate.get(),
         }
     }
 }
 
 /// The attributes of one field.
 pub(crate) struct Field {
-    pub(crate) treatment: Treatment,
-    pub(crate) rename: Option<String>,
+    pub(crate) conversion: Conversion,
+    pub(crate) rename: Option<Rename>,
 }
 
 impl Field {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut treatment: Option<Treatment> = None;
+        let mut conversion: Option<Conversion> = None;
         let mut rename = Attr::none(cx, RENAME);
         for attr in telemetry_attrs(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -150,11 +185,11 @@ impl Field {
                     // #[telemetry(hash)]
                     // #[telemetry(hash(scope = "installation"))]
                     // #[telemetry(hash(scope = "app"))]
-                    Some(Treatment::Hash(parse_hash_scope(cx, &meta)?))
+                    Some(Conversion::Hash(parse_hash_scope(cx, &meta)?))
                 } else if meta.path == AGGREGATE {
                     // #[telemetry(aggregate)]
                     // #[telemetry(aggregate = "sum" | "mean" | "min" | "max")]
-                    parse_aggregate(cx, &meta)?.map(Treatment::Aggregate)
+                    parse_aggregate(cx, &meta)?.map(Conversion::Aggregate)
                 } else if let Some(plain) = plain_conversion(&meta.path) {
                     // #[telemetry(forbidden)], #[telemetry(boolean)], #[telemetry(count)],
                     // #[telemetry(text_count)], #[telemetry(distribution)]
@@ -168,8 +203,8 @@ impl Field {
                     Some(plain)
                 } else if meta.path == RENAME {
                     // #[telemetry(rename = "key")]
-                    if let Some(key) = parse_name(cx, &meta, "rename")? {
-                        rename.set(&meta.path, key);
+                    if let Some((tokens, key)) = parse_rename(cx, &meta)? {
+                        rename.set(tokens, key);
                     }
                     None
                 } else if meta.path == EVENT || meta.path == CRATE {
@@ -186,16 +221,17 @@ impl Field {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}`; expected one of: {}, rename",
+                            "unknown telemetry attribute `{}`; expected one of: {}, rename{}",
                             path_text(&meta.path),
                             symbol::list(&CONVERSIONS),
+                            did_you_mean(&meta.path, symbol::field_words()),
                         ),
                     );
                     skip_argument(&meta)?;
                     None
                 };
                 if let Some(chosen) = chosen {
-                    match &treatment {
+                    match &conversion {
                         Some(first) if first.word().0 == chosen.word().0 => cx.error_spanned_by(
                             &meta.path,
                             format!("duplicate telemetry attribute `{}`", chosen.word()),
@@ -208,7 +244,7 @@ impl Field {
                                 first.word()
                             ),
                         ),
-                        None => treatment = Some(chosen),
+                        None => conversion = Some(chosen),
                     }
                 }
                 Ok(())
@@ -218,8 +254,8 @@ impl Field {
             }
         }
         Self {
-            treatment: treatment.unwrap_or(Treatment::Pass),
-            rename: rename.value,
+            conversion: conversion.unwrap_or(Conversion::PassThrough),
+            rename: rename.get_rename(),
         }
     }
 }
@@ -275,12 +311,12 @@ impl RenameRule {
 }
 
 /// The attributes of a unit-only enum deriving `TelemetryValue`.
-pub(crate) struct LabelContainer {
+pub(crate) struct Enum {
     pub(crate) rename_all: Option<RenameRule>,
     pub(crate) krate: Option<syn::Path>,
 }
 
-impl LabelContainer {
+impl Enum {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut rename_all = Attr::none(cx, RENAME_ALL);
         let mut krate = Attr::none(cx, CRATE);
@@ -288,9 +324,9 @@ impl LabelContainer {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == RENAME_ALL {
                     // #[telemetry(rename_all = "snake_case")]
-                    let rule: LitStr = meta.value()?.parse()?;
+                    let (tokens, rule) = parse_lit_str(&meta)?;
                     match RENAME_RULES.iter().find(|(name, _)| *name == rule.value()) {
-                        Some((_, found)) => rename_all.set(&meta.path, *found),
+                        Some((_, found)) => rename_all.set(tokens, *found),
                         None => cx.error_spanned_by(
                             &rule,
                             format!(
@@ -302,13 +338,15 @@ impl LabelContainer {
                     }
                 } else if meta.path == CRATE {
                     // #[telemetry(crate = "my_app::telemetry_core")]
-                    krate.set(&meta.path, parse_crate(&meta)?);
+                    let (tokens, path) = parse_lit_str(&meta)?;
+                    krate.set(tokens, path.parse::<syn::Path>()?);
                 } else {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown telemetry attribute `{}` on an enum; expected `rename_all = \"...\"` or `crate = \"path\"`",
-                            path_text(&meta.path)
+                            "unknown telemetry attribute `{}` on an enum; expected `rename_all = \"...\"` or `crate = \"path\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, ENUM_WORDS),
                         ),
                     );
                     skip_argument(&meta)?;
@@ -320,66 +358,79 @@ impl LabelContainer {
             }
         }
         Self {
-            rename_all: rename_all.value,
-            krate: krate.value,
+            rename_all: rename_all.get(),
+            krate: krate.get(),
         }
     }
 }
 
-/// The `rename` of one enum variant.
-pub(crate) fn variant_rename(cx: &Ctxt, attrs: &[Attribute]) -> Option<String> {
-    let mut rename = Attr::none(cx, RENAME);
-    for attr in telemetry_attrs(attrs) {
-        let parsed = attr.parse_nested_meta(|meta| {
-            if meta.path == RENAME {
-                // #[telemetry(rename = "label")]
-                if let Some(label) = parse_name(cx, &meta, "rename")? {
-                    rename.set(&meta.path, label);
+/// The attributes of one enum variant.
+pub(crate) struct Variant {
+    pub(crate) rename: Option<Rename>,
+}
+
+impl Variant {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut rename = Attr::none(cx, RENAME);
+        for attr in telemetry_attrs(attrs) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path == RENAME {
+                    // #[telemetry(rename = "label")]
+                    if let Some((tokens, label)) = parse_rename(cx, &meta)? {
+                        rename.set(tokens, label);
+                    }
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`{}",
+                            path_text(&meta.path),
+                            did_you_mean(&meta.path, VARIANT_WORDS),
+                        ),
+                    );
+                    skip_argument(&meta)?;
                 }
-            } else {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown telemetry attribute `{}` on a variant; expected `rename = \"label\"`",
-                        path_text(&meta.path)
-                    ),
-                );
-                skip_argument(&meta)?;
+                Ok(())
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
             }
-            Ok(())
-        });
-        if let Err(error) = parsed {
-            cx.syn_error(error);
+        }
+        Self {
+            rename: rename.get_rename(),
         }
     }
-    rename.value
 }
 
 fn telemetry_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| *attr.path() == TELEMETRY)
 }
 
-fn plain_conversion(path: &syn::Path) -> Option<Treatment> {
+fn plain_conversion(path: &syn::Path) -> Option<Conversion> {
     [
-        (FORBIDDEN, Treatment::Forbidden),
-        (BOOLEAN, Treatment::Boolean),
-        (COUNT, Treatment::Count),
-        (TEXT_COUNT, Treatment::TextCount),
-        (DISTRIBUTION, Treatment::Distribution),
+        (FORBIDDEN, Conversion::Forbidden),
+        (BOOLEAN, Conversion::Boolean),
+        (COUNT, Conversion::Count),
+        (TEXT_COUNT, Conversion::TextCount),
+        (DISTRIBUTION, Conversion::Distribution),
     ]
     .into_iter()
-    .find_map(|(word, treatment)| (*path == word).then_some(treatment))
+    .find_map(|(word, conversion)| (*path == word).then_some(conversion))
 }
 
 fn field_word(path: &syn::Path) -> Option<Symbol> {
-    CONVERSIONS
-        .into_iter()
-        .chain([RENAME])
-        .find(|word| *path == *word)
+    symbol::field_words().find(|word| *path == *word)
 }
 
-fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope> {
-    let mut scope = Scope::Installation;
+/// `; did you mean `hash`?` when the unknown `path` looks like a typo of one
+/// of `words`, or nothing.
+fn did_you_mean(path: &syn::Path, words: impl IntoIterator<Item = Symbol>) -> String {
+    symbol::closest(&path_text(path), words)
+        .map_or_else(String::new, |word| format!("; did you mean `{word}`?"))
+}
+
+fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<HashScope> {
+    let mut scope = HashScope::Installation;
     if meta.input.peek(Token![=]) {
         cx.error_spanned_by(
             &meta.path,
@@ -391,8 +442,8 @@ fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope>
             if option.path == SCOPE {
                 let value: LitStr = option.value()?.parse()?;
                 match value.value().as_str() {
-                    "installation" => scope = Scope::Installation,
-                    "app" => scope = Scope::App,
+                    "installation" => scope = HashScope::Installation,
+                    "app" => scope = HashScope::App,
                     other => cx.error_spanned_by(
                         &value,
                         format!("unknown hash scope `{other}`; expected \"installation\" or \"app\""),
@@ -414,7 +465,7 @@ fn parse_hash_scope(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Scope>
     Ok(scope)
 }
 
-fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<AggregateKind>> {
+fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Aggregate>> {
     if meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
@@ -424,14 +475,14 @@ fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         return Ok(None);
     }
     if !meta.input.peek(Token![=]) {
-        return Ok(Some(AggregateKind::Sum));
+        return Ok(Some(Aggregate::Sum));
     }
     let kind: LitStr = meta.value()?.parse()?;
     Ok(match kind.value().as_str() {
-        "sum" => Some(AggregateKind::Sum),
-        "mean" => Some(AggregateKind::Mean),
-        "min" => Some(AggregateKind::Min),
-        "max" => Some(AggregateKind::Max),
+        "sum" => Some(Aggregate::Sum),
+        "mean" => Some(Aggregate::Mean),
+        "min" => Some(Aggregate::Min),
+        "max" => Some(Aggregate::Max),
         "median" | "p50" | "p90" | "p95" | "p99" | "percentile" => {
             cx.error_spanned_by(
                 &kind,
@@ -453,19 +504,26 @@ fn parse_aggregate(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
     })
 }
 
-/// `name = "text"` with non-empty text.
-fn parse_name(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<Option<String>> {
-    let name: LitStr = meta.value()?.parse()?;
-    if name.value().is_empty() {
-        cx.error_spanned_by(&name, format!("`{what}` needs a non-empty name"));
-        return Ok(None);
-    }
-    Ok(Some(name.value()))
+/// `= "text"` after a word, with the tokens of the whole argument
+/// (`word = "text"`).
+fn parse_lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<(TokenStream, LitStr)> {
+    let eq_token: Token![=] = meta.input.parse()?;
+    let text: LitStr = meta.input.parse()?;
+    let path = &meta.path;
+    Ok((quote!(#path #eq_token #text), text))
 }
 
-fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
-    let path: LitStr = meta.value()?.parse()?;
-    path.parse()
+/// `rename = "text"` with non-empty text.
+fn parse_rename(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+) -> syn::Result<Option<(TokenStream, String)>> {
+    let (tokens, name) = parse_lit_str(meta)?;
+    if name.value().is_empty() {
+        cx.error_spanned_by(&name, format!("`{RENAME}` needs a non-empty name"));
+        return Ok(None);
+    }
+    Ok(Some((tokens, name.value())))
 }
 
 /// Checks an event name: non-empty, at most 200 characters, ASCII letters,

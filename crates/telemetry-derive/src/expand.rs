@@ -1,303 +1,125 @@
-//! Emits `TelemetrySafe`, `TelemetryValue` and, for events, `TelemetryEvent`.
+//! Emits the impls of a derive, or, when the input has mistakes, every
+//! mistake beside stub impls.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::{DeriveInput, Ident, WherePredicate};
+mod label;
+mod object;
 
-use crate::ast::{Container, Field};
-use crate::attr::{AggregateKind, Scope, Treatment};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+use crate::ast::{Derive, Input};
 use crate::ctxt::Ctxt;
-use crate::{check, fallback, ty};
+use crate::{check, fallback};
 
-pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
-    let container = Container::from_ast(&cx, input);
-    if let Some(container) = &container {
-        check::check(&cx, container);
-    }
-    match (cx.check(), &container) {
-        (Ok(()), Some(container)) => expand(container),
-        (Err(errors), _) => {
-            let krate = container
-                .as_ref()
-                .and_then(|container| container.attrs.krate.as_ref());
-            fallback::telemetry_safe(input, krate, &errors)
-        }
-        (Ok(()), None) => unreachable!("a container that failed to parse reports why"),
+/// The crate that generated code names when the input does not name one
+/// with `#[telemetry(crate = "...")]`.
+#[derive(Clone, Copy)]
+pub(crate) enum DefaultCrate {
+    /// `::telemetry_core`, which re-exports `TelemetrySafe` and
+    /// `TelemetryValue`.
+    Core,
+    /// `::telemetry_runtime`, a facade that re-exports core's items and the
+    /// `...ViaRuntime` derives.
+    Runtime,
+}
+
+pub(crate) fn derive(
+    input: &DeriveInput,
+    derive: Derive,
+    default_crate: DefaultCrate,
+) -> TokenStream {
+    let cx = Ctxt::new();
+    let input = Input::from_ast(&cx, input, derive);
+    let krate = crate_path(input.krate(), default_crate);
+    try_expand(cx, &input, &krate)
+        .unwrap_or_else(|errors| fallback::expand(&input, &krate, &errors))
+}
+
+/// The impls, once the rules that span several fields or variants hold and
+/// no mistake was found; otherwise every mistake, combined.
+fn try_expand(cx: Ctxt, input: &Input<'_>, krate: &TokenStream) -> syn::Result<TokenStream> {
+    check::check(&cx, input);
+    cx.check()?;
+    Ok(match input {
+        Input::Struct(input) => object::expand(input, krate),
+        Input::Enum(input) => label::expand(input, krate),
+    })
+}
+
+/// The path of `telemetry_core` in generated code: the one the input names,
+/// or the default of the entry point.
+fn crate_path(krate: Option<&syn::Path>, default_crate: DefaultCrate) -> TokenStream {
+    match (krate, default_crate) {
+        (Some(path), _) => quote!(#path),
+        (None, DefaultCrate::Core) => quote!(::telemetry_core),
+        (None, DefaultCrate::Runtime) => quote!(::telemetry_runtime),
     }
 }
 
-/// The path of `telemetry_core` in generated code.
-pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
-    krate.map_or_else(|| quote!(::telemetry_core), |path| quote!(#path))
-}
+#[cfg(test)]
+mod tests {
+    use syn::DeriveInput;
 
-fn expand(container: &Container<'_>) -> TokenStream {
-    let krate = crate_path(container.attrs.krate.as_ref());
-    let ident = &container.input.ident;
-    let type_name = ident.to_string();
-    let doc = &container.doc;
+    use super::{DefaultCrate, derive};
+    use crate::ast::Derive;
 
-    let generics = bounded_generics(container, &krate);
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-
-    let event = container.attrs.event.as_ref().map_or_else(
-        || quote!(::core::option::Option::None),
-        |name| quote!(::core::option::Option::Some(#name)),
-    );
-    let field_schemas = container
-        .fields
-        .iter()
-        .map(|field| field_schema(field, &krate));
-    let sent: Vec<&Field<'_>> = container
-        .fields
-        .iter()
-        .filter(|field| field.attrs.treatment != Treatment::Forbidden)
-        .collect();
-    let len = sent.len();
-    let writes = sent.iter().map(|field| write_field(field, &krate));
-    // Forbidden fields are never sent, but they are part of the struct: touch
-    // them so the derive reads every field, as serde's does, and an app does
-    // not get dead-code warnings for fields it keeps on purpose.
-    let touched = container
-        .fields
-        .iter()
-        .filter(|field| field.attrs.treatment == Treatment::Forbidden)
-        .map(|field| {
-            let member = field.ident;
-            quote!(let _ = &self.#member;)
-        });
-    let event_impl = container.attrs.event.as_ref().map(|name| {
-        quote! {
-            #[automatically_derived]
-            #[diagnostic::do_not_recommend]
-            impl #impl_generics #krate::TelemetryEvent for #ident #ty_generics #where_clause {
-                const EVENT: &'static str = #name;
+    /// Which of the three crate roots the expansion names.
+    fn crates_named(source: &str, which: Derive, default_crate: DefaultCrate) -> Vec<String> {
+        let input: DeriveInput = syn::parse_str(source).unwrap();
+        let expanded = derive(&input, which, default_crate).to_string();
+        let mut named: Vec<String> = Vec::new();
+        for root in ["telemetry_core", "telemetry_runtime", "my_app"] {
+            if expanded.contains(&format!("{root} ::")) {
+                named.push(root.to_owned());
             }
         }
-    });
+        named
+    }
 
-    // Kept out of "the following other types implement trait" lists, which
-    // would otherwise name every derived type; only for impls without where
-    // clauses, so a generic wrapper still explains which field type fails.
-    let hidden = container
-        .input
-        .generics
-        .type_params()
-        .next()
-        .is_none()
-        .then(|| quote!(#[diagnostic::do_not_recommend]));
+    const EVENT: &str = r#"#[telemetry(event = "search")] struct Search { #[telemetry(hash)] repository: String, results: u64 }"#;
+    const LABEL: &str = "enum Period { Daily, Weekly }";
 
-    // Only a concrete type has one schema to register.
-    let register = container
-        .input
-        .generics
-        .params
-        .is_empty()
-        .then(|| quote!(#krate::__private::register!(#ident);));
-
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #krate::TelemetrySafe for #ident #ty_generics #where_clause {
-            const SCHEMA: &'static #krate::Schema = &#krate::__private::Schema::new(
-                #type_name,
-                #event,
-                #doc,
-                &[#(#field_schemas),*],
+    #[test]
+    fn each_entry_point_names_its_own_crate() {
+        for (source, which) in [
+            (EVENT, Derive::TelemetrySafe),
+            (LABEL, Derive::TelemetryValue),
+        ] {
+            assert_eq!(
+                crates_named(source, which, DefaultCrate::Core),
+                ["telemetry_core"]
             );
-
-            fn serialize_filtered<__S: #krate::__private::serde::Serializer>(
-                &self,
-                __anonymizer: &#krate::Anonymizer,
-                __serializer: __S,
-            ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                let mut __state = #krate::__private::serde::Serializer::serialize_struct(
-                    __serializer,
-                    #type_name,
-                    #len,
-                )?;
-                #(#touched)*
-                #(#writes)*
-                #krate::__private::serde::ser::SerializeStruct::end(__state)
-            }
-        }
-
-        #[automatically_derived]
-        #hidden
-        impl #impl_generics #krate::TelemetryValue for #ident #ty_generics #where_clause {
-            const SHAPE: #krate::__private::Shape =
-                #krate::__private::Shape::Object(<Self as #krate::TelemetrySafe>::SCHEMA);
-
-            fn serialize_value<__S: #krate::__private::serde::Serializer>(
-                &self,
-                __anonymizer: &#krate::Anonymizer,
-                __serializer: __S,
-            ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                #krate::TelemetrySafe::serialize_filtered(self, __anonymizer, __serializer)
-            }
-        }
-
-        #event_impl
-
-        #register
-    }
-}
-
-/// The struct's generics, plus a bound per field whose type mentions a type
-/// parameter: the trait its treatment needs (`T: TelemetryValue`).
-fn bounded_generics(container: &Container<'_>, krate: &TokenStream) -> syn::Generics {
-    let mut generics = container.input.generics.clone();
-    let params: Vec<&Ident> = container
-        .input
-        .generics
-        .type_params()
-        .map(|param| &param.ident)
-        .collect();
-    let bounds: Vec<WherePredicate> = container
-        .fields
-        .iter()
-        .filter(|field| ty::mentions(&field.original.ty, &params))
-        .filter_map(|field| {
-            let ty = &field.original.ty;
-            let bound = field.attrs.treatment.bound(krate)?;
-            Some(syn::parse_quote!(#ty: #bound))
-        })
-        .collect();
-    generics.make_where_clause().predicates.extend(bounds);
-    generics
-}
-
-impl Treatment {
-    /// The trait a field type needs for this treatment.
-    fn bound(self, krate: &TokenStream) -> Option<TokenStream> {
-        Some(match self {
-            Self::Pass => quote!(#krate::TelemetryValue),
-            Self::Forbidden => return None,
-            Self::Boolean => quote!(#krate::convert::Presence),
-            Self::Count => quote!(#krate::convert::Countable),
-            Self::TextCount => quote!(#krate::convert::TextLength),
-            Self::Hash(_) => quote!(#krate::convert::HashInput),
-            Self::Distribution => quote!(#krate::convert::LabelCounts),
-            Self::Aggregate(_) => quote!(#krate::convert::Numbers),
-        })
-    }
-
-    /// The `Conversion` value recorded in the schema.
-    fn conversion(self, krate: &TokenStream) -> TokenStream {
-        let conversion = quote!(#krate::__private::Conversion);
-        match self {
-            Self::Pass => quote!(#conversion::PassThrough),
-            Self::Forbidden => quote!(#conversion::Forbidden),
-            Self::Boolean => quote!(#conversion::Boolean),
-            Self::Count => quote!(#conversion::Count),
-            Self::TextCount => quote!(#conversion::TextCount),
-            Self::Hash(scope) => {
-                let scope = scope.tokens(krate);
-                quote!(#conversion::Hash(#scope))
-            }
-            Self::Distribution => quote!(#conversion::Distribution),
-            Self::Aggregate(kind) => {
-                let kind = kind.tokens(krate);
-                quote!(#conversion::Aggregate(#kind))
-            }
+            assert_eq!(
+                crates_named(source, which, DefaultCrate::Runtime),
+                ["telemetry_runtime"]
+            );
         }
     }
-}
 
-impl Scope {
-    fn tokens(self, krate: &TokenStream) -> TokenStream {
-        match self {
-            Self::Installation => quote!(#krate::HashScope::Installation),
-            Self::App => quote!(#krate::HashScope::App),
+    #[test]
+    fn an_explicit_crate_path_wins_over_either_default() {
+        let event =
+            r#"#[telemetry(crate = "my_app", event = "search")] struct Search { results: u64 }"#;
+        let label = r#"#[telemetry(crate = "my_app")] enum Period { Daily }"#;
+        for default_crate in [DefaultCrate::Core, DefaultCrate::Runtime] {
+            assert_eq!(
+                crates_named(event, Derive::TelemetrySafe, default_crate),
+                ["my_app"]
+            );
+            assert_eq!(
+                crates_named(label, Derive::TelemetryValue, default_crate),
+                ["my_app"]
+            );
         }
     }
-}
 
-impl AggregateKind {
-    fn tokens(self, krate: &TokenStream) -> TokenStream {
-        let aggregate = quote!(#krate::__private::Aggregate);
-        match self {
-            Self::Sum => quote!(#aggregate::Sum),
-            Self::Mean => quote!(#aggregate::Mean),
-            Self::Min => quote!(#aggregate::Min),
-            Self::Max => quote!(#aggregate::Max),
-        }
+    #[test]
+    fn the_stub_impls_of_a_failed_expansion_name_the_default_crate_too() {
+        let tuple = "struct Latency(u64);";
+        assert_eq!(
+            crates_named(tuple, Derive::TelemetrySafe, DefaultCrate::Runtime),
+            ["telemetry_runtime"]
+        );
     }
-}
-
-fn field_schema(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
-    let key = field.key();
-    let ident = field.ident.to_string();
-    let rust_type = ty::display(&field.original.ty);
-    let conversion = field.attrs.treatment.conversion(krate);
-    let doc = &field.doc;
-    let ty = &field.original.ty;
-    let shape = if field.attrs.treatment == Treatment::Pass {
-        let span = ty.span();
-        let krate = respan(krate, span);
-        quote_spanned!(span=> #krate::__private::shape::<#ty>())
-    } else {
-        quote!(#krate::__private::Shape::Scalar)
-    };
-    quote! {
-        #krate::__private::FieldSchema::new(#key, #ident, #rust_type, #conversion, #doc, #shape)
-    }
-}
-
-/// The statement that writes one field. Every token sits on the field's type
-/// and `self.field` ends on its last token, so a missing trait is reported
-/// once, with the caret under the whole type, and the trait's own message.
-fn write_field(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
-    let ty = &field.original.ty;
-    let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
-    let span = tokens.first().map_or_else(Span::call_site, TokenTree::span);
-    let mut member = field.ident.clone();
-    member.set_span(tokens.last().map_or(span, TokenTree::span));
-    let key = field.key();
-    let krate = respan(krate, span);
-    let private = quote_spanned!(span=> #krate::__private);
-    let value = quote_spanned!(span=> &self.#member);
-    match field.attrs.treatment {
-        Treatment::Pass => quote_spanned! {span=>
-            let _ = #private::shape::<#ty>();
-            #private::pass(&mut __state, #key, #value, __anonymizer)?;
-        },
-        Treatment::Hash(scope) => {
-            let scope = scope.tokens(&krate);
-            quote_spanned!(span=> #private::hash(&mut __state, #key, #value, __anonymizer, #scope)?;)
-        }
-        Treatment::Boolean => {
-            quote_spanned!(span=> #private::boolean(&mut __state, #key, #value)?;)
-        }
-        Treatment::Count => quote_spanned!(span=> #private::count(&mut __state, #key, #value)?;),
-        Treatment::TextCount => {
-            quote_spanned!(span=> #private::text_count(&mut __state, #key, #value)?;)
-        }
-        Treatment::Distribution => {
-            quote_spanned!(span=> #private::distribution(&mut __state, #key, #value)?;)
-        }
-        Treatment::Aggregate(kind) => {
-            let kind = kind.tokens(&krate);
-            quote_spanned!(span=> #private::aggregate(&mut __state, #key, #value, #kind)?;)
-        }
-        Treatment::Forbidden => unreachable!("forbidden fields are never written"),
-    }
-}
-
-/// `tokens` with every span, nested ones included, set to `span`.
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
-    tokens
-        .clone()
-        .into_iter()
-        .map(|mut token| {
-            if let TokenTree::Group(group) = &token {
-                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
-                inner.set_span(span);
-                token = TokenTree::Group(inner);
-            }
-            token.set_span(span);
-            token
-        })
-        .collect()
 }

@@ -5,15 +5,17 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::expand::crate_path;
+use crate::ast::Input;
 
-pub(crate) fn telemetry_safe(
-    input: &DeriveInput,
-    krate: Option<&syn::Path>,
-    errors: &syn::Error,
-) -> TokenStream {
+pub(crate) fn expand(input: &Input<'_>, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
+    match input {
+        Input::Struct(input) => telemetry_safe(input.original, krate, errors),
+        Input::Enum(input) => telemetry_value(input.original, krate, errors),
+    }
+}
+
+fn telemetry_safe(input: &DeriveInput, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
-    let krate = crate_path(krate);
     let ident = &input.ident;
     let name = ident.to_string();
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
@@ -52,13 +54,8 @@ pub(crate) fn telemetry_safe(
     }
 }
 
-pub(crate) fn telemetry_value(
-    input: &DeriveInput,
-    krate: Option<&syn::Path>,
-    errors: &syn::Error,
-) -> TokenStream {
+fn telemetry_value(input: &DeriveInput, krate: &TokenStream, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
-    let krate = crate_path(krate);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {

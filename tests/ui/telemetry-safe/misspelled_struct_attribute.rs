@@ -1,0 +1,9 @@
+use telemetry_core::TelemetrySafe;
+
+#[derive(TelemetrySafe)]
+#[telemetry(evnet = "search")]
+struct Search {
+    results: u64,
+}
+
+fn main() {}

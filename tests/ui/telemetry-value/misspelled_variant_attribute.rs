@@ -1,0 +1,10 @@
+use telemetry_core::TelemetryValue;
+
+#[derive(TelemetryValue)]
+enum Period {
+    Daily,
+    #[telemetry(renam = "weekly")]
+    Weekly,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use telemetry_core::TelemetryValue;
+
+#[derive(TelemetryValue)]
+enum Period {
+    #[telemetry(rename = "Weekly")]
+    Daily,
+    Weekly,
+}
+
+fn main() {}
