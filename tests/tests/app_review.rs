@@ -64,7 +64,14 @@ fn session_summary_payload() {
 }
 
 #[test]
-fn review() -> Result<(), Box<dyn std::error::Error>> {
+fn review() {
+    // Display, not Debug: each error says what to do.
+    if let Err(error) = run_review() {
+        panic!("{error}");
+    }
+}
+
+fn run_review() -> Result<(), Box<dyn std::error::Error>> {
     let scope = scope();
     let snapshots = audit::find_files(".", &[".snap"])?;
     audit::check_coverage(&scope.registered(), &snapshots)?;
@@ -156,7 +163,10 @@ fn the_readme_recipe_works_in_an_outside_crate() {
     written.sort();
     assert_eq!(
         written,
-        ["review__search_payload.snap", "review__session_summary_payload.snap"],
+        [
+            "review__search_payload.snap",
+            "review__session_summary_payload.snap"
+        ],
         "{first_text}"
     );
     let search = std::fs::read_to_string(snapshots.join("review__search_payload.snap")).unwrap();

@@ -71,8 +71,8 @@ use telemetry_core::Schema;
 
 pub use allow::{AllowList, Allowed};
 pub use manifest::Manifest;
-pub use scope::Scope;
 pub use payload::{Audit, Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason, Report};
+pub use scope::Scope;
 pub use snapshot::{
     MissingSnapshots, REDACTED_DISTINCT_ID, REDACTED_TIMESTAMP, REDACTED_UUID, SNAPSHOT_APP_KEY,
     SNAPSHOT_INSTALLATION_KEY, check_coverage, find_files, snapshot, snapshot_anonymizer,

@@ -39,7 +39,7 @@ impl Manifest {
             .filter(|schema| schema.event.is_some())
             .collect();
         events.sort_by_key(|schema| (schema.event, schema.type_name));
-        events.dedup_by(|a, b| std::ptr::eq(*a, *b));
+        events.dedup();
         Self {
             title: title.into(),
             events,

@@ -63,10 +63,7 @@ impl Scope {
         registry::registered()
             .into_iter()
             .filter(|registered| {
-                self.declares(registered.module_path)
-                    || nested
-                        .iter()
-                        .any(|schema| std::ptr::eq(*schema, registered.schema))
+                self.declares(registered.module_path) || nested.contains(&registered.schema)
             })
             .collect()
     }
@@ -89,8 +86,11 @@ impl Scope {
 }
 
 /// `schema` and every struct nested in it, at any depth, each once.
+///
+/// Schemas are compared by value: a `const` schema may sit at a different
+/// address in each crate (or codegen unit) that names it.
 pub(crate) fn collect_nested(schema: &'static Schema, found: &mut Vec<&'static Schema>) {
-    if found.iter().any(|seen| std::ptr::eq(*seen, schema)) {
+    if found.contains(&schema) {
         return;
     }
     found.push(schema);

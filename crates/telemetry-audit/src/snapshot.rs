@@ -145,11 +145,7 @@ pub fn check_coverage<P: AsRef<Path>>(
     }
     let types: Vec<String> = registered
         .iter()
-        .filter(|registered| {
-            !shown
-                .iter()
-                .any(|schema| std::ptr::eq(*schema, registered.schema))
-        })
+        .filter(|registered| !shown.contains(&registered.schema))
         .map(|registered| match registered.schema.event {
             Some(event) => format!("{} (event `{event}`)", registered.qualified_name()),
             None => format!(
@@ -179,7 +175,9 @@ pub fn find_files(root: impl AsRef<Path>, suffixes: &[&str]) -> Result<Vec<PathB
     for entry in walk {
         let entry = entry.map_err(|error| AuditError::Io {
             path: root.to_owned(),
-            source: error.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
+            source: error
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("walk failed")),
         })?;
         let name = entry.file_name().to_string_lossy();
         let is_file = entry.file_type().is_some_and(|kind| kind.is_file());

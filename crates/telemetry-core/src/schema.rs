@@ -9,7 +9,7 @@ use std::fmt;
 use crate::HashScope;
 
 /// What `#[derive(TelemetrySafe)]` knows of one struct.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Schema {
     /// The Rust type name as written, generics included (`SessionSummary`).
@@ -56,7 +56,7 @@ impl Schema {
 }
 
 /// What `#[derive(TelemetrySafe)]` knows of one field.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FieldSchema {
     /// The key in the payload: the field name, or its `rename`.
@@ -162,7 +162,7 @@ impl Aggregate {
 }
 
 /// What a pass-through value looks like in the payload.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// A JSON scalar or a collection of scalars.
     Scalar,

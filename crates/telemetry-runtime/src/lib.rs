@@ -57,3 +57,14 @@ pub use config::{EnvReader, Sampler};
 pub use counters::CaptureCounters;
 pub use handle::{FlushError, Telemetry};
 pub use telemetry_core::*;
+// The derives again, shadowing the glob's: these name this crate in the code
+// they generate, so that an app depending on `telemetry-runtime` alone needs
+// no `telemetry-core` line of its own.
+/// Derives [`TelemetrySafe`](trait@TelemetrySafe); every attribute is
+/// documented at [`telemetry_core::TelemetrySafe`](derive@telemetry_core::TelemetrySafe).
+#[doc(inline)]
+pub use telemetry_derive::TelemetrySafeViaRuntime as TelemetrySafe;
+/// Derives [`TelemetryValue`](trait@TelemetryValue) for a unit-only enum; see
+/// [`telemetry_core::TelemetryValue`](derive@telemetry_core::TelemetryValue).
+#[doc(inline)]
+pub use telemetry_derive::TelemetryValueViaRuntime as TelemetryValue;
