@@ -10,6 +10,22 @@ use anyhow::{Context, bail};
 /// they share build artifacts.
 pub(crate) const TEST: &[&str] = &["test", "--workspace", "--all-features", "--locked"];
 
+/// The crates an application ships, selected together so that no feature
+/// of a test-only crate (the registry) is unified into them: linting and
+/// testing these with default features checks what apps build.
+pub(crate) const SHIPPED: &[&str] = &[
+    "-p",
+    "telemetry-core",
+    "-p",
+    "telemetry-derive",
+    "-p",
+    "telemetry-runtime",
+    "-p",
+    "telemetry-posthog",
+    "-p",
+    "telemetry-cli",
+];
+
 /// Runs `program args...`, echoing it and its duration; fails naming `step`.
 pub(crate) fn run(step: &str, program: &str, args: &[&str]) -> anyhow::Result<()> {
     run_with_env(step, program, args, &[])
