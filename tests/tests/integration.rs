@@ -10,6 +10,8 @@ mod catalogue;
 mod derive;
 /// No raw value leaks through a converted field, for random inputs.
 mod leaks;
+/// The naming rules, on the table the derive is tested on too.
+mod names;
 /// Nested structs are filtered by their own rules wherever they appear.
 mod nesting;
 /// Schema metadata, doc comments included.

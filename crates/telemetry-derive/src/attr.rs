@@ -530,7 +530,20 @@ fn parse_rename(
 /// digits and `_ - . :`, not starting with `$` (reserved by `PostHog`).
 fn event_name(cx: &Ctxt, name: &LitStr) -> Option<String> {
     let text = name.value();
-    let problem = if text.is_empty() {
+    match event_name_problem(&text) {
+        Some(message) => {
+            cx.error_spanned_by(name, message);
+            None
+        }
+        None => Some(text),
+    }
+}
+
+/// What is wrong with an event name, if anything. The rule is
+/// `telemetry_core::names::check_event_name`'s, which a proc-macro crate
+/// cannot call; a test runs both over one table of names.
+fn event_name_problem(text: &str) -> Option<String> {
+    if text.is_empty() {
         Some("event name is empty: write #[telemetry(event = \"name\")]".to_owned())
     } else if text.starts_with('$') {
         Some(format!(
@@ -547,13 +560,26 @@ fn event_name(cx: &Ctxt, name: &LitStr) -> Option<String> {
             .map(|ch| {
                 format!("event name `{text}` contains {ch:?}; use ASCII letters, digits, `_`, `-`, `.` or `:`")
             })
-    };
-    match problem {
-        Some(message) => {
-            cx.error_spanned_by(name, message);
-            None
+    }
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    /// The table `telemetry_core::names::check_event_name` is tested on too.
+    const NAMES: &[(&str, bool)] = include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/event_names.in"
+    ));
+
+    #[test]
+    fn the_derive_accepts_and_rejects_the_names_core_does() {
+        for (name, valid) in NAMES {
+            assert_eq!(
+                super::event_name_problem(name).is_none(),
+                *valid,
+                "{name:?}"
+            );
         }
-        None => Some(text),
     }
 }
 
