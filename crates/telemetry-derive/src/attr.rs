@@ -563,26 +563,6 @@ fn event_name_problem(text: &str) -> Option<String> {
     }
 }
 
-#[cfg(test)]
-mod event_name_tests {
-    /// The table `telemetry_core::names::check_event_name` is tested on too.
-    const NAMES: &[(&str, bool)] = include!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/event_names.in"
-    ));
-
-    #[test]
-    fn the_derive_accepts_and_rejects_the_names_core_does() {
-        for (name, valid) in NAMES {
-            assert_eq!(
-                super::event_name_problem(name).is_none(),
-                *valid,
-                "{name:?}"
-            );
-        }
-    }
-}
-
 fn has_argument(meta: &ParseNestedMeta<'_>) -> bool {
     meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren)
 }
@@ -602,4 +582,24 @@ fn skip_argument(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 
 fn path_text(path: &syn::Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    /// The table `telemetry_core::names::check_event_name` is tested on too.
+    const NAMES: &[(&str, bool)] = include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/event_names.in"
+    ));
+
+    #[test]
+    fn the_derive_accepts_and_rejects_the_names_core_does() {
+        for (name, valid) in NAMES {
+            assert_eq!(
+                super::event_name_problem(name).is_none(),
+                *valid,
+                "{name:?}"
+            );
+        }
+    }
 }
