@@ -76,168 +76,28 @@
 //! one). Unacknowledged envelopes dropped this way are counted in
 //! [`Counters::DROPPED_BY_BOUNDS`].
 
+mod bounds;
 pub(crate) mod envelope;
 mod error;
 mod files;
 mod state;
+mod types;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use time::OffsetDateTime;
 
 pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
 pub use state::Counters;
+pub use types::{AppendReport, Batch, QueueConfig, QueueStats, ReadReport};
 
+use bounds::NewestTimestamp;
 use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
 use state::Position;
-
-use crate::{Timestamp, policy};
-
-/// Where the queue lives and how large it may grow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueConfig {
-    /// The queue directory, created (owner-only on Unix) if missing.
-    pub dir: PathBuf,
-    /// The most bytes of segments to keep; the oldest segments are dropped
-    /// beyond it. Default [`Self::DEFAULT_MAX_BYTES`].
-    pub max_bytes: u64,
-    /// The oldest envelope worth keeping; segments whose newest envelope is
-    /// older are dropped. Default [`Self::DEFAULT_MAX_AGE`].
-    pub max_age: Duration,
-    /// The size at which appends move on to a new segment: a batch goes to a
-    /// new segment when it would take the current one past this size. Default
-    /// [`Self::DEFAULT_SEGMENT_BYTES`].
-    pub segment_bytes: u64,
-}
-
-impl QueueConfig {
-    /// 8 MiB ([`policy::QUEUE_MAX_BYTES`]).
-    pub const DEFAULT_MAX_BYTES: u64 = policy::QUEUE_MAX_BYTES;
-    /// 30 days ([`policy::QUEUE_MAX_AGE`]).
-    pub const DEFAULT_MAX_AGE: Duration = policy::QUEUE_MAX_AGE;
-    /// 1 MiB ([`policy::SEGMENT_BYTES`]).
-    pub const DEFAULT_SEGMENT_BYTES: u64 = policy::SEGMENT_BYTES;
-
-    /// A queue in `dir` with the default bounds. Change them with struct
-    /// update syntax: `QueueConfig { max_bytes: 1 << 20, ..QueueConfig::new(dir) }`.
-    #[must_use]
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            max_bytes: Self::DEFAULT_MAX_BYTES,
-            max_age: Self::DEFAULT_MAX_AGE,
-            segment_bytes: Self::DEFAULT_SEGMENT_BYTES,
-        }
-    }
-
-    fn validate(&self) -> Result<(), QueueError> {
-        let reason = if self.segment_bytes == 0 {
-            "segment_bytes must be at least 1"
-        } else if self.max_bytes < self.segment_bytes {
-            "max_bytes must be at least segment_bytes"
-        } else if self.max_age.is_zero() {
-            "max_age must not be zero"
-        } else {
-            return Ok(());
-        };
-        Err(QueueError::InvalidConfig {
-            dir: self.dir.clone(),
-            reason,
-        })
-    }
-}
-
-/// What [`Queue::append`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AppendReport {
-    /// Envelopes written.
-    pub appended: usize,
-    /// Bytes written, newlines included.
-    pub bytes_written: u64,
-    /// Envelopes not written because their line would be longer than 1 MiB;
-    /// counted in [`Counters::DROPPED_OVERSIZED`].
-    pub dropped_oversized: usize,
-    /// Whether a torn last line (left by a crash) was cut off before writing.
-    pub torn_tail_removed: bool,
-    /// Unacknowledged envelopes the bounds dropped after writing.
-    pub dropped_by_bounds: u64,
-    /// Segments the bounds dropped after writing.
-    pub segments_dropped: usize,
-    /// Problems found and worked around.
-    pub problems: Vec<QueueProblem>,
-}
-
-/// What [`Queue::read_all`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ReadReport {
-    /// The unacknowledged envelopes, oldest first.
-    pub envelopes: Vec<Envelope>,
-    /// Torn or corrupt lines skipped.
-    pub skipped_lines: usize,
-    /// Problems found (a corrupt cursor reads as the start of the queue).
-    pub problems: Vec<QueueProblem>,
-}
-
-/// The oldest unacknowledged envelopes, from [`Queue::peek`], to deliver and
-/// then [`ack`](Queue::ack).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    /// The envelopes, oldest first.
-    pub envelopes: Vec<Envelope>,
-    /// Torn or corrupt lines among them, skipped; acknowledging the batch
-    /// moves past them too.
-    pub skipped_lines: usize,
-    start: Position,
-    end: Position,
-}
-
-impl Batch {
-    /// The number of envelopes.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.envelopes.len()
-    }
-
-    /// Whether acknowledging the batch would change nothing: no envelopes and
-    /// no skipped lines. A batch with skipped lines only is worth
-    /// acknowledging, to move past them.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-}
-
-/// The state of the queue, from [`Queue::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct QueueStats {
-    /// Unacknowledged envelopes.
-    pub events: usize,
-    /// Bytes of segment files on disk (what [`QueueConfig::max_bytes`]
-    /// bounds), including acknowledged lines of a partly acknowledged segment.
-    pub bytes: u64,
-    /// Segment files.
-    pub segments: usize,
-    /// The earliest timestamp among the unacknowledged envelopes.
-    pub oldest: Option<Timestamp>,
-    /// The latest timestamp among the unacknowledged envelopes.
-    pub newest: Option<Timestamp>,
-    /// Torn or corrupt unacknowledged lines.
-    pub skipped_lines: usize,
-    /// The persisted counters.
-    pub counters: Counters,
-    /// Problems found (corrupt cursor or counters file).
-    pub problems: Vec<QueueProblem>,
-}
 
 /// The durable local queue: see the [module documentation](self).
 ///
@@ -627,140 +487,6 @@ impl Queue {
         }
         report.bytes_written = buf.len() as u64;
         Ok(())
-    }
-
-    /// Drops every segment whose newest envelope is older than `max_age`,
-    /// then whole segments, oldest first, while over `max_bytes` (keeping
-    /// the newest).
-    fn enforce_bounds(
-        &self,
-        mut segments: Vec<Segment>,
-        cursor: &mut Position,
-        report: &mut AppendReport,
-        delta: &mut Counters,
-    ) -> Result<(), QueueError> {
-        let dir = self.dir();
-        let now = OffsetDateTime::now_utc();
-        let newest = segments.last().map(|segment| segment.id);
-        let mut expired = Vec::new();
-        for segment in &segments {
-            if self.expired(segment, Some(segment.id) == newest, now)? {
-                expired.push(segment.id);
-            }
-        }
-        if let Ok(mut cache) = self.newest.lock() {
-            cache.retain(|id, _| segments.iter().any(|segment| segment.id == *id));
-        }
-        let mut dropped = Vec::new();
-        segments.retain(|segment| {
-            let keep = !expired.contains(&segment.id);
-            if !keep {
-                dropped.push(segment.clone());
-            }
-            keep
-        });
-        let mut total: u64 = segments.iter().map(|segment| segment.len).sum();
-        let all_but_newest = segments.len().saturating_sub(1);
-        for segment in &segments[..all_but_newest] {
-            if total <= self.config.max_bytes {
-                break;
-            }
-            total -= segment.len;
-            dropped.push(segment.clone());
-        }
-        if dropped.is_empty() {
-            return Ok(());
-        }
-        for segment in &dropped {
-            if segment.id >= cursor.segment {
-                let from = if segment.id == cursor.segment {
-                    cursor.offset
-                } else {
-                    0
-                };
-                let (valid, bad) = count_lines(segment, from)?;
-                delta.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
-                delta.add(Counters::TORN_LINES_SKIPPED, bad as u64);
-                report.dropped_by_bounds += valid as u64;
-            }
-            files::remove(&segment.path, "remove segment")?;
-            report.segments_dropped += 1;
-        }
-        files::sync_dir(dir)?;
-        // A cursor in a dropped segment moves to the start of the next one (the
-        // same place in the queue), so that acknowledging a batch peeked from
-        // the dropped segment neither moves it nor counts its lines twice.
-        if dropped.iter().any(|segment| segment.id == cursor.segment) {
-            *cursor = Position {
-                segment: cursor.segment.saturating_add(1),
-                offset: 0,
-            };
-            state::save_cursor(dir, *cursor)?;
-        }
-        Ok(())
-    }
-
-    /// Whether `segment`'s newest envelope is older than `max_age`. A segment
-    /// without a single valid envelope is expired unless it is the newest.
-    fn expired(
-        &self,
-        segment: &Segment,
-        is_newest: bool,
-        now: OffsetDateTime,
-    ) -> Result<bool, QueueError> {
-        // Only the newest segment takes appends, and a torn tail is cut off
-        // only there: it is read every time, the others once.
-        let newest = if is_newest {
-            files::newest_timestamp(&segment.path, segment.len)?
-        } else {
-            self.newest_timestamp(segment)?
-        };
-        Ok(match newest {
-            None => !is_newest,
-            Some(newest) => Duration::try_from(now - newest.as_offset_date_time())
-                .is_ok_and(|age| age > self.config.max_age),
-        })
-    }
-}
-
-/// A segment's newest timestamp, and the state of the file it was read from.
-#[derive(Debug, Clone, Copy)]
-struct NewestTimestamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    timestamp: Option<Timestamp>,
-}
-
-impl Queue {
-    /// The timestamp of `segment`'s last valid envelope: from the cache when
-    /// the file has the length and modification time it had when read,
-    /// else read from its end.
-    fn newest_timestamp(&self, segment: &Segment) -> Result<Option<Timestamp>, QueueError> {
-        let cached = self.newest.lock().ok().and_then(|cache| {
-            cache
-                .get(&segment.id)
-                .filter(|entry| {
-                    entry.len == segment.len
-                        && entry.modified.is_some()
-                        && entry.modified == segment.modified
-                })
-                .map(|entry| entry.timestamp)
-        });
-        if let Some(timestamp) = cached {
-            return Ok(timestamp);
-        }
-        let timestamp = files::newest_timestamp(&segment.path, segment.len)?;
-        if let Ok(mut cache) = self.newest.lock() {
-            cache.insert(
-                segment.id,
-                NewestTimestamp {
-                    len: segment.len,
-                    modified: segment.modified,
-                    timestamp,
-                },
-            );
-        }
-        Ok(timestamp)
     }
 }
 
