@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::AuditError;
-use crate::payload::Finding;
+use crate::finding::Finding;
 
 /// Reviewed findings that the audit reports as allowed rather than failing.
 ///

@@ -60,6 +60,7 @@
 
 mod allow;
 mod document;
+mod finding;
 mod manifest;
 mod payload;
 mod scope;
@@ -70,8 +71,9 @@ use std::path::PathBuf;
 use telemetry_core::Schema;
 
 pub use allow::{AllowList, Allowed};
+pub use finding::{Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason};
 pub use manifest::Manifest;
-pub use payload::{Audit, Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason, Report};
+pub use payload::{Audit, Report};
 pub use scope::Scope;
 pub use snapshot::{
     MissingSnapshots, REDACTED_DISTINCT_ID, REDACTED_TIMESTAMP, REDACTED_UUID, SNAPSHOT_APP_KEY,
