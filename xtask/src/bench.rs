@@ -2,10 +2,8 @@
 //! of ratios between numbers measured in that same run, printed and written
 //! into `docs/benchmarks.md` with the machine and the date.
 //!
-//! - `cargo bench -p telemetry-core --bench filter -p telemetry-runtime
-//!   --bench capture` runs the divan benchmarks in
-//!   `crates/telemetry-core/benches/` (the filter, the hash) and
-//!   `crates/telemetry-runtime/benches/` (capture).
+//! - `cargo bench -p telemetry-benches` runs the divan benchmarks in
+//!   `benches/micro/benches/` (the filter, the hash, capture).
 //! - `benches/e2e`, a crate outside the workspace with its own lock file,
 //!   sends events end to end to a fake PostHog through our pipeline and
 //!   through `posthog-rs`, and captures a million events with the server
@@ -41,9 +39,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "bench",
             "--locked",
             "-p",
-            "telemetry-core",
-            "-p",
-            "telemetry-runtime",
+            "telemetry-benches",
             "--bench",
             "filter",
             "--bench",

@@ -3,7 +3,7 @@
 //! against one plain SHA-256.
 //!
 //! `cargo xtask bench` runs this with the other benchmarks and prints the
-//! ratios; `cargo bench -p telemetry-core --bench filter` runs it alone.
+//! ratios; `cargo bench -p telemetry-benches --bench filter` runs it alone.
 
 use std::path::PathBuf;
 

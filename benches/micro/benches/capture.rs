@@ -3,7 +3,7 @@
 //! off (one atomic load).
 //!
 //! `cargo xtask bench` runs this with the other benchmarks;
-//! `cargo bench -p telemetry-core --bench capture` runs it alone.
+//! `cargo bench -p telemetry-benches --bench capture` runs it alone.
 
 use divan::{Bencher, black_box};
 use telemetry_runtime::Telemetry;
