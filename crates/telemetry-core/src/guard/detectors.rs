@@ -4,15 +4,13 @@
 //! A first pass ORs together the classes of the string's bytes (is there a
 //! `/`, an `@`, a `:`, a digit …); a detector runs only when the bytes it
 //! needs are present and the string is long enough for it to fire, so that a
-//! short label (`"rust"`, `"dot_product"`) costs that one pass. The JSON walker
-//! computes the same classes while it looks for the closing quote, and calls
-//! [`detect_classified`] directly.
+//! short label (`"rust"`, `"dot_product"`) costs that one pass.
 
 use super::Detector;
 
 /// Byte classes, as bit flags.
-pub(super) const SLASH: u16 = 1;
-pub(super) const BACKSLASH: u16 = 1 << 1;
+const SLASH: u16 = 1;
+const BACKSLASH: u16 = 1 << 1;
 const TILDE: u16 = 1 << 2;
 const AT: u16 = 1 << 3;
 const DOT: u16 = 1 << 4;
@@ -22,17 +20,11 @@ const QUERY: u16 = 1 << 6;
 const EQUALS: u16 = 1 << 7;
 const DIGIT: u16 = 1 << 8;
 const UPPER: u16 = 1 << 9;
-/// `"`: ends a JSON string.
-pub(super) const QUOTE: u16 = 1 << 10;
-/// Bytes below 0x20, not allowed raw in a JSON string.
-pub(super) const CONTROL: u16 = 1 << 11;
-/// Bytes of non-ASCII characters.
-pub(super) const NON_ASCII: u16 = 1 << 12;
 /// `_` and `-`, which every lowercase secret prefix holds.
-const JOINER: u16 = 1 << 13;
+const JOINER: u16 = 1 << 10;
 
 /// The class of every byte.
-pub(super) static CLASSES: [u16; 256] = classes();
+static CLASSES: [u16; 256] = classes();
 
 const fn classes() -> [u16; 256] {
     let mut table = [0; 256];
@@ -41,7 +33,6 @@ const fn classes() -> [u16; 256] {
         #[allow(clippy::cast_possible_truncation, reason = "b < 256")]
         let byte = b as u8;
         table[b] = match byte {
-            0..=0x1f => CONTROL,
             b'/' => SLASH,
             b'\\' => BACKSLASH,
             b'~' => TILDE,
@@ -50,11 +41,9 @@ const fn classes() -> [u16; 256] {
             b':' => COLON,
             b'?' | b'&' | b'#' | b';' => QUERY,
             b'=' => EQUALS,
-            b'"' => QUOTE,
             b'0'..=b'9' => DIGIT,
             b'A'..=b'Z' => UPPER,
             b'_' | b'-' => JOINER,
-            0x80..=0xff => NON_ASCII,
             _ => 0,
         };
         b += 1;
@@ -77,18 +66,14 @@ const MIN_JWT_LEN: usize = MIN_JWT_HEADER + 4;
 const MIN_ENTROPY_RUN: usize = 32;
 
 /// The classes of the bytes of `s`, combined.
-pub(super) fn classify(s: &[u8]) -> u16 {
+fn classify(s: &[u8]) -> u16 {
     s.iter().fold(0, |seen, &b| seen | CLASSES[usize::from(b)])
 }
 
 /// The first detector, in [`Detector::ALL`] order, that fires on `s`.
-pub(super) fn detect(s: &[u8]) -> Option<Detector> {
-    detect_classified(s, classify(s))
-}
-
-/// [`detect`], given the classes of the bytes of `s` (from [`classify`]).
 #[inline]
-pub(super) fn detect_classified(s: &[u8], seen: u16) -> Option<Detector> {
+pub(super) fn detect(s: &[u8]) -> Option<Detector> {
+    let seen = classify(s);
     // Most keys and labels (`dot_product`, `gpu`): no byte any detector
     // needs, and too short for the entropy detector.
     if seen & TRIGGERS == 0 && s.len() < MIN_ENTROPY_RUN {
