@@ -219,7 +219,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
 
     /// A string with an escape, unescaped by `serde_json`.
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
-        match detectors::detect(text.as_bytes()) {
+        match detectors::detect(text) {
             None => Ok(()),
             Some(detector) => Err(self.scan.hit(self.scan.violation(self.path, detector))),
         }
@@ -302,7 +302,7 @@ impl KeySeed<'_, '_> {
     }
 
     fn detect<E: de::Error>(self, key: &str) -> Result<(), E> {
-        match detectors::detect(key.as_bytes()) {
+        match detectors::detect(key) {
             None => Ok(()),
             Some(detector) => Err(self.scan.hit(Violation {
                 path: self.place(),
