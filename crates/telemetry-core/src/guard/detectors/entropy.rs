@@ -3,7 +3,7 @@
 //! long strings of a payload that look random but pass: the digests our
 //! `hash` conversion writes, and UUIDs.
 
-use super::bytes::{is_base64url, run_len};
+use super::bytes::{ALNUM, DIGIT, LOWER, TOKEN_PUNCTUATION, UPPER, VOWEL, kind, run_len};
 use crate::HashDigest;
 
 /// Shortest run judged by the entropy detector.
@@ -40,8 +40,8 @@ pub(super) fn is_uuid(run: &[u8]) -> bool {
 }
 
 /// The alphabet of a token run: base64 and base64url without padding.
-const fn is_token(b: u8) -> bool {
-    is_base64url(b) || b == b'+' || b == b'/'
+fn is_token(b: u8) -> bool {
+    kind(b) & (ALNUM | TOKEN_PUNCTUATION) != 0
 }
 
 pub(super) fn high_entropy(text: &str) -> bool {
@@ -79,6 +79,43 @@ fn entropy(run: &[u8]) -> f64 {
     n.log2() - sum / n
 }
 
+/// The kinds [`looks_random`] tells apart: a letter of either case, a
+/// vowel, a digit, or 0 for anything else.
+const SHAPE: u8 = LOWER | UPPER | DIGIT | VOWEL;
+
+/// Each counter of [`looks_random`] has 16 bits of a `u64`, so that one
+/// addition per byte counts them all.
+const FIELD_BITS: u32 = 16;
+/// Bytes counted before the fields are added up, so that none overflows.
+const CHUNK: usize = (1 << FIELD_BITS) - 1;
+
+/// What a byte adds to [`looks_random`]'s counters (alphanumerics, letters,
+/// vowels, pieces, one field each), indexed by the [`SHAPE`] of the byte
+/// before it and its own: `before << 4 | shape`.
+static STEPS: [u64; 256] = steps();
+
+const fn steps() -> [u64; 256] {
+    let mut table = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[allow(clippy::cast_possible_truncation, reason = "i < 256")]
+        let (before, shape) = ((i >> 4) as u8, (i & 0xf) as u8);
+        if shape & ALNUM != 0 {
+            // A piece starts after a separator, at a lower-to-upper case
+            // change, and where letters and digits meet.
+            let new_piece = before & ALNUM == 0
+                || (before & LOWER != 0 && shape & UPPER != 0)
+                || (before & DIGIT) != (shape & DIGIT);
+            table[i] = 1
+                | ((shape & (LOWER | UPPER) != 0) as u64) << FIELD_BITS
+                | ((shape & VOWEL != 0) as u64) << (2 * FIELD_BITS)
+                | (new_piece as u64) << (3 * FIELD_BITS);
+        }
+        i += 1;
+    }
+    table
+}
+
 /// Whether a run of 32 or more token characters looks like a random token
 /// rather than words; the thresholds are explained on
 /// [`Detector::HighEntropy`](crate::guard::Detector::HighEntropy).
@@ -94,32 +131,29 @@ fn looks_random(run: &str) -> bool {
     // into many short pieces (at separators, lower-to-upper case and
     // letter-to-digit changes) and has few vowels. Checked before the
     // entropy, which costs more.
-    let mut pieces = 0_usize;
-    let mut alnum = 0_usize;
-    let mut letters = 0_usize;
-    let mut vowels = 0_usize;
-    let mut previous: Option<u8> = None;
-    for &b in run {
-        if !b.is_ascii_alphanumeric() {
-            previous = None;
-            continue;
-        }
-        alnum += 1;
-        if b.is_ascii_alphabetic() {
-            letters += 1;
-            vowels += usize::from(matches!(
-                b.to_ascii_lowercase(),
-                b'a' | b'e' | b'i' | b'o' | b'u'
-            ));
-        }
-        let new_piece = previous.is_none_or(|p| {
-            (p.is_ascii_lowercase() && b.is_ascii_uppercase())
-                || p.is_ascii_digit() != b.is_ascii_digit()
-        });
-        pieces += usize::from(new_piece);
-        previous = Some(b);
-    }
+    let [alnum, letters, vowels, pieces] = shape_counts(run);
     (alnum <= 3 * pieces || 4 * vowels < letters) && entropy(run) >= 4.0
+}
+
+/// The alphanumerics, letters, vowels and pieces of `run`: one table read
+/// and one addition per byte.
+fn shape_counts(run: &[u8]) -> [usize; 4] {
+    let mut counts = [0; 4];
+    let mut before = 0;
+    for chunk in run.chunks(CHUNK) {
+        let mut packed = 0_u64;
+        for &b in chunk {
+            let shape = kind(b) & SHAPE;
+            packed += STEPS[usize::from(before << 4 | shape)];
+            before = shape;
+        }
+        for (field, count) in (0..).zip(&mut counts) {
+            #[allow(clippy::cast_possible_truncation, reason = "16 bits")]
+            let field = (packed >> (field * FIELD_BITS)) as u16;
+            *count += usize::from(field);
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -131,6 +165,51 @@ mod tests {
         assert!(entropy(b"aaaa").abs() < 1e-12);
         assert!((entropy(b"abab") - 1.0).abs() < 1e-12);
         assert!((entropy(b"0123456789abcdef") - 4.0).abs() < 1e-12);
+    }
+
+    /// The counts, one predicate at a time.
+    fn shape_counts_plainly(run: &[u8]) -> [usize; 4] {
+        let [mut alnum, mut letters, mut vowels, mut pieces] = [0; 4];
+        let mut previous: Option<u8> = None;
+        for &b in run {
+            if !b.is_ascii_alphanumeric() {
+                previous = None;
+                continue;
+            }
+            alnum += 1;
+            if b.is_ascii_alphabetic() {
+                letters += 1;
+                vowels += usize::from(matches!(
+                    b.to_ascii_lowercase(),
+                    b'a' | b'e' | b'i' | b'o' | b'u'
+                ));
+            }
+            let new_piece = previous.is_none_or(|p| {
+                (p.is_ascii_lowercase() && b.is_ascii_uppercase())
+                    || p.is_ascii_digit() != b.is_ascii_digit()
+            });
+            pieces += usize::from(new_piece);
+            previous = Some(b);
+        }
+        [alnum, letters, vowels, pieces]
+    }
+
+    #[test]
+    fn shape_counts_agree_with_the_predicates_past_a_chunk() {
+        let long = "sentence-transformers/all-MiniLM-L6-v2_".repeat(5_000);
+        let all_bytes: Vec<u8> = (0..=255).collect();
+        for run in [
+            &b""[..],
+            b"a",
+            b"aB3-xY_9/+zz",
+            b"HTTPServerErrorResponseHandlerV2Factory",
+            b"Zx8Qp2Lr7Vt4Nw9Ks3Hd6Fb1Jm5Gc0Ya",
+            &all_bytes,
+            long.as_bytes(),
+            &long.as_bytes()[..=CHUNK],
+        ] {
+            assert_eq!(shape_counts(run), shape_counts_plainly(run));
+        }
     }
 
     #[test]

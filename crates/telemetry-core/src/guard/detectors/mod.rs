@@ -77,7 +77,11 @@ const fn classes() -> [u16; 256] {
 
 /// The classes of the bytes of `s`, combined.
 fn classify(s: &[u8]) -> u16 {
-    s.iter().fold(0, |seen, &b| seen | CLASSES[usize::from(b)])
+    let class = |seen, &b: &u8| seen | CLASSES[usize::from(b)];
+    // Eight bytes a step, which the compiler unrolls.
+    let mut chunks = s.chunks_exact(8);
+    let seen = (&mut chunks).fold(0, |seen, chunk| chunk.iter().fold(seen, class));
+    chunks.remainder().iter().fold(seen, class)
 }
 
 /// The first detector, in [`Detector::ALL`] order, that fires on `text`.

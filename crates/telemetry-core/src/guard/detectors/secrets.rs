@@ -4,7 +4,7 @@
 //! [`Jwt`](crate::guard::Detector::Jwt). Secrets without one are left to
 //! [`entropy`](super::entropy).
 
-use super::bytes::{find, is_base64url, run_len};
+use super::bytes::{ALNUM, find, is_base64url, kind, run_len};
 
 /// Token characters required after a known secret prefix.
 const MIN_SECRET_SUFFIX: usize = 8;
@@ -21,7 +21,7 @@ pub(super) const MIN_JWT_LEN: usize = MIN_JWT_HEADER + 4;
 /// Prefixes of well-known API keys and access tokens, case-sensitive,
 /// grouped by first byte. Each must be followed by [`MIN_SECRET_SUFFIX`]
 /// token characters that look random (see [`random_suffix`]). `xox?-`
-/// (Slack) and `AKIA`/`ASIA` (AWS) are matched in [`secret_prefix`].
+/// (Slack) and `AKIA`/`ASIA` (AWS) are matched in [`prefixed_key`].
 fn prefixes(first: u8) -> &'static [&'static [u8]] {
     match first {
         // PostHog project and personal keys; PyPI.
@@ -70,29 +70,38 @@ fn random_suffix(s: &[u8]) -> bool {
 }
 
 pub(super) fn secret_prefix(s: &[u8]) -> bool {
-    (0..s.len()).any(|at| {
-        if at > 0 && s[at - 1].is_ascii_alphanumeric() {
-            return false;
+    // A prefix must not follow a letter or digit, so only the start of each
+    // token is tried: the start of `s`, and the byte after each byte that
+    // is neither.
+    let mut at = 0;
+    while at < s.len() {
+        if prefixed_key(&s[at..]) {
+            return true;
         }
-        let rest = &s[at..];
-        // AWS access key id: `AKIA` or `ASIA` and 16 uppercase letters or digits.
-        if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
-            let id = &rest[4..rest.len().min(20)];
-            return run_len(id, |b| b.is_ascii_uppercase() || b.is_ascii_digit()) == 16;
-        }
-        // Slack: `xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxe-`.
-        if rest.starts_with(b"xox")
-            && rest.get(3).is_some_and(u8::is_ascii_lowercase)
-            && rest.get(4) == Some(&b'-')
-        {
-            return random_suffix(&rest[5..]);
-        }
-        prefixes(rest[0]).iter().any(|prefix| {
-            // The second byte first: a cheap reject before comparing all.
-            rest.get(1) == prefix.get(1)
-                && rest.starts_with(prefix)
-                && random_suffix(&rest[prefix.len()..])
-        })
+        at += run_len(&s[at..], |b| kind(b) & ALNUM != 0) + 1;
+    }
+    false
+}
+
+/// Whether `rest` starts with a known prefix and the random part of a key.
+fn prefixed_key(rest: &[u8]) -> bool {
+    // AWS access key id: `AKIA` or `ASIA` and 16 uppercase letters or digits.
+    if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
+        let id = &rest[4..rest.len().min(20)];
+        return run_len(id, |b| b.is_ascii_uppercase() || b.is_ascii_digit()) == 16;
+    }
+    // Slack: `xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xoxe-`.
+    if rest.starts_with(b"xox")
+        && rest.get(3).is_some_and(u8::is_ascii_lowercase)
+        && rest.get(4) == Some(&b'-')
+    {
+        return random_suffix(&rest[5..]);
+    }
+    prefixes(rest[0]).iter().any(|prefix| {
+        // The second byte first: a cheap reject before comparing all.
+        rest.get(1) == prefix.get(1)
+            && rest.starts_with(prefix)
+            && random_suffix(&rest[prefix.len()..])
     })
 }
 
