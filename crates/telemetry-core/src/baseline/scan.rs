@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
 
-use super::{
-    BaselineComparator, BaselineEstimate, EstimateSource, Keywords, fold_case, language_for_path,
-    parent,
-};
+use super::BaselineComparator;
+use super::estimate::{BaselineEstimate, EstimateSource, parent};
+use super::keywords::{Keywords, fold_case};
+use super::languages::language_for_path;
 use crate::catalogue::BaselineApproach;
 
 /// How many leading bytes are searched for a NUL to tell a binary file.

@@ -1,0 +1,144 @@
+//! The detectors themselves: hand-written scanners over the bytes of one
+//! string, one module per family of values. The rules are documented on
+//! [`Detector`]; these files are how they run.
+//!
+//! - [`paths`]: Unix, Windows and home-directory paths;
+//! - [`url`]: URLs with user info or a credential parameter;
+//! - [`email`]: e-mail addresses;
+//! - [`network`]: IPv4 and IPv6 addresses;
+//! - [`secrets`]: known API key prefixes and JSON Web Tokens;
+//! - [`entropy`]: random-looking tokens, and the digests and UUIDs that pass;
+//! - [`bytes`]: what they share: what counts as part of a word (the boundary
+//!   every detector checks before and after a match), the base64url
+//!   alphabet, and finding and measuring runs of bytes.
+//!
+//! A first pass ORs together the classes of the string's bytes (is there a
+//! `/`, an `@`, a `:`, a digit …); a detector runs only when the bytes it
+//! needs are present and the string is long enough for it to fire, so that a
+//! short label (`"rust"`, `"dot_product"`) costs that one pass.
+
+mod bytes;
+mod email;
+mod entropy;
+mod network;
+mod paths;
+mod secrets;
+mod url;
+
+pub use entropy::is_hash_digest;
+
+use super::Detector;
+
+/// Byte classes, as bit flags.
+const SLASH: u16 = 1;
+const BACKSLASH: u16 = 1 << 1;
+const TILDE: u16 = 1 << 2;
+const AT: u16 = 1 << 3;
+const DOT: u16 = 1 << 4;
+const COLON: u16 = 1 << 5;
+/// `?`, `&`, `#`, `;`: what comes before a query parameter.
+const QUERY: u16 = 1 << 6;
+const EQUALS: u16 = 1 << 7;
+const DIGIT: u16 = 1 << 8;
+const UPPER: u16 = 1 << 9;
+/// `_` and `-`, which every lowercase secret prefix holds.
+const JOINER: u16 = 1 << 10;
+
+/// Every class some detector needs besides length.
+const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
+
+/// The class of every byte.
+static CLASSES: [u16; 256] = classes();
+
+const fn classes() -> [u16; 256] {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[allow(clippy::cast_possible_truncation, reason = "b < 256")]
+        let byte = b as u8;
+        table[b] = match byte {
+            b'/' => SLASH,
+            b'\\' => BACKSLASH,
+            b'~' => TILDE,
+            b'@' => AT,
+            b'.' => DOT,
+            b':' => COLON,
+            b'?' | b'&' | b'#' | b';' => QUERY,
+            b'=' => EQUALS,
+            b'0'..=b'9' => DIGIT,
+            b'A'..=b'Z' => UPPER,
+            b'_' | b'-' => JOINER,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+}
+
+/// The classes of the bytes of `s`, combined.
+fn classify(s: &[u8]) -> u16 {
+    let class = |seen, &b: &u8| seen | CLASSES[usize::from(b)];
+    // Eight bytes a step, which the compiler unrolls.
+    let mut chunks = s.chunks_exact(8);
+    let seen = (&mut chunks).fold(0, |seen, chunk| chunk.iter().fold(seen, class));
+    chunks.remainder().iter().fold(seen, class)
+}
+
+/// The first detector, in [`Detector::ALL`] order, that fires on `text`.
+#[inline]
+pub(super) fn detect(text: &str) -> Option<Detector> {
+    let seen = classify(text.as_bytes());
+    // Most keys and labels (`dot_product`, `gpu`): no byte any detector
+    // needs, and too short for the entropy detector.
+    if seen & TRIGGERS == 0 && text.len() < entropy::MIN_RUN {
+        return None;
+    }
+    detect_slow(text, seen)
+}
+
+fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
+    let has = |flags: u16| seen & flags == flags;
+    let s = text.as_bytes();
+    let len = s.len();
+    // The most common long strings of a payload, which nothing can match.
+    if (len == 32 || len == 36) && (is_hash_digest(text) || entropy::is_uuid(s)) {
+        return None;
+    }
+
+    if (has(COLON | SLASH | AT) && url::userinfo(s))
+        || (has(QUERY | EQUALS) && url::secret_query(s))
+    {
+        return Some(Detector::UrlCredentials);
+    }
+    if has(AT | DOT) && email::email(s) {
+        return Some(Detector::Email);
+    }
+    if (has(BACKSLASH) || has(COLON | SLASH)) && paths::windows_path(s) {
+        return Some(Detector::WindowsPath);
+    }
+    if has(SLASH) && paths::unix_path(s) {
+        return Some(Detector::UnixPath);
+    }
+    if has(TILDE) && seen & (SLASH | BACKSLASH) != 0 && paths::home_path(s) {
+        return Some(Detector::HomePath);
+    }
+    if has(DOT | UPPER) && len >= secrets::MIN_JWT_LEN && secrets::jwt(s) {
+        return Some(Detector::Jwt);
+    }
+    // A key needs an uppercase prefix (`AKIA`), or a prefix with `_` or `-`
+    // and a digit or uppercase letter after it.
+    let secret_bytes = has(UPPER) || (has(JOINER) && has(DIGIT));
+    if secret_bytes && len >= secrets::MIN_PREFIXED_LEN && secrets::secret_prefix(s) {
+        return Some(Detector::SecretPrefix);
+    }
+    if has(DOT | DIGIT) && len >= network::MIN_IPV4_LEN && network::ipv4(s) {
+        return Some(Detector::Ipv4);
+    }
+    if has(COLON | DIGIT) && len >= network::MIN_IPV6_LEN && network::ipv6(s) {
+        return Some(Detector::Ipv6);
+    }
+    if len >= entropy::MIN_RUN && entropy::high_entropy(text) {
+        return Some(Detector::HighEntropy);
+    }
+    None
+}

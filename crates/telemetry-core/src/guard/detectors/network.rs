@@ -1,0 +1,130 @@
+//! Network addresses: [`Detector::Ipv4`](crate::guard::Detector::Ipv4) and
+//! [`Ipv6`](crate::guard::Detector::Ipv6).
+//!
+//! An address must stand alone: a letter or digit touching it (`v1.2.3.4`,
+//! `std::fmt`, `2026-01-23T12:34:56Z`) makes it part of something else.
+
+use super::bytes::{is_word, run_len};
+
+/// Shortest IPv4 address: `0.0.0.0`.
+pub(super) const MIN_IPV4_LEN: usize = 7;
+/// Shortest IPv6 address that fires: `::1`.
+pub(super) const MIN_IPV6_LEN: usize = 3;
+
+pub(super) fn ipv4(s: &[u8]) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if !s[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let opens = i == 0 || !(is_word(s[i - 1]) || s[i - 1] == b'.');
+        if opens && dotted_quad(&s[i..]) {
+            return true;
+        }
+        i += run_len(&s[i..], |b| b.is_ascii_digit());
+    }
+    false
+}
+
+/// Whether `s` starts with four decimal numbers of 1 to 3 digits, each at
+/// most 255, joined by dots, and not followed by a word byte or a fifth part.
+fn dotted_quad(s: &[u8]) -> bool {
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if s.get(i) != Some(&b'.') {
+                return false;
+            }
+            i += 1;
+        }
+        let digits = run_len(&s[i..], |b| b.is_ascii_digit());
+        if !(1..=3).contains(&digits) {
+            return false;
+        }
+        let octet = s[i..i + digits]
+            .iter()
+            .fold(0_u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        if octet > 255 {
+            return false;
+        }
+        i += digits;
+    }
+    match s.get(i) {
+        None => true,
+        Some(b'.') => !s.get(i + 1).is_some_and(u8::is_ascii_digit),
+        Some(&b) => !is_word(b),
+    }
+}
+
+const fn is_hex_or_colon(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':'
+}
+
+pub(super) fn ipv6(s: &[u8]) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if !is_hex_or_colon(s[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut colons = 0;
+        while let Some(&b) = s.get(i).filter(|&&b| is_hex_or_colon(b)) {
+            colons += usize::from(b == b':');
+            i += 1;
+        }
+        let run = &s[start..i];
+        let bounded = (start == 0 || !is_word(s[start - 1]))
+            && s.get(i).is_none_or(|&b| !is_word(b) && b != b'.');
+        if bounded && colons >= 2 && run.iter().any(u8::is_ascii_digit) && ipv6_groups(run) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `run` (hex digits and colons) is an IPv6 address: eight groups of
+/// 1 to 4 hex digits, or at most seven around a single `::`.
+fn ipv6_groups(run: &[u8]) -> bool {
+    match run.windows(2).position(|pair| pair == b"::") {
+        Some(at) => match (groups(&run[..at]), groups(&run[at + 2..])) {
+            (Some(left), Some(right)) => left + right <= 7,
+            _ => false,
+        },
+        None => groups(run) == Some(8),
+    }
+}
+
+/// The number of `:`-separated groups of 1 to 4 hex digits in `part`, or
+/// `None` when a group is empty or too long.
+fn groups(part: &[u8]) -> Option<usize> {
+    if part.is_empty() {
+        return Some(0);
+    }
+    let mut count = 0;
+    for group in part.split(|&b| b == b':') {
+        if !(1..=4).contains(&group.len()) {
+            return None;
+        }
+        count += 1;
+    }
+    Some(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_group_counting() {
+        assert!(ipv6_groups(b"::1"));
+        assert!(ipv6_groups(b"1:2:3:4:5:6:7:8"));
+        assert!(!ipv6_groups(b"1:2:3:4:5:6:7"));
+        assert!(!ipv6_groups(b"1:2:3:4:5:6:7:8:9"));
+        assert!(!ipv6_groups(b"1::2::3"));
+        assert!(!ipv6_groups(b":::1"));
+        assert!(!ipv6_groups(b"1:2:3:4::5:6:7:8"));
+        assert!(!ipv6_groups(b"12345::1"));
+    }
+}

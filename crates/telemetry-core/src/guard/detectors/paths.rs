@@ -1,0 +1,129 @@
+//! Paths: [`Detector::UnixPath`](crate::guard::Detector::UnixPath),
+//! [`WindowsPath`](crate::guard::Detector::WindowsPath) and
+//! [`HomePath`](crate::guard::Detector::HomePath).
+//!
+//! A path is *rooted*: its separator opens a token (at the start, or after
+//! white space or punctuation), and two non-empty segments follow, so that
+//! `and/or`, `text/plain` and one-segment `/tmp` pass.
+
+use super::bytes::{find, is_word, run_len};
+
+/// A byte that, right before a `/`, `\` or `~`, makes it part of a larger
+/// token (`and/or`, `text/plain`, `./x`, `%APPDATA%\x`) rather than the start
+/// of a path.
+const fn continues_token(b: u8) -> bool {
+    is_word(b) || matches!(b, b'-' | b'.' | b'~' | b'+' | b'%' | b'\\' | b'/')
+}
+
+/// A byte that can start a path segment.
+const fn starts_segment(b: u8) -> bool {
+    is_word(b) || matches!(b, b'.' | b'-' | b'~' | b'@' | b'$' | b'+' | b'%')
+}
+
+/// A byte that ends a path segment besides its separator: white space,
+/// control characters, quotes and brackets.
+const fn ends_segment(b: u8) -> bool {
+    b <= b' '
+        || matches!(
+            b,
+            b'"' | b'\''
+                | b'`'
+                | b','
+                | b';'
+                | b'|'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'<'
+                | b'>'
+        )
+}
+
+/// Whether, from `at` (the start of a run of `sep`), the text has two
+/// non-empty segments: `/a/b`, `//a//b`, `\a\b`.
+fn two_segments(s: &[u8], at: usize, sep: u8) -> bool {
+    let mut i = at + run_len(&s[at..], |b| b == sep);
+    if !s.get(i).is_some_and(|&b| starts_segment(b)) {
+        return false;
+    }
+    i += run_len(&s[i..], |b| b != sep && !ends_segment(b));
+    if s.get(i) != Some(&sep) {
+        return false;
+    }
+    i += run_len(&s[i..], |b| b == sep);
+    s.get(i).is_some_and(|&b| starts_segment(b))
+}
+
+/// Whether a rooted path of two or more segments, separated by `sep`, starts
+/// at a run of `sep` that opens a token.
+fn rooted_path(s: &[u8], sep: u8) -> bool {
+    let mut i = 0;
+    while let Some(at) = find(s, i, sep) {
+        let end = at + run_len(&s[at..], |b| b == sep);
+        let opens = match at.checked_sub(1).map(|before| s[before]) {
+            None => true,
+            // `scheme://authority/…` is a URL, not a path; `host:/path` and
+            // `file:///path` are paths.
+            Some(b':') => sep != b'/' || end - at != 2,
+            Some(b) => !continues_token(b),
+        };
+        if opens && two_segments(s, at, sep) {
+            return true;
+        }
+        i = end;
+    }
+    false
+}
+
+pub(super) fn unix_path(s: &[u8]) -> bool {
+    rooted_path(s, b'/')
+}
+
+pub(super) fn windows_path(s: &[u8]) -> bool {
+    // A drive: `C:\x`, `c:/x`, standing alone (not `ab:/x`).
+    let mut i = 0;
+    while let Some(colon) = find(s, i, b':') {
+        let drive = colon >= 1
+            && s[colon - 1].is_ascii_alphabetic()
+            && (colon == 1 || !is_word(s[colon - 2]));
+        if drive {
+            let rest = &s[colon + 1..];
+            let seps = run_len(rest, |b| b == b'\\' || b == b'/');
+            if seps > 0 && rest.get(seps).is_some_and(|&b| starts_segment(b)) {
+                return true;
+            }
+        }
+        i = colon + 1;
+    }
+    // UNC `\\server\share` and rooted `\Users\name`.
+    rooted_path(s, b'\\')
+}
+
+pub(super) fn home_path(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(tilde) = find(s, i, b'~') {
+        i = tilde + 1;
+        if tilde > 0 && continues_token(s[tilde - 1]) && s[tilde - 1] != b'/' {
+            continue;
+        }
+        let rest = &s[tilde + 1..];
+        match rest.first() {
+            // `~/x`, `~\x`: something must follow the separator.
+            Some(b'/' | b'\\') if rest.get(1).is_some_and(|&b| starts_segment(b)) => return true,
+            // `~user/`: the user name is enough.
+            Some(&b) if b.is_ascii_alphabetic() || b == b'_' => {
+                let name = run_len(rest, |b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+                });
+                if matches!(rest.get(name), Some(b'/' | b'\\')) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
