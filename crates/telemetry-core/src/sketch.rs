@@ -1,14 +1,25 @@
-//! A quantile sketch with bounded memory and a relative error guarantee.
+//! A quantile sketch with bounded memory and a relative error guarantee:
+//! DDSketch (Masson, Rim and Lee, VLDB 2019), from `sketches-ddsketch`.
 //!
-//! Values are counted in logarithmic buckets, as in DDSketch (Masson, Rim and
-//! Lee, VLDB 2019): bucket `i` holds the values in `(γ^(i-1), γ^i]` with
-//! `γ = (1 + α) / (1 - α)`, and reports `2γ^i / (γ + 1)`, which is within a
-//! relative error `α` of every value in the bucket. Ranks are counted exactly,
-//! so a quantile estimate is within `α` (here 1%) of the true quantile.
+//! Values are counted in logarithmic buckets: bucket `k` holds the values in
+//! `[γ^k, γ^(k+1))` with `γ = (1 + α) / (1 - α)` and reports a value within
+//! a relative error `α` of every value in it. Ranks are counted exactly, so
+//! a quantile estimate is within `α` (here 1%) of the true quantile.
 //!
-//! Values are clamped to `[MIN_VALUE, MAX_VALUE]` (1 µs to about 11.6 days
-//! when counting milliseconds), which bounds the number of buckets to about
-//! 1,500: some 12 KiB however many values are recorded.
+//! This wrapper adds what the aggregator needs and the crate does otherwise:
+//!
+//! - **Nearest rank.** The crate reads the quantile `q` at rank
+//!   `floor(q (n - 1))`; the aggregator's is the smallest value with at
+//!   least `q n` values at or below it (for four values, the p95 is the
+//!   largest), so the rank is converted.
+//! - **Exact bounds.** An estimate is clamped to the exact minimum and
+//!   maximum, so one value is its own median.
+//! - **Bounded memory.** Values are clamped to `[MIN_VALUE, MAX_VALUE]`
+//!   (1 µs to about 11.6 days when counting milliseconds), which bounds the
+//!   buckets to about 1,400; the crate's own bound, [`MAX_BUCKETS`], is
+//!   never reached (past it, it would merge the lowest buckets).
+
+use sketches_ddsketch::{Config, DDSketch};
 
 /// Relative accuracy of every quantile.
 pub(crate) const RELATIVE_ACCURACY: f64 = 0.01;
@@ -16,77 +27,50 @@ pub(crate) const RELATIVE_ACCURACY: f64 = 0.01;
 const MIN_VALUE: f64 = 1e-3;
 /// Values above this count as this.
 const MAX_VALUE: f64 = 1e9;
+/// The crate's bound on buckets.
+const MAX_BUCKETS: u32 = 2_048;
 
-#[derive(Debug, Clone)]
-pub(crate) struct QuantileSketch {
-    /// `ln γ`, precomputed.
-    ln_gamma: f64,
-    /// Bucket index of `counts[0]`.
-    offset: i32,
-    counts: Vec<u64>,
-    total: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
+#[derive(Clone)]
+pub(crate) struct QuantileSketch(DDSketch);
+
+impl std::fmt::Debug for QuantileSketch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantileSketch")
+            .field("count", &self.0.count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for QuantileSketch {
     fn default() -> Self {
-        let gamma = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
-        Self {
-            ln_gamma: gamma.ln(),
-            offset: 0,
-            counts: Vec::new(),
-            total: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
+        // Values are clamped above MIN_VALUE, so none counts as zero.
+        Self(DDSketch::new(Config::new(
+            RELATIVE_ACCURACY,
+            MAX_BUCKETS,
+            MIN_VALUE / 2.0,
+        )))
     }
 }
 
 impl QuantileSketch {
     /// Records one value; NaN is ignored.
     pub(crate) fn add(&mut self, value: f64) {
-        if value.is_nan() {
-            return;
+        if !value.is_nan() {
+            self.0.add(value.clamp(MIN_VALUE, MAX_VALUE));
         }
-        let value = value.clamp(MIN_VALUE, MAX_VALUE);
-        let index = self.index(value);
-        if self.counts.is_empty() {
-            self.offset = index;
-            self.counts.push(0);
-        } else if index < self.offset {
-            let grow = usize::try_from(self.offset - index).unwrap_or(0);
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.offset = index;
-        } else if let Ok(position) = usize::try_from(index - self.offset)
-            && position >= self.counts.len()
-        {
-            self.counts.resize(position + 1, 0);
-        }
-        let position = usize::try_from(index - self.offset).unwrap_or(0);
-        self.counts[position] += 1;
-        self.total += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
     }
 
     /// Values recorded.
     #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
-        self.total
+        self.0.count() as u64
     }
 
     /// Exact mean of the (clamped) values, 0 when empty.
     pub(crate) fn mean(&self) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
         #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        let total = self.total as f64;
-        self.sum / total
+        let total = self.0.count() as f64;
+        self.0.sum().map_or(0.0, |sum| sum / total)
     }
 
     /// The `q`-quantile (`0.5` for the median), 0 when empty, by nearest
@@ -94,47 +78,30 @@ impl QuantileSketch {
     /// elements at or below it (for four values, the p95 is the largest);
     /// the estimate is within 1% of it.
     pub(crate) fn quantile(&self, q: f64) -> f64 {
-        if self.total == 0 {
+        let (Some(min), Some(max)) = (self.0.min(), self.0.max()) else {
             return 0.0;
+        };
+        #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        let total = self.0.count() as f64;
+        // The nearest rank, from 0.
+        let rank = ((q.clamp(0.0, 1.0) * total).ceil() - 1.0).clamp(0.0, total - 1.0);
+        // The crate's rank is floor(q' (n - 1)): aim at the middle of the
+        // rank, and at 1 (its maximum) for the last.
+        let crate_q = if rank >= total - 1.0 {
+            1.0
+        } else {
+            (rank + 0.5) / (total - 1.0)
+        };
+        match self.0.quantile(crate_q) {
+            Ok(Some(estimate)) => estimate.clamp(min, max),
+            Ok(None) | Err(_) => 0.0,
         }
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "q is clamped to 0..=1, so the rank is within 0..=total"
-        )]
-        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64)
-            .saturating_sub(1)
-            .min(self.total - 1);
-        let mut seen = 0;
-        for (position, count) in self.counts.iter().enumerate() {
-            seen += count;
-            if seen > rank {
-                let index = self.offset + i32::try_from(position).unwrap_or(i32::MAX);
-                return self.value(index).clamp(self.min, self.max);
-            }
-        }
-        self.max
-    }
-
-    fn index(&self, value: f64) -> i32 {
-        #[allow(
-            clippy::cast_possible_truncation,
-            reason = "clamped values give indices within ±1100"
-        )]
-        let index = (value.ln() / self.ln_gamma).ceil() as i32;
-        index
-    }
-
-    fn value(&self, index: i32) -> f64 {
-        let gamma = self.ln_gamma.exp();
-        2.0 * (f64::from(index) * self.ln_gamma).exp() / (gamma + 1.0)
     }
 
     /// Buckets in use, for the memory bound.
     #[cfg(test)]
     fn buckets(&self) -> usize {
-        self.counts.len()
+        self.0.length()
     }
 }
 
