@@ -146,9 +146,3 @@ pub enum AuditError {
         actual: String,
     },
 }
-
-/// Whether `text` is exactly what [`HashDigest`](telemetry_core::HashDigest) writes:
-/// 32 lowercase hex digits.
-fn is_digest(text: &str) -> bool {
-    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}

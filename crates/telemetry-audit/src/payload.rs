@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
+use crate::AuditError;
 use crate::allow::{AllowList, Allowed};
 use crate::document::{Document, Step, StringAt};
 use crate::finding::{Finding, MAX_STRING_CHARS, RAW_CONTENT_WORDS, Reason};
-use crate::{AuditError, is_digest};
 use telemetry_core::guard;
 use telemetry_core::schema::{Conversion, Schema, Shape};
 
@@ -147,7 +147,7 @@ fn raw_content(schema: Option<&'static Schema>, steps: &[Step], text: &StringAt)
         Some(Conversion::PassThrough) => Some(Reason::RawContentName { word, known: true }),
         Some(_) => None,
         // Without a schema a keyed digest is most likely a hashed field.
-        None if is_digest(&text.text) => None,
+        None if guard::is_hash_digest(&text.text) => None,
         None => Some(Reason::RawContentName { word, known: false }),
     }
 }
