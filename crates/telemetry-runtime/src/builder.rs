@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::consent::{ConsentPolicy, Mode};
 use crate::control::{Control, ControlError};
-use crate::counters::AtomicCounters;
+use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::handle::{Inner, Telemetry};
 use crate::names::{self, InvalidAppName};
 use crate::sink::Sink;
@@ -223,6 +223,7 @@ impl TelemetryBuilder {
             courier,
             threads: Mutex::new(vec![writer].into_iter().chain(courier_thread).collect()),
             counters,
+            flushed: Mutex::new(CaptureCounters::default()),
             debug,
             unguarded_custom,
             problems,

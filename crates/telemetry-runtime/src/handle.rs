@@ -18,8 +18,11 @@ use crate::control::{Control, ControlError};
 use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
+use crate::policy;
 use crate::queue::{Envelope, envelope};
 use crate::worker::{Command, Signal};
+use uuid::Uuid;
+
 use crate::{Anonymizer, EventPrefix, TelemetryEvent};
 
 pub(crate) struct Inner {
@@ -37,10 +40,63 @@ pub(crate) struct Inner {
     /// The writer and courier threads, joined by `shutdown`.
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) counters: Arc<AtomicCounters>,
+    /// The counters as the previous `flush` reported them.
+    pub(crate) flushed: Mutex<CaptureCounters>,
     pub(crate) debug: bool,
     pub(crate) unguarded_custom: bool,
     pub(crate) problems: Vec<String>,
     pub(crate) control: Option<Mutex<Control>>,
+}
+
+/// Hands `command` to the writer, waiting for room until `deadline`.
+fn offer(
+    sender: Option<&SyncSender<Command>>,
+    mut command: Command,
+    deadline: Instant,
+) -> Result<(), FlushError> {
+    let Some(sender) = sender else {
+        return Err(FlushError::NotRecording);
+    };
+    loop {
+        match sender.try_send(command) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                command = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TrySendError::Full(_)) => return Err(FlushError::Timeout),
+            Err(TrySendError::Disconnected(_)) => return Err(FlushError::NotRecording),
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle went away without `shutdown`: write what was
+    /// captured and send what can be sent, within
+    /// [`policy::DROP_DEADLINE`], so that a process that exits right after
+    /// loses nothing it captured. The caller's thread waits at most that
+    /// long; what is not sent by then stays queued for the next run.
+    fn drop(&mut self) {
+        if !self.recording.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let deadline = Instant::now() + policy::DROP_DEADLINE;
+        let (done, confirmed) = mpsc::sync_channel(1);
+        if offer(self.sender.as_ref(), Command::Shutdown(done), deadline).is_err() {
+            return;
+        }
+        let written = confirmed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok();
+        if let (true, Some(courier)) = (written, &self.courier) {
+            let (reply, answer) = mpsc::sync_channel(1);
+            if courier.send(Signal::Shutdown(deadline, reply)).is_ok() {
+                let _ = answer.recv_timeout(
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
+                );
+            }
+        }
+    }
 }
 
 /// The telemetry handle of an application. Cheap to clone; every clone feeds
@@ -75,6 +131,15 @@ pub enum FlushError {
     /// credentials refused, or the deadline came first); they stay queued.
     #[error("queued events not sent: {0}")]
     NotSent(String),
+    /// Events captured before the flush are not on disk: their write failed
+    /// (a full disk, an unwritable queue) or their line was too long. The
+    /// report says how many, and what else happened since the previous
+    /// flush.
+    #[error(
+        "{} captured events are not on disk ({} failed to write, {} too long to queue)",
+        .0.not_durable(), .0.dropped_write_failed, .0.dropped_oversized
+    )]
+    NotDurable(CaptureCounters),
 }
 
 impl Telemetry {
@@ -99,6 +164,7 @@ impl Telemetry {
                 courier: None,
                 threads: Mutex::new(Vec::new()),
                 counters: Arc::new(AtomicCounters::default()),
+                flushed: Mutex::new(CaptureCounters::default()),
                 debug: false,
                 unguarded_custom: false,
                 problems,
@@ -150,28 +216,28 @@ impl Telemetry {
 
     /// Records an event built by the caller (see [`CustomEvent`]): checked,
     /// guarded unless the builder said
-    /// [`unguarded_custom_events`](TelemetryBuilder::unguarded_custom_events),
+    /// [`unguarded_custom_events`](crate::TelemetryBuilder::unguarded_custom_events),
     /// then queued like a derived event. Its name is used as given; its
     /// distinct id defaults to the installation's client id.
     ///
-    /// Only a malformed event is an error; a guard refusal or a full channel
-    /// is counted, as for [`capture`](Self::capture). Nothing is checked or
-    /// recorded while telemetry is off.
-    pub fn capture_custom(&self, event: CustomEvent) -> Result<(), InvalidCustomEvent> {
+    /// Returns the uuid of the event handed to the writer (its own, or the
+    /// UUID v7 drawn for it), to correlate or deduplicate with; `None` when
+    /// nothing was queued: telemetry is off, or the sampler, the guard or a
+    /// full channel dropped the event (each counted, as for
+    /// [`capture`](Self::capture)). Only a malformed event is an error.
+    pub fn capture_custom(&self, event: CustomEvent) -> Result<Option<Uuid>, InvalidCustomEvent> {
         if !self.inner.recording.load(Ordering::Relaxed) {
-            return Ok(());
+            return Ok(None);
         }
         let inner = &*self.inner;
         if self.sampled_out(event.name()) {
-            return Ok(());
+            return Ok(None);
         }
         let envelope = event.into_envelope(&inner.client_id)?;
         let guarded = inner.unguarded_custom
             || self.passes_guard(&envelope.event, envelope.properties.get().as_bytes());
-        if guarded {
-            self.enqueue(envelope.to_line());
-        }
-        Ok(())
+        let queued = guarded && self.enqueue(envelope.to_line());
+        Ok(queued.then_some(envelope.uuid))
     }
 
     /// Whether the sampler drops events called `event`; counts a drop.
@@ -204,7 +270,7 @@ impl Telemetry {
 
     /// Hands `line` (an envelope's queue line) to the writer; a full
     /// channel drops it and counts.
-    fn enqueue(&self, line: Vec<u8>) {
+    fn enqueue(&self, line: Vec<u8>) -> bool {
         let inner = &*self.inner;
         if inner.debug {
             eprintln!(
@@ -213,60 +279,77 @@ impl Telemetry {
             );
         }
         let Some(sender) = &inner.sender else {
-            return;
+            return false;
         };
         match sender.try_send(Command::Line(line)) {
-            Ok(()) => AtomicCounters::bump(&inner.counters.captured),
+            Ok(()) => {
+                AtomicCounters::bump(&inner.counters.captured);
+                true
+            }
             Err(TrySendError::Full(_)) => {
                 AtomicCounters::bump(&inner.counters.dropped_channel_full);
+                false
             }
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 
     /// Waits until every event captured before this call is on disk and,
     /// when telemetry is on with a sink, sent (retrying as the
-    /// [`delivery`](crate::delivery) rules say), or `timeout` passes.
+    /// [`delivery`](crate::delivery) rules say), or `timeout` passes; then
+    /// says what happened since the previous flush (or the start): how many
+    /// events were written, and how many were dropped, and why.
+    ///
+    /// `Ok` means every event handed to the writer before this call is on
+    /// disk (and sent, with a sink). An event that was captured but could
+    /// not be made durable (the write failed, or its line was too long)
+    /// makes the flush fail with [`FlushError::NotDurable`], which carries
+    /// the same report. Events the guard, the sampler or the serializer
+    /// refused were never meant to reach the disk: they are counted in the
+    /// report, not failed on.
     ///
     /// A flush also lifts a stall after a batch exhausted its retries: it is
     /// the application's or the user's explicit "try now".
-    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+    pub fn flush(&self, timeout: Duration) -> Result<CaptureCounters, FlushError> {
         let deadline = Instant::now() + timeout;
         let (done, confirmed) = mpsc::sync_channel(1);
         self.offer(Command::Flush(done), deadline)?;
         confirmed
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .map_err(|_| FlushError::Timeout)?;
+        let report = self.report_since_last_flush();
+        if report.not_durable() > 0 {
+            return Err(FlushError::NotDurable(report));
+        }
         let Some(courier) = &self.inner.courier else {
-            return Ok(());
+            return Ok(report);
         };
         let (reply, answer) = mpsc::sync_channel(1);
         courier
             .send(Signal::Flush(reply))
             .map_err(|_| FlushError::NotRecording)?;
         match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => Ok(report),
             Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
             Err(_) => Err(FlushError::Timeout),
         }
     }
 
-    /// Hands `command` to the writer, waiting for room until `deadline`.
-    fn offer(&self, mut command: Command, deadline: Instant) -> Result<(), FlushError> {
-        let Some(sender) = &self.inner.sender else {
-            return Err(FlushError::NotRecording);
+    /// The counters' change since the previous report, which this one
+    /// replaces.
+    fn report_since_last_flush(&self) -> CaptureCounters {
+        let now = self.inner.counters.snapshot();
+        let Ok(mut flushed) = self.inner.flushed.lock() else {
+            return now;
         };
-        loop {
-            match sender.try_send(command) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    command = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(TrySendError::Full(_)) => return Err(FlushError::Timeout),
-                Err(TrySendError::Disconnected(_)) => return Err(FlushError::NotRecording),
-            }
-        }
+        let report = now.since(&flushed);
+        *flushed = now;
+        report
+    }
+
+    /// Hands `command` to the writer, waiting for room until `deadline`.
+    fn offer(&self, command: Command, deadline: Instant) -> Result<(), FlushError> {
+        offer(self.inner.sender.as_ref(), command, deadline)
     }
 
     /// Stops recording, writes what was captured and, when telemetry is on
@@ -281,18 +364,27 @@ impl Telemetry {
         confirmed
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .map_err(|_| FlushError::Timeout)?;
-        let mut outcome = Ok(());
+        let report = self.report_since_last_flush();
+        let mut outcome = if report.not_durable() > 0 {
+            Err(FlushError::NotDurable(report))
+        } else {
+            Ok(())
+        };
         if let Some(courier) = &self.inner.courier {
             let (reply, answer) = mpsc::sync_channel(1);
             if courier.send(Signal::Shutdown(deadline, reply)).is_ok() {
                 // The courier stops at the deadline; allow it a moment to say so.
                 let grace =
                     deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(100);
-                outcome = match answer.recv_timeout(grace) {
+                let delivered = match answer.recv_timeout(grace) {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
                     Err(_) => Err(FlushError::Timeout),
                 };
+                // A durability failure says more than a delivery one.
+                if outcome.is_ok() {
+                    outcome = delivered;
+                }
             }
         }
         if let Ok(mut threads) = self.inner.threads.lock() {

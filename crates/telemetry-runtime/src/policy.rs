@@ -32,6 +32,10 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// The most events the writer appends in one group commit.
 pub const WRITER_MAX_BATCH: usize = 4096;
 
+/// Dropping the last handle without `shutdown` writes what was captured,
+/// and sends what it can, for at most this long.
+pub const DROP_DEADLINE: Duration = Duration::from_secs(1);
+
 /// Envelopes per delivered batch.
 pub const BATCH_SIZE: usize = 10;
 /// Whatever is queued is sent at least this often.

@@ -3,7 +3,6 @@
 //! commits, and, when telemetry is on with a sink, the courier, which drains
 //! the queue into the sink by the [`delivery`](crate::delivery) rules.
 
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -79,12 +78,19 @@ fn commit(queue: &Queue, lines: &mut Vec<Vec<u8>>, counters: &AtomicCounters) ->
         return 0;
     }
     let appended = match queue.append_lines(lines) {
-        Ok(report) => report.appended,
+        Ok(report) => {
+            AtomicCounters::add(&counters.written, report.appended as u64);
+            AtomicCounters::add(&counters.dropped_oversized, report.dropped_oversized as u64);
+            for problem in &report.problems {
+                tracing::warn!(%problem, "telemetry queue");
+            }
+            report.appended
+        }
         Err(error) => {
+            // A failed append leaves nothing of the batch on disk (the queue
+            // takes a partial write back), so every line of it is counted.
             tracing::warn!(%error, events = lines.len(), "telemetry events could not be written");
-            counters
-                .dropped_write_failed
-                .fetch_add(lines.len() as u64, Ordering::Relaxed);
+            AtomicCounters::add(&counters.dropped_write_failed, lines.len() as u64);
             0
         }
     };

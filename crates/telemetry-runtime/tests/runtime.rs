@@ -155,11 +155,132 @@ fn a_full_channel_drops_and_counts_instead_of_blocking() {
 
     lock.unlock().unwrap();
     telemetry.flush(Duration::from_secs(10)).unwrap();
-    assert_eq!(telemetry.counters(), counters, "flush captures nothing");
+    assert_eq!(
+        telemetry.counters(),
+        telemetry_runtime::CaptureCounters {
+            written: counters.captured,
+            ..counters
+        },
+        "flush captures nothing, and the writer wrote what was captured"
+    );
     let status = builder(&dir, &[]).control().unwrap().status().unwrap();
     assert_eq!(status.queue.events as u64, counters.captured);
     assert_eq!(
         status.queue.counters.get("dropped_channel_full"),
         counters.dropped_channel_full
     );
+}
+
+/// An event with a field hashed with the app-wide key: without one, it does
+/// not serialize and is dropped.
+#[derive(TelemetrySafe)]
+#[telemetry(event = "shared")]
+struct Shared {
+    #[telemetry(hash(scope = "app"))]
+    model: String,
+}
+
+#[test]
+fn flush_reports_what_was_written_and_dropped_since_the_previous_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = builder(&dir, &[]).build().unwrap();
+    telemetry.capture(&Probe {
+        label: "rust".into(),
+        count: 1,
+    });
+    telemetry.capture(&Probe {
+        label: "/home/ana/secret.txt".into(),
+        count: 2,
+    });
+    telemetry.capture(&Shared {
+        model: "all-minilm".into(),
+    });
+    let report = telemetry.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(report.captured, 1);
+    assert_eq!(report.written, 1);
+    assert_eq!(report.dropped_by_guard, 1);
+    assert_eq!(report.dropped_unserializable, 1);
+    assert_eq!(report.not_durable(), 0);
+    // The next flush reports only what came after this one.
+    telemetry.capture(&Probe {
+        label: "go".into(),
+        count: 3,
+    });
+    let report = telemetry.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!((report.written, report.dropped_by_guard), (1, 0));
+    assert_eq!(telemetry.preview().unwrap().len(), 2);
+}
+
+#[test]
+fn flush_fails_when_captured_events_could_not_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = builder(&dir, &[]).build().unwrap();
+    telemetry.capture(&Probe {
+        label: "first".into(),
+        count: 0,
+    });
+    telemetry.flush(Duration::from_secs(10)).unwrap();
+    // Every later write fails: the newest segment is now a directory.
+    let queue = dir.path().join("queue");
+    let segment = std::fs::read_dir(&queue)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+        .unwrap();
+    std::fs::remove_file(&segment).unwrap();
+    std::fs::create_dir(&segment).unwrap();
+    for count in 0..5 {
+        telemetry.capture(&Probe {
+            label: "lost".into(),
+            count,
+        });
+    }
+    let error = telemetry.flush(Duration::from_secs(10)).unwrap_err();
+    let telemetry_runtime::FlushError::NotDurable(report) = error else {
+        panic!("expected NotDurable, got {error:?}");
+    };
+    assert_eq!(report.dropped_write_failed, 5);
+    assert_eq!(report.written, 0);
+    assert!(
+        error_text(&telemetry_runtime::FlushError::NotDurable(report))
+            .starts_with("5 captured events are not on disk (5 failed to write"),
+    );
+    // What the counters say is what the disk holds: nothing of the five.
+    assert_eq!(telemetry.counters().written, 1);
+    std::fs::remove_dir(&segment).unwrap();
+    assert!(
+        telemetry
+            .preview()
+            .unwrap()
+            .iter()
+            .all(|envelope| !envelope.properties.get().contains("lost"))
+    );
+    assert_eq!(
+        telemetry.shutdown(Duration::from_secs(5)),
+        Ok(()),
+        "the shutdown after the failed flush has nothing new to report"
+    );
+}
+
+fn error_text(error: &telemetry_runtime::FlushError) -> String {
+    error.to_string()
+}
+
+#[test]
+fn capture_custom_returns_the_uuid_it_queued() {
+    use telemetry_runtime::custom::CustomEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = builder(&dir, &[]).build().unwrap();
+    let uuid = telemetry
+        .capture_custom(CustomEvent::new("interop").property("n", 1))
+        .unwrap()
+        .expect("queued");
+    let refused = telemetry
+        .capture_custom(CustomEvent::new("leaky").property("file", "/home/ana/notes.txt"))
+        .unwrap();
+    assert_eq!(refused, None);
+    telemetry.flush(Duration::from_secs(10)).unwrap();
+    let queued = telemetry.preview().unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].uuid, uuid);
 }

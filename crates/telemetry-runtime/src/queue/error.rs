@@ -98,6 +98,13 @@ pub enum QueueProblem {
         /// Why it could not be parsed.
         reason: String,
     },
+    /// The batch was appended and synced, but enforcing the bounds or
+    /// saving the counters afterwards failed (a full disk, say); they are
+    /// enforced and saved by the next append that can.
+    AfterAppend {
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for QueueProblem {
@@ -112,6 +119,10 @@ impl fmt::Display for QueueProblem {
                 f,
                 "corrupt cursor file {} reset, unacknowledged envelopes may be sent again: {reason}",
                 path.display()
+            ),
+            Self::AfterAppend { reason } => write!(
+                f,
+                "events were written, but the bounds or counters could not be updated: {reason}"
             ),
         }
     }

@@ -208,8 +208,18 @@ impl Queue {
         if !buf.is_empty() {
             self.write_batch(cursor, buf, &mut segments, &mut report, &mut delta)?;
         }
-        self.enforce_bounds(segments, &mut cursor, &mut report, &mut delta)?;
-        report.problems.extend(state::add_counters(dir, &delta)?);
+        // The batch is durable now: what fails from here on is reported
+        // beside it, never as a failed append, which would count durable
+        // envelopes as lost.
+        let after = self
+            .enforce_bounds(segments, &mut cursor, &mut report, &mut delta)
+            .and_then(|()| state::add_counters(dir, &delta));
+        match after {
+            Ok(problems) => report.problems.extend(problems),
+            Err(error) => report.problems.push(QueueProblem::AfterAppend {
+                reason: error.to_string(),
+            }),
+        }
         Ok(report)
     }
 
@@ -469,8 +479,12 @@ impl Queue {
             let _ = file.set_len(len);
             return Err(QueueError::io("write segment", &path, error));
         }
-        file.sync_data()
-            .map_err(|error| QueueError::io("sync segment", &path, error))?;
+        if let Err(error) = file.sync_data() {
+            // Not known to be on disk: take the batch back, so that a failed
+            // append means none of it is queued.
+            let _ = file.set_len(len);
+            return Err(QueueError::io("sync segment", &path, error));
+        }
         if created {
             files::sync_dir(dir)?;
         }
