@@ -25,22 +25,24 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     )?;
     // What applications ship: default features, nothing unified from the
     // review tools or the test crates.
-    let shipped = |first: &[&'static str], last: &[&'static str]| -> Vec<&'static str> {
-        [first, cmd::SHIPPED, last].concat()
-    };
-    cmd::run(
-        "clippy (default features)",
-        "cargo",
-        &shipped(
-            &["clippy", "--all-targets", "--locked"],
-            &["--", "-D", "warnings"],
-        ),
-    )?;
-    cmd::run(
-        "test (default features)",
-        "cargo",
-        &shipped(&["test", "--locked"], &[]),
-    )?;
+    for crates in cmd::SHIPPED {
+        let args = |first: &[&'static str], last: &[&'static str]| -> Vec<&'static str> {
+            [first, crates, last].concat()
+        };
+        cmd::run(
+            "clippy (default features)",
+            "cargo",
+            &args(
+                &["clippy", "--all-targets", "--locked"],
+                &["--", "-D", "warnings"],
+            ),
+        )?;
+        cmd::run(
+            "test (default features)",
+            "cargo",
+            &args(&["test", "--locked"], &[]),
+        )?;
+    }
     // Every test, the snapshot tests and the review's checks among them, as
     // `cargo xtask snapshots` runs them (INSTA_UPDATE=no); then each review
     // check again as a step of its own, from the same build.

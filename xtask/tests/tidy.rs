@@ -60,17 +60,32 @@ fn crates() -> BTreeMap<String, Vec<String>> {
         }
         let toml = read_toml(&manifest);
         let name = toml["package"]["name"].as_str().unwrap().to_owned();
-        let dependencies = toml
+        // `[dependencies]` and every `[target.'…'.dependencies]`, by the
+        // package each names (`package = "…"` when renamed).
+        let mut tables: Vec<&toml::Table> = toml
             .get("dependencies")
             .and_then(toml::Value::as_table)
-            .map(|table| {
-                table
-                    .keys()
-                    .filter(|dependency| dependency.starts_with("telemetry-"))
-                    .cloned()
-                    .collect()
+            .into_iter()
+            .collect();
+        if let Some(targets) = toml.get("target").and_then(toml::Value::as_table) {
+            tables.extend(
+                targets
+                    .values()
+                    .filter_map(|target| target.get("dependencies"))
+                    .filter_map(toml::Value::as_table),
+            );
+        }
+        let dependencies: Vec<String> = tables
+            .into_iter()
+            .flat_map(|table| table.iter())
+            .map(|(key, spec)| {
+                spec.get("package")
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or(key)
+                    .to_owned()
             })
-            .unwrap_or_default();
+            .filter(|dependency| dependency.starts_with("telemetry-"))
+            .collect();
         found.insert(name, dependencies);
     }
     found
@@ -171,5 +186,176 @@ fn the_readme_states_the_msrv_of_cargo_toml() {
     assert_eq!(
         mentions, 1,
         "README.md states a minimum Rust version {mentions} times; say it once"
+    );
+}
+
+/// The top-level modules of the crate in `src` and, for each, the other
+/// top-level modules its files name through `crate::` in code (comments and
+/// unit-test modules left out).
+fn module_imports(src: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut files = Vec::new();
+    let mut pending = vec![src.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut imports: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        let first = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let module = first.trim_end_matches(".rs").to_owned();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
+        // Whole text, so that a `use crate::{…}` group over several lines
+        // counts.
+        let code: String = code
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let named = imports.entry(module.clone()).or_default();
+        named.extend(crate_paths(&code).filter(|other| *other != module));
+    }
+    let modules: Vec<String> = imports.keys().cloned().collect();
+    for named in imports.values_mut() {
+        named.retain(|other| modules.contains(other));
+        named.sort();
+        named.dedup();
+    }
+    imports
+}
+
+/// The first segment after each `crate::` in `code`, and each lowercase
+/// name in a `use crate::{a, b::c}` group.
+fn crate_paths(code: &str) -> impl Iterator<Item = String> + '_ {
+    code.match_indices("crate::").flat_map(move |(at, _)| {
+        let rest = &code[at + "crate::".len()..];
+        let names: Vec<String> = if let Some(group) = rest.strip_prefix('{') {
+            top_level_items(group)
+                .into_iter()
+                .map(|item| {
+                    item.trim()
+                        .split("::")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        } else {
+            vec![
+                rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ]
+        };
+        names
+            .into_iter()
+            .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase()))
+    })
+}
+
+/// The comma-separated items of a `use` group that starts after its `{`,
+/// up to the matching `}`: `names::{self, X}, policy}` gives two.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0_usize, 0);
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..at]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
+}
+
+/// A circle in `imports`, as `a -> b -> a`, if there is one.
+fn find_circle(imports: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    fn visit(
+        module: &str,
+        imports: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<String> {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            let mut circle = path[start..].to_vec();
+            circle.push(module.to_owned());
+            return Some(circle.join(" -> "));
+        }
+        if done.iter().any(|seen| seen == module) {
+            return None;
+        }
+        path.push(module.to_owned());
+        for next in imports.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, imports, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.push(module.to_owned());
+        None
+    }
+    let mut done = Vec::new();
+    imports
+        .keys()
+        .find_map(|module| visit(module, imports, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_crate_has_an_import_circle_between_its_modules() {
+    let mut circles = Vec::new();
+    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        if let Some(circle) = find_circle(&module_imports(&src)) {
+            circles.push(format!("{}: {circle}", src.display()));
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
+    // The check itself finds a circle when there is one.
+    let planted: BTreeMap<String, Vec<String>> = [
+        ("a".to_owned(), vec!["b".to_owned()]),
+        ("b".to_owned(), vec!["c".to_owned()]),
+        ("c".to_owned(), vec!["a".to_owned()]),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(find_circle(&planted).as_deref(), Some("a -> b -> c -> a"));
+    assert_eq!(
+        crate_paths("use crate::{names::{self, X}, Timestamp,\n    policy};").collect::<Vec<_>>(),
+        ["names", "policy"]
     );
 }

@@ -7,7 +7,7 @@
 //! as a child process of this binary, so that every number belongs to one
 //! process:
 //!
-//! - `serve` runs the fake server (`crates/telemetry-posthog/tests/support`)
+//! - `serve` runs the fake server (`telemetry_test_support::posthog`)
 //!   and answers `count` on its standard input with the events it accepted
 //!   and how many distinct uuids they carry. Its CPU time is never counted.
 //! - `ours URL N`, `posthog-rs URL N` and `posthog-rs-immediate URL N` send

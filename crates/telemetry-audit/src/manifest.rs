@@ -78,8 +78,10 @@ impl Manifest {
         })
     }
 
-    /// Fails with [`AuditError::StaleManifest`] when the file at `path` is
-    /// missing or differs from [`render`](Self::render).
+    /// Fails with [`AuditError::MissingManifest`] when there is no file at
+    /// `path` (the error says how to create it), and with
+    /// [`AuditError::StaleManifest`], naming the first line that differs,
+    /// when it differs from [`render`](Self::render).
     pub fn check(&self, path: impl AsRef<Path>) -> Result<(), AuditError> {
         let path = path.as_ref();
         let expected = self.render();

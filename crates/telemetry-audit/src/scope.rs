@@ -7,6 +7,10 @@
 //! data dictionary. A [`Scope`] keeps the types declared in the named crates,
 //! plus each event named with [`sends`](Scope::sends) and the structs nested
 //! in it.
+//!
+//! Schemas are compared by value (a `const` schema may sit at a different
+//! address in each crate that names it), so two types with the same name,
+//! event, doc comments and fields count as one.
 
 use telemetry_core::registry::{self, Registered};
 use telemetry_core::schema::{Schema, Shape};
@@ -18,8 +22,9 @@ use telemetry_core::{TelemetryEvent, TelemetrySafe};
 /// use telemetry_audit::Scope;
 /// use telemetry_core::SessionSummary;
 ///
-/// // In an application's test: its own types, and the one catalogue event it sends.
-/// let scope = Scope::crates([env!("CARGO_CRATE_NAME")]).sends::<SessionSummary>();
+/// // In an application's tests: its own crate's types (by the crate's name,
+/// // not the test's), and the one catalogue event it sends.
+/// let scope = Scope::crates(["myapp"]).sends::<SessionSummary>();
 /// let events: Vec<_> = scope.schemas().iter().filter_map(|schema| schema.event).collect();
 /// assert_eq!(events, ["session_summary"]);
 /// ```

@@ -163,9 +163,10 @@ pub fn check_coverage<P: AsRef<Path>>(
 
 /// Every file under `root` whose name ends with one of `suffixes`
 /// (`".snap"`), sorted, as paths that start with `root` (or relative ones
-/// for `"."`). Walks as git would see the tree (the `ignore` crate: hidden
-/// files and what `.gitignore` excludes are skipped), and always skips
-/// `target`.
+/// for `"."`). Walks as git would see the tree (the `ignore` crate): hidden
+/// files and directories are skipped, and so is what `.gitignore` excludes
+/// inside a git repository (and `.ignore` anywhere), so an unpacked copy
+/// outside git may list more; `target` is always skipped.
 pub fn find_files(root: impl AsRef<Path>, suffixes: &[&str]) -> Result<Vec<PathBuf>, AuditError> {
     let root = root.as_ref();
     let mut found = Vec::new();

@@ -1,5 +1,6 @@
-//! The derives of `telemetry-core`. Use them through that crate:
-//! `use telemetry_core::TelemetrySafe;`.
+//! The derives of `telemetry-core`. Use them through that crate
+//! (`use telemetry_core::TelemetrySafe;`) or through `telemetry-runtime`,
+//! which re-exports them (`use telemetry_runtime::TelemetrySafe;`).
 //!
 //! Parsing, checking and generating are kept apart: `attr` reads
 //! `#[telemetry(...)]` into plain values, `ast` pairs them with the struct and

@@ -1,4 +1,4 @@
-//! Send `telemetry-core`'s durable queue to PostHog, cloud or self-hosted.
+//! Send `telemetry-runtime`'s durable queue to PostHog, cloud or self-hosted.
 //!
 //! ```no_run
 //! use telemetry_runtime::Telemetry;

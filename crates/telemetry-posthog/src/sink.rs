@@ -1,5 +1,5 @@
 //! The PostHog sink: one attempt per call, over `ureq`, classified for the
-//! delivery rules of `telemetry-core`.
+//! delivery rules of `telemetry-runtime`.
 
 use std::io::Write;
 

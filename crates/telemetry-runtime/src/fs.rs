@@ -10,6 +10,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+/// The action of an [`FsError`] from syncing a directory after a rename:
+/// the rename itself is done.
+pub(crate) const SYNC_DIR: &str = "sync directory";
+
 /// A file operation that failed: what, where, why.
 #[derive(Debug)]
 pub(crate) struct FsError {
@@ -83,7 +87,7 @@ pub(crate) fn replace(
     write().map_err(|error| FsError::new("write", temporary, error))?;
     fs::rename(temporary, path).map_err(|error| FsError::new("replace", path, error))?;
     if durable && let Some(dir) = path.parent() {
-        sync_dir(dir).map_err(|error| FsError::new("sync directory", dir, error))?;
+        sync_dir(dir).map_err(|error| FsError::new(SYNC_DIR, dir, error))?;
     }
     Ok(())
 }

@@ -224,11 +224,20 @@ impl SettingsStore {
         };
         let mut json = serde_json::to_vec_pretty(&file).unwrap_or_default();
         json.push(b'\n');
-        crate::fs::replace(&path, &temporary, &json, true).map_err(|error| SettingsError::Io {
-            action: error.action,
-            path: error.path,
-            source: error.source,
-        })?;
+        match crate::fs::replace(&path, &temporary, &json, true) {
+            // The new settings are in place; syncing their directory is best
+            // effort (not every platform can), as a lost rename after a power
+            // cut only brings back the previous choice.
+            Ok(()) => {}
+            Err(error) if error.action == crate::fs::SYNC_DIR => {}
+            Err(error) => {
+                return Err(SettingsError::Io {
+                    action: error.action,
+                    path: error.path,
+                    source: error.source,
+                });
+            }
+        }
         Ok(())
     }
 }

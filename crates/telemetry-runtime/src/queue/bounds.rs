@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::files::{self, Segment};
 use super::state::{self, Position};
+use super::types::NewestTimestamp;
 use super::{AppendReport, Counters, Queue, QueueError, count_lines};
 use crate::Timestamp;
 
@@ -105,14 +106,6 @@ impl Queue {
                 .is_ok_and(|age| age > self.config.max_age),
         })
     }
-}
-
-/// A segment's newest timestamp, and the state of the file it was read from.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct NewestTimestamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    timestamp: Option<Timestamp>,
 }
 
 impl Queue {

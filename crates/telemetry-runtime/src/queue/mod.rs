@@ -95,9 +95,9 @@ pub use error::{QueueError, QueueProblem};
 pub use state::Counters;
 pub use types::{AppendReport, Batch, QueueConfig, QueueStats, ReadReport};
 
-use bounds::NewestTimestamp;
 use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
 use state::Position;
+use types::NewestTimestamp;
 
 /// The durable local queue: see the [module documentation](self).
 ///
