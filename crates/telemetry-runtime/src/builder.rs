@@ -16,8 +16,8 @@ use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::handle::{Inner, Telemetry};
 use crate::names::{self, InvalidAppName};
 use crate::sink::Sink;
-use crate::worker;
 use crate::{Anonymizer, HashKey};
+use crate::{policy, worker};
 
 /// Configures telemetry for one application; see [`Telemetry::builder`].
 #[must_use]
@@ -145,7 +145,7 @@ impl TelemetryBuilder {
         let prefix = names::event_prefix(&self.config.app_name)?;
         let debug = self.config.debug();
         let mut problems = Vec::new();
-        let control = match Control::new_checked(self.config) {
+        let control = match Control::new_checked(self.config, Some(policy::BUILD_LOCK_WAIT)) {
             Ok(control) => control,
             Err((error, decision)) => {
                 tracing::warn!(%error, "telemetry is off for this run");

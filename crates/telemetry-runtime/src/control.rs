@@ -94,6 +94,9 @@ pub struct Control {
     decision: Decision,
     saved_choice: Option<Mode>,
     problems: Vec<String>,
+    /// How long to wait for another process's lock: `None` for the CLI
+    /// (a user waits), bounded for a recording handle (an app must not).
+    lock_wait: Option<Duration>,
 }
 
 impl std::fmt::Debug for Control {
@@ -108,12 +111,17 @@ impl std::fmt::Debug for Control {
 
 impl Control {
     pub(crate) fn new(config: Config) -> Result<Self, ControlError> {
-        Self::new_checked(config).map_err(|(error, _)| error)
+        Self::new_checked(config, None).map_err(|(error, _)| error)
     }
 
     /// Like `new`, but hands back the consent decision even on failure, so
     /// that a telemetry handle can report why it is off.
-    pub(crate) fn new_checked(config: Config) -> Result<Self, (ControlError, Decision)> {
+    /// `lock_wait` bounds every wait for another process's lock, here and
+    /// in [`identity_for_recording`](Self::identity_for_recording).
+    pub(crate) fn new_checked(
+        config: Config,
+        lock_wait: Option<Duration>,
+    ) -> Result<Self, (ControlError, Decision)> {
         if let Err(error) = names::check_app_name(&config.app_name) {
             let decision = config.decide(None);
             return Err((error.into(), decision));
@@ -125,7 +133,7 @@ impl Control {
         let store = SettingsStore::new(&dir);
         let (settings, problem) = store.load();
         let decision = config.decide(settings.choice);
-        let queue = match Queue::open(config.queue_config(dir.join("queue"))) {
+        let queue = match Queue::open_within(config.queue_config(dir.join("queue")), lock_wait) {
             Ok(queue) => queue,
             Err(error) => return Err((error.into(), decision)),
         };
@@ -136,6 +144,7 @@ impl Control {
                 .collect(),
             saved_choice: settings.choice,
             config,
+            lock_wait,
             dir,
             store,
             queue,
@@ -188,7 +197,7 @@ impl Control {
 
     /// The identity to record with, created (and saved) on first use.
     pub(crate) fn identity_for_recording(&self) -> Result<Identity, ControlError> {
-        let (identity, _, _) = self.store.update(|settings| {
+        let (identity, _, _) = self.store.update_within(self.lock_wait, |settings| {
             if settings.identity.is_none() {
                 settings.identity = Some(Identity::generate()?);
             }

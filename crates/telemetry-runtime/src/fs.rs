@@ -6,9 +6,10 @@
 //! Errors carry what was being done and on which path, for the callers'
 //! own error types.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The action of an [`FsError`] from syncing a directory after a rename:
 /// the rename itself is done.
@@ -42,13 +43,69 @@ pub(crate) fn private_options() -> OpenOptions {
 }
 
 /// Creates `dir` and its parents; those it creates are private (0700 on
-/// Unix).
+/// Unix). A `dir` that already exists and that others may write to is
+/// tightened to 0700, unless it is a shared directory (sticky bit, as
+/// `/tmp`), which is refused: telemetry's files must not sit where another
+/// user can replace them.
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(dir)?.permissions().mode();
+        if mode & 0o022 != 0 {
+            if mode & 0o1000 != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "a shared directory (others may write to it) cannot hold telemetry's data; choose a private one",
+                ));
+            }
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            tracing::warn!(dir = %dir.display(), "telemetry directory was writable by others; made it private (0700)");
+        }
+    }
+    Ok(())
+}
+
+/// Locks `file` (exclusively, or shared), waiting for other holders at most
+/// `wait`, or as long as it takes when `None`. A lock still held after
+/// `wait` is an error of kind `WouldBlock` that says how long it waited.
+pub(crate) fn lock(file: &File, exclusive: bool, wait: Option<Duration>) -> io::Result<()> {
+    let Some(wait) = wait else {
+        return if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        };
+    };
+    let deadline = Instant::now() + wait;
+    loop {
+        let attempt = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "held by another process for more than {} ms",
+                        wait.as_millis()
+                    ),
+                ));
+            }
+            Err(TryLockError::Error(error)) => return Err(error),
+        }
+    }
 }
 
 /// Flushes `dir`'s entries (new, renamed and removed files) to disk. A no-op

@@ -32,6 +32,11 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// The most events the writer appends in one group commit.
 pub const WRITER_MAX_BATCH: usize = 4096;
 
+/// `build` waits at most this long for another process's lock on the
+/// settings or the queue; past it, telemetry is off for this run and
+/// `problems()` says why.
+pub const BUILD_LOCK_WAIT: Duration = Duration::from_millis(50);
+
 /// Dropping the last handle without `shutdown` writes what was captured,
 /// and sends what it can, for at most this long.
 pub const DROP_DEADLINE: Duration = Duration::from_secs(1);

@@ -8,7 +8,7 @@
 //! change. A corrupt or truncated file is reported and replaced, never a
 //! panic.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -185,14 +185,29 @@ impl SettingsStore {
         &self,
         change: impl FnOnce(&mut Settings) -> Result<R, SettingsError>,
     ) -> Result<(R, Settings, Option<SettingsProblem>), SettingsError> {
+        self.update_within(None, change)
+    }
+
+    /// Like [`update`](Self::update), waiting at most `wait` for another
+    /// holder of the lock (when set).
+    pub(crate) fn update_within<R>(
+        &self,
+        wait: Option<std::time::Duration>,
+        change: impl FnOnce(&mut Settings) -> Result<R, SettingsError>,
+    ) -> Result<(R, Settings, Option<SettingsProblem>), SettingsError> {
         create_private_dir(&self.dir)?;
         let lock_path = self.dir.join(LOCK_FILE);
-        let lock = File::create(&lock_path).map_err(|source| SettingsError::Io {
-            action: "creating",
-            path: lock_path.clone(),
-            source,
-        })?;
-        lock.lock().map_err(|source| SettingsError::Io {
+        let lock = crate::fs::private_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|source| SettingsError::Io {
+                action: "creating",
+                path: lock_path.clone(),
+                source,
+            })?;
+        crate::fs::lock(&lock, true, wait).map_err(|source| SettingsError::Io {
             action: "locking",
             path: lock_path,
             source,

@@ -122,6 +122,15 @@ impl DirLock {
     /// Locks `dir`, waiting for other holders: exclusively to write, shared to
     /// read. Creates the directory if it went missing.
     pub(crate) fn acquire(dir: &Path, exclusive: bool) -> Result<Self, QueueError> {
+        Self::acquire_within(dir, exclusive, None)
+    }
+
+    /// Like [`acquire`](Self::acquire), waiting at most `wait` (when set).
+    pub(crate) fn acquire_within(
+        dir: &Path,
+        exclusive: bool,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Self, QueueError> {
         let path = dir.join(LOCK_FILE);
         let open = || {
             private_options()
@@ -139,12 +148,8 @@ impl DirLock {
             }
             Err(error) => return Err(QueueError::io("open lock file", &path, error)),
         };
-        let locked = if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        };
-        locked.map_err(|error| QueueError::io("lock", &path, error))?;
+        crate::fs::lock(&file, exclusive, wait)
+            .map_err(|error| QueueError::io("lock", &path, error))?;
         Ok(Self { file })
     }
 }

@@ -119,6 +119,16 @@ impl Queue {
     /// Opens the queue in `config.dir`, creating the directory if missing,
     /// and checks that its lock file can be opened and locked.
     pub fn open(config: QueueConfig) -> Result<Self, QueueError> {
+        Self::open_within(config, None)
+    }
+
+    /// Like [`open`](Self::open), waiting at most `wait` for another holder
+    /// of the queue's lock (when set): what `Telemetry`'s `build` does, so
+    /// that a stuck process never holds the application up.
+    pub(crate) fn open_within(
+        config: QueueConfig,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Self, QueueError> {
         config.validate()?;
         files::create_dir(&config.dir)?;
         let metadata = std::fs::metadata(&config.dir)
@@ -126,7 +136,7 @@ impl Queue {
         if !metadata.is_dir() {
             return Err(QueueError::NotADirectory { path: config.dir });
         }
-        drop(DirLock::acquire(&config.dir, false)?);
+        drop(DirLock::acquire_within(&config.dir, false, wait)?);
         Ok(Self {
             config,
             newest: Arc::default(),
