@@ -6,6 +6,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use telemetry_runtime::Timestamp;
+use telemetry_runtime::guard::{self, Detector};
 use telemetry_runtime::policy::{DeliveryConfig, MAX_RETRY_AFTER};
 use telemetry_runtime::queue::Envelope;
 use telemetry_runtime::sink::{Sent, Sink, SinkError, SinkErrorKind};
@@ -103,7 +104,10 @@ impl PostHogSink {
             .limit(64 << 10)
             .read_to_string()
             .unwrap_or_default();
-        let answer: String = answer.trim().chars().take(MAX_REASON_CHARS).collect();
+        // Redacted before it is cut, so that a key split by the cut is
+        // still recognised.
+        let answer = redact_answer(answer.trim(), self.api_key.expose());
+        let answer: String = answer.chars().take(MAX_REASON_CHARS).collect();
         let reason = if answer.is_empty() {
             format!("HTTP {status}")
         } else {
@@ -111,6 +115,49 @@ impl PostHogSink {
         };
         Err(self.error(classify(status, retry_after), reason))
     }
+}
+
+/// The server's answer as it may be logged, returned in an error, or written
+/// to the dead-letter file: a server or proxy that echoes the request would
+/// otherwise carry the API key (the body starts with it) into all three.
+/// The configured key, and every token the guard's secret detectors flag
+/// (keys by their prefix, JWTs, credentials in URLs, long random strings),
+/// become `[secret]`.
+fn redact_answer(answer: &str, api_key: &str) -> String {
+    let answer = if api_key.is_empty() {
+        answer.to_owned()
+    } else {
+        answer.replace(api_key, "[secret]")
+    };
+    let is_boundary = |c: char| c.is_whitespace() || "\"'`,;:{}[]()<>=&?".contains(c);
+    let mut out = String::with_capacity(answer.len());
+    let mut token_start = None;
+    let flush = |out: &mut String, token: &str| {
+        let secret = matches!(
+            guard::detect(token),
+            Some(
+                Detector::SecretPrefix
+                    | Detector::Jwt
+                    | Detector::UrlCredentials
+                    | Detector::HighEntropy
+            )
+        );
+        out.push_str(if secret { "[secret]" } else { token });
+    };
+    for (at, c) in answer.char_indices() {
+        if is_boundary(c) {
+            if let Some(start) = token_start.take() {
+                flush(&mut out, &answer[start..at]);
+            }
+            out.push(c);
+        } else if token_start.is_none() {
+            token_start = Some(at);
+        }
+    }
+    if let Some(start) = token_start {
+        flush(&mut out, &answer[start..]);
+    }
+    out
 }
 
 /// What the delivery rules do with a status other than 2xx.
@@ -205,6 +252,28 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn answers_lose_the_key_and_anything_secret_but_keep_the_rest() {
+        let key = "phc_0123456789abcdefghijklmnopqrstuv";
+        let echoed = format!(
+            r#"{{"api_key":"{key}","batch":[{{"event":"x","properties":{{"token":"ghp_16C7e42F292c6912E7710c838347Ae178B4a"}}}}]}} bad request"#
+        );
+        let redacted = redact_answer(&echoed, key);
+        assert_eq!(
+            redacted,
+            r#"{"api_key":"[secret]","batch":[{"event":"x","properties":{"token":"[secret]"}}]} bad request"#
+        );
+        // Another key the guard recognises by its shape, with no configured key.
+        assert_eq!(
+            redact_answer("invalid key sk-proj-4f9Xk2LqZ8mN3pQ7rS1tU5vW", ""),
+            "invalid key [secret]"
+        );
+        assert_eq!(
+            redact_answer("HTTP 500: upstream timeout", key),
+            "HTTP 500: upstream timeout"
+        );
+    }
 
     #[test]
     fn statuses_map_to_the_delivery_rules() {

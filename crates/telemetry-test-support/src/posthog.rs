@@ -23,6 +23,9 @@ pub enum Fault {
     Hang(Duration),
     /// Close the connection without answering.
     Drop,
+    /// Answer with this status and the request's own (decompressed) body,
+    /// as some proxies do on errors: the API key included.
+    Echo(u16),
 }
 
 /// One request as the server saw it.
@@ -228,15 +231,21 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool, api_key: &s
             }
             (Some(Fault::Hang(pause)), verdict) => {
                 std::thread::sleep(pause);
-                (200, String::new(), "{\"status\":1}", verdict)
+                (200, String::new(), "{\"status\":1}".to_owned(), verdict)
             }
-            (Some(Fault::Status(status, text)), verdict) => (status, String::new(), text, verdict),
+            (Some(Fault::Status(status, text)), verdict) => {
+                (status, String::new(), text.to_owned(), verdict)
+            }
             (Some(Fault::RetryAfter(status, after)), verdict) => (
                 status,
                 format!("Retry-After: {after}\r\n"),
-                "slow down",
+                "slow down".to_owned(),
                 verdict,
             ),
+            (Some(Fault::Echo(status)), verdict) => {
+                let text = verdict.body.to_string();
+                (status, String::new(), text, verdict)
+            }
             (None, verdict) => {
                 let status = verdict.status;
                 let text = if status == 200 {
@@ -244,7 +253,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool, api_key: &s
                 } else {
                     "refused"
                 };
-                (status, String::new(), text, verdict)
+                (status, String::new(), text.to_owned(), verdict)
             }
         };
         record(state, verdict, status);
