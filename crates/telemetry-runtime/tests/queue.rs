@@ -229,53 +229,74 @@ fn max_bytes_drops_the_oldest_segments_and_counts_their_events() {
     assert_eq!(kept, expected);
 }
 
+/// Sets when the queue last wrote to `segment`, as if `days` had passed.
+fn written_days_ago(segment: &Path, days: u64) {
+    let at = std::time::SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+    OpenOptions::new()
+        .write(true)
+        .open(segment)
+        .unwrap()
+        .set_modified(at)
+        .unwrap();
+}
+
 #[test]
-fn max_age_drops_segments_whose_newest_event_is_too_old() {
+fn max_age_drops_segments_not_written_to_for_longer_than_the_bound() {
     let temporary = tempfile::tempdir().unwrap();
     let dir = temporary.path();
     let config = QueueConfig {
         segment_bytes: 400,
-        max_age: Duration::from_secs(365 * 24 * 3600),
+        max_age: Duration::from_secs(30 * 24 * 3600),
         ..QueueConfig::new(dir)
     };
-    let lenient = Queue::open(config.clone()).unwrap();
-    let aged = |i: usize, days: i64| Envelope {
-        timestamp: days_ago(days),
-        ..envelope(i)
-    };
-    // Segment 1: all old. Segment 2: old and new (its newest is new).
-    // Segment 3: new.
-    lenient.append(&[aged(0, 40), aged(1, 39)]).unwrap();
-    lenient.append(&[aged(2, 45), aged(3, 0)]).unwrap();
-    lenient.append(&[aged(4, 0)]).unwrap();
-    assert_eq!(
-        segment_files(dir).len(),
-        3,
-        "{:?}",
-        segment_files(dir)
-            .iter()
-            .map(|p| fs::read_to_string(p).unwrap())
-            .collect::<Vec<_>>()
-    );
+    let queue = Queue::open(config).unwrap();
+    queue.append(&[envelope(0), envelope(1)]).unwrap();
+    queue.append(&[envelope(2), envelope(3)]).unwrap();
+    queue.append(&[envelope(4)]).unwrap();
+    let segments = segment_files(dir);
+    assert_eq!(segments.len(), 3, "{segments:?}");
+    // Segment 1 was last written 40 days ago, segment 2 29 days ago.
+    written_days_ago(&segments[0], 40);
+    written_days_ago(&segments[1], 29);
 
-    // Later (or with a stricter configuration), the next append drops the
-    // segment whose newest event is older than 30 days, and only it.
-    let strict = Queue::open(QueueConfig {
+    let report = queue.append(&[envelope(5)]).unwrap();
+    assert_eq!((report.segments_dropped, report.dropped_by_bounds), (1, 2));
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [2, 3, 4, 5]);
+    assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 2);
+
+    // A year-old segment goes once another takes the appends; the 29-day-old
+    // one stays.
+    written_days_ago(segment_files(dir).last().unwrap(), 365);
+    let report = queue.append(&[envelope(6), envelope(7)]).unwrap();
+    assert_eq!(report.dropped_by_bounds, 2);
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [2, 3, 6, 7]);
+}
+
+#[test]
+fn an_event_s_own_timestamp_never_ages_it_out_nor_its_neighbours() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    let queue = Queue::open(QueueConfig {
         max_age: Duration::from_secs(30 * 24 * 3600),
-        ..config
+        ..QueueConfig::new(dir)
     })
     .unwrap();
-    let report = strict.append(&[envelope(5)]).unwrap();
-    assert_eq!((report.segments_dropped, report.dropped_by_bounds), (1, 2));
-    assert_eq!(numbers(&strict.read_all().unwrap().envelopes), [2, 3, 4, 5]);
-    assert_eq!(strict.stats().unwrap().counters.dropped_by_bounds(), 2);
-
-    // Events already too old when appended do not stay.
-    let report = strict
-        .append(&[aged(6, 31), aged(7, 31), aged(8, 31)])
-        .unwrap();
-    assert_eq!(report.dropped_by_bounds, 3);
-    assert_eq!(numbers(&strict.read_all().unwrap().envelopes), [2, 3, 4, 5]);
+    let month_ago = days_ago(31);
+    let year_ago = days_ago(365);
+    let backdated = |i: usize, timestamp: Timestamp| Envelope {
+        timestamp,
+        ..envelope(i)
+    };
+    // A recent event, then events a caller stamped 31 days and a year ago,
+    // in the same segment and in later appends.
+    queue.append(&[envelope(0), backdated(1, month_ago)]).unwrap();
+    let report = queue.append(&[backdated(2, year_ago), envelope(3)]).unwrap();
+    assert_eq!(report.dropped_by_bounds, 0);
+    let kept = queue.read_all().unwrap().envelopes;
+    assert_eq!(numbers(&kept), [0, 1, 2, 3]);
+    // Delivered as given.
+    assert_eq!(kept[1].timestamp, month_ago);
+    assert_eq!(kept[2].timestamp, year_ago);
 }
 
 #[test]

@@ -284,3 +284,34 @@ fn capture_custom_returns_the_uuid_it_queued() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].uuid, uuid);
 }
+
+#[test]
+fn a_backdated_custom_event_is_kept_with_its_timestamp_in_utc_and_costs_no_other_event() {
+    use telemetry_runtime::custom::CustomEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = builder(&dir, &[]).build().unwrap();
+    telemetry.capture(&Probe {
+        label: "recent".into(),
+        count: 1,
+    });
+    let month_ago = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+5:30))
+        - time::Duration::days(31);
+    telemetry
+        .capture_custom(CustomEvent::new("imported").timestamp(month_ago))
+        .unwrap()
+        .expect("queued");
+    // The backdated event is the newest line of the segment: its own
+    // timestamp must not make the segment look a month old.
+    telemetry.flush(Duration::from_secs(10)).unwrap();
+    let queued = telemetry.preview().unwrap();
+    assert_eq!(queued.len(), 2);
+    let imported = &queued[1];
+    assert_eq!(
+        imported.timestamp.as_offset_date_time(),
+        month_ago.to_offset(time::UtcOffset::UTC)
+    );
+    assert!(imported.timestamp.to_string().ends_with('Z'), "{}", imported.timestamp);
+    let status = builder(&dir, &[]).control().unwrap().status().unwrap();
+    assert_eq!(status.queue.counters.dropped_by_bounds(), 0);
+}

@@ -1,22 +1,23 @@
 //! The queue's bounds: after an append, segments past the age bound, then
 //! the oldest segments past the byte bound, are dropped whole and counted.
-//! The age of a segment is the timestamp of its newest envelope, cached per
-//! segment so that an append does not read every file.
+//!
+//! Age is measured from when the queue received an event, not from the
+//! event's own timestamp (which a caller may set to any time): a segment's
+//! age is the time since its last write, its modification time. Every
+//! envelope in it was received by then, so eviction never takes one
+//! younger than the bound, and a backdated event costs no other event its
+//! place.
 
-use std::time::Duration;
-
-use time::OffsetDateTime;
+use std::time::SystemTime;
 
 use super::files::{self, Segment};
 use super::state::{self, Position};
-use super::types::NewestTimestamp;
 use super::{AppendReport, Counters, Queue, QueueError, count_lines};
-use crate::Timestamp;
 
 impl Queue {
-    /// Drops every segment whose newest envelope is older than `max_age`,
-    /// then whole segments, oldest first, while over `max_bytes` (keeping
-    /// the newest).
+    /// Drops every segment last written longer than `max_age` ago, then
+    /// whole segments, oldest first, while over `max_bytes` (keeping the
+    /// newest).
     pub(super) fn enforce_bounds(
         &self,
         mut segments: Vec<Segment>,
@@ -25,17 +26,13 @@ impl Queue {
         delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
-        let now = OffsetDateTime::now_utc();
+        let now = SystemTime::now();
         let newest = segments.last().map(|segment| segment.id);
-        let mut expired = Vec::new();
-        for segment in &segments {
-            if self.expired(segment, Some(segment.id) == newest, now)? {
-                expired.push(segment.id);
-            }
-        }
-        if let Ok(mut cache) = self.newest.lock() {
-            cache.retain(|id, _| segments.iter().any(|segment| segment.id == *id));
-        }
+        let expired: Vec<u64> = segments
+            .iter()
+            .filter(|segment| self.expired(segment, Some(segment.id) == newest, now))
+            .map(|segment| segment.id)
+            .collect();
         let mut dropped = Vec::new();
         segments.retain(|segment| {
             let keep = !expired.contains(&segment.id);
@@ -85,58 +82,14 @@ impl Queue {
         Ok(())
     }
 
-    /// Whether `segment`'s newest envelope is older than `max_age`. A segment
-    /// without a single valid envelope is expired unless it is the newest.
-    fn expired(
-        &self,
-        segment: &Segment,
-        is_newest: bool,
-        now: OffsetDateTime,
-    ) -> Result<bool, QueueError> {
-        // Only the newest segment takes appends, and a torn tail is cut off
-        // only there: it is read every time, the others once.
-        let newest = if is_newest {
-            files::newest_timestamp(&segment.path, segment.len)?
-        } else {
-            self.newest_timestamp(segment)?
-        };
-        Ok(match newest {
-            None => !is_newest,
-            Some(newest) => Duration::try_from(now - newest.as_offset_date_time())
-                .is_ok_and(|age| age > self.config.max_age),
-        })
-    }
-}
-
-impl Queue {
-    /// The timestamp of `segment`'s last valid envelope: from the cache when
-    /// the file has the length and modification time it had when read,
-    /// else read from its end.
-    fn newest_timestamp(&self, segment: &Segment) -> Result<Option<Timestamp>, QueueError> {
-        let cached = self.newest.lock().ok().and_then(|cache| {
-            cache
-                .get(&segment.id)
-                .filter(|entry| {
-                    entry.len == segment.len
-                        && entry.modified.is_some()
-                        && entry.modified == segment.modified
-                })
-                .map(|entry| entry.timestamp)
-        });
-        if let Some(timestamp) = cached {
-            return Ok(timestamp);
-        }
-        let timestamp = files::newest_timestamp(&segment.path, segment.len)?;
-        if let Ok(mut cache) = self.newest.lock() {
-            cache.insert(
-                segment.id,
-                NewestTimestamp {
-                    len: segment.len,
-                    modified: segment.modified,
-                    timestamp,
-                },
-            );
-        }
-        Ok(timestamp)
+    /// Whether the queue last wrote to `segment` longer than `max_age` ago.
+    /// Every envelope in it was received then or before, so none younger
+    /// than the bound is taken. The newest segment, just written, never is.
+    fn expired(&self, segment: &Segment, is_newest: bool, now: SystemTime) -> bool {
+        !is_newest
+            && segment
+                .modified
+                .and_then(|written| now.duration_since(written).ok())
+                .is_some_and(|age| age > self.config.max_age)
     }
 }

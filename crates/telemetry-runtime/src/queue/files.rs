@@ -6,9 +6,8 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use super::envelope::{self, Envelope};
+use super::envelope::Envelope;
 use super::error::QueueError;
-use crate::Timestamp;
 
 /// The lock file, locked for every operation: shared to read, exclusive to
 /// write.
@@ -319,40 +318,6 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<(u64, 
     }
 }
 
-/// The timestamp of the last valid envelope in `path` (`len` bytes long),
-/// reading from the end backwards.
-pub(crate) fn newest_timestamp(path: &Path, len: u64) -> Result<Option<Timestamp>, QueueError> {
-    let read_error = |error| QueueError::io("read segment", path, error);
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(read_error(error)),
-    };
-    let mut window = len.min(4 * 1024);
-    loop {
-        let start = len - window;
-        let bytes = read_range(&mut file, start, window).map_err(read_error)?;
-        // The lines in the window that end with `\n`; the first piece is a
-        // whole line only if the window starts the file.
-        let mut pieces: Vec<&[u8]> = bytes.split(|&byte| byte == b'\n').collect();
-        pieces.pop(); // after the last `\n`: empty or torn
-        let whole = if start == 0 {
-            &pieces[..]
-        } else {
-            pieces.get(1..).unwrap_or(&[])
-        };
-        for piece in whole.iter().rev() {
-            if let Some(timestamp) = envelope::line_timestamp(piece) {
-                return Ok(Some(timestamp));
-            }
-        }
-        if start == 0 {
-            return Ok(None);
-        }
-        window = len.min(window.saturating_mul(4));
-    }
-}
-
 /// The offset just past the last `\n` in the first `len` bytes of `file`, 0
 /// if there is none.
 pub(crate) fn end_of_last_line(file: &mut File, len: u64) -> io::Result<u64> {
@@ -405,44 +370,6 @@ mod tests {
         ] {
             assert_eq!(segment_id(other), None, "{other}");
         }
-    }
-
-    fn line(i: usize, timestamp: &str, padding: usize) -> Vec<u8> {
-        let mut envelope = Envelope::new(
-            "e",
-            "d",
-            serde_json::value::RawValue::from_string(format!(
-                r#"{{"i":{i},"pad":"{}"}}"#,
-                "p".repeat(padding)
-            ))
-            .unwrap(),
-        );
-        envelope.timestamp = Timestamp::parse(timestamp).unwrap();
-        envelope.to_line()
-    }
-
-    #[test]
-    fn newest_timestamp_reads_back_past_torn_corrupt_and_long_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(segment_name(1));
-        let mut data = line(0, "2026-01-01T00:00:00Z", 10);
-        // A valid line longer than the first window read from the end.
-        data.extend(line(1, "2026-01-02T00:00:00Z", 20_000));
-        data.extend_from_slice(b"corrupt\n");
-        data.extend_from_slice(b"{\"uuid\":\"torn");
-        std::fs::write(&path, &data).unwrap();
-        let len = data.len() as u64;
-        assert_eq!(
-            newest_timestamp(&path, len).unwrap(),
-            Some(Timestamp::parse("2026-01-02T00:00:00Z").unwrap())
-        );
-
-        std::fs::write(&path, b"only garbage\nno envelope").unwrap();
-        assert_eq!(newest_timestamp(&path, 25).unwrap(), None);
-        assert_eq!(
-            newest_timestamp(&dir.path().join("missing"), 0).unwrap(),
-            None
-        );
     }
 
     #[test]

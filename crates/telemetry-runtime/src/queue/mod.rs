@@ -69,8 +69,10 @@
 //!
 //! # Bounds
 //!
-//! After each append, whole segments are dropped: every segment whose newest
-//! envelope is older than [`QueueConfig::max_age`], then the oldest segments
+//! After each append, whole segments are dropped: every segment the queue
+//! last wrote to longer than [`QueueConfig::max_age`] ago (age counts from
+//! when the queue received an event, never from the event's own timestamp,
+//! which a caller may set to any time), then the oldest segments
 //! while they total more than [`QueueConfig::max_bytes`] (the newest segment
 //! is kept, so a single batch larger than the bound survives until the next
 //! one). Unacknowledged envelopes dropped this way are counted in
@@ -83,12 +85,10 @@ mod files;
 mod state;
 mod types;
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
@@ -97,22 +97,16 @@ pub use types::{AppendReport, Batch, QueueConfig, QueueStats, ReadReport};
 
 use files::{DirLock, Line, MAX_LINE_BYTES, RawLine, Segment};
 use state::Position;
-use types::NewestTimestamp;
 
 /// The durable local queue: see the [module documentation](self).
 ///
-/// A `Queue` holds no open files, and of the directory's state it keeps
-/// only the newest timestamp of each segment but the newest one, keyed by
-/// the segment's id, length and modification time, so that the age bound
-/// does not read every segment at every append: segments other than the
-/// newest no longer change, and any change would change the key. Every
+/// A `Queue` holds no open files and none of the directory's state: every
 /// call locks the directory and reads what it needs, so any number of
 /// `Queue`s, in any number of threads and processes, can share one
 /// directory.
 #[derive(Debug, Clone)]
 pub struct Queue {
     config: QueueConfig,
-    newest: Arc<Mutex<HashMap<u64, NewestTimestamp>>>,
 }
 
 impl Queue {
@@ -139,7 +133,6 @@ impl Queue {
         drop(DirLock::acquire_within(&config.dir, false, wait)?);
         Ok(Self {
             config,
-            newest: Arc::default(),
         })
     }
 

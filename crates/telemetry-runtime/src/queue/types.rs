@@ -147,11 +147,3 @@ pub struct QueueStats {
     /// Problems found (corrupt cursor or counters file).
     pub problems: Vec<QueueProblem>,
 }
-
-/// A segment's newest timestamp, and the state of the file it was read from.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct NewestTimestamp {
-    pub(super) len: u64,
-    pub(super) modified: Option<std::time::SystemTime>,
-    pub(super) timestamp: Option<Timestamp>,
-}
