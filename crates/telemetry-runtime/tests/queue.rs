@@ -289,14 +289,82 @@ fn an_event_s_own_timestamp_never_ages_it_out_nor_its_neighbours() {
     };
     // A recent event, then events a caller stamped 31 days and a year ago,
     // in the same segment and in later appends.
-    queue.append(&[envelope(0), backdated(1, month_ago)]).unwrap();
-    let report = queue.append(&[backdated(2, year_ago), envelope(3)]).unwrap();
+    queue
+        .append(&[envelope(0), backdated(1, month_ago)])
+        .unwrap();
+    let report = queue
+        .append(&[backdated(2, year_ago), envelope(3)])
+        .unwrap();
     assert_eq!(report.dropped_by_bounds, 0);
     let kept = queue.read_all().unwrap().envelopes;
     assert_eq!(numbers(&kept), [0, 1, 2, 3]);
     // Delivered as given.
     assert_eq!(kept[1].timestamp, month_ago);
     assert_eq!(kept[2].timestamp, year_ago);
+}
+
+#[test]
+fn an_eviction_counted_but_not_finished_by_a_crash_is_finished_and_not_counted_twice() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    let queue = small_queue(dir, 400, 1 << 20);
+    queue.append(&[envelope(0), envelope(1)]).unwrap();
+    queue.append(&[envelope(2), envelope(3)]).unwrap();
+    let first = segment_files(dir).remove(0);
+    let id: u64 = first
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("segment-")
+        .parse()
+        .unwrap();
+    // The state a SIGKILL leaves between counting the first segment's
+    // eviction and deleting it: counted and marked, still on disk.
+    fs::write(
+        dir.join("counters.json"),
+        format!(r#"{{"dropped_by_bounds":2,"evicting_segment":{id}}}"#),
+    )
+    .unwrap();
+    assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 2);
+    assert!(
+        queue
+            .stats()
+            .unwrap()
+            .counters
+            .iter()
+            .all(|(name, _)| name != "evicting_segment"),
+        "the mark is not a counter"
+    );
+
+    let report = queue.append(&[envelope(4)]).unwrap();
+    assert_eq!(report.dropped_by_bounds, 0, "already counted");
+    assert!(!first.exists(), "the interrupted eviction is finished");
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [2, 3, 4]);
+    assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 2);
+    let on_disk = fs::read_to_string(dir.join("counters.json")).unwrap();
+    assert!(!on_disk.contains("evicting_segment"), "{on_disk}");
+}
+
+#[test]
+fn evictions_are_counted_exactly_as_segments_leave() {
+    // Every envelope ever appended is either still queued or counted as
+    // dropped: with the count written before each deletion, nothing in
+    // between can make the two disagree.
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    let queue = small_queue(dir, 300, 900);
+    for i in 0..60 {
+        queue
+            .append(&[envelope(2 * i), envelope(2 * i + 1)])
+            .unwrap();
+    }
+    let stats = queue.stats().unwrap();
+    assert!(stats.counters.dropped_by_bounds() > 0);
+    assert_eq!(
+        stats.events as u64 + stats.counters.dropped_by_bounds(),
+        120
+    );
 }
 
 #[test]

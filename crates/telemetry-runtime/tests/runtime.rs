@@ -294,8 +294,7 @@ fn a_backdated_custom_event_is_kept_with_its_timestamp_in_utc_and_costs_no_other
         label: "recent".into(),
         count: 1,
     });
-    let month_ago = time::OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+5:30))
+    let month_ago = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+5:30))
         - time::Duration::days(31);
     telemetry
         .capture_custom(CustomEvent::new("imported").timestamp(month_ago))
@@ -311,7 +310,11 @@ fn a_backdated_custom_event_is_kept_with_its_timestamp_in_utc_and_costs_no_other
         imported.timestamp.as_offset_date_time(),
         month_ago.to_offset(time::UtcOffset::UTC)
     );
-    assert!(imported.timestamp.to_string().ends_with('Z'), "{}", imported.timestamp);
+    assert!(
+        imported.timestamp.to_string().ends_with('Z'),
+        "{}",
+        imported.timestamp
+    );
     let status = builder(&dir, &[]).control().unwrap().status().unwrap();
     assert_eq!(status.queue.counters.dropped_by_bounds(), 0);
 }

@@ -23,14 +23,19 @@ impl Queue {
         mut segments: Vec<Segment>,
         cursor: &mut Position,
         report: &mut AppendReport,
-        delta: &mut Counters,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
         let now = SystemTime::now();
+        // A segment whose eviction a crash interrupted after counting it:
+        // it goes now, uncounted.
+        let pending = state::pending_eviction(dir)?;
         let newest = segments.last().map(|segment| segment.id);
         let expired: Vec<u64> = segments
             .iter()
-            .filter(|segment| self.expired(segment, Some(segment.id) == newest, now))
+            .filter(|segment| {
+                Some(segment.id) == pending
+                    || self.expired(segment, Some(segment.id) == newest, now)
+            })
             .map(|segment| segment.id)
             .collect();
         let mut dropped = Vec::new();
@@ -54,15 +59,19 @@ impl Queue {
             return Ok(());
         }
         for segment in &dropped {
-            if segment.id >= cursor.segment {
+            if segment.id >= cursor.segment && Some(segment.id) != pending {
                 let from = if segment.id == cursor.segment {
                     cursor.offset
                 } else {
                     0
                 };
                 let (valid, bad) = count_lines(segment, from)?;
-                delta.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
-                delta.add(Counters::TORN_LINES_SKIPPED, bad as u64);
+                let mut counted = Counters::default();
+                counted.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
+                counted.add(Counters::TORN_LINES_SKIPPED, bad as u64);
+                report
+                    .problems
+                    .extend(state::add_counters_evicting(dir, &counted, segment.id)?);
                 report.dropped_by_bounds += valid as u64;
             }
             files::remove(&segment.path, "remove segment")?;

@@ -131,9 +131,7 @@ impl Queue {
             return Err(QueueError::NotADirectory { path: config.dir });
         }
         drop(DirLock::acquire_within(&config.dir, false, wait)?);
-        Ok(Self {
-            config,
-        })
+        Ok(Self { config })
     }
 
     /// The configuration.
@@ -215,7 +213,7 @@ impl Queue {
         // beside it, never as a failed append, which would count durable
         // envelopes as lost.
         let after = self
-            .enforce_bounds(segments, &mut cursor, &mut report, &mut delta)
+            .enforce_bounds(segments, &mut cursor, &mut report)
             .and_then(|()| state::add_counters(dir, &delta));
         match after {
             Ok(problems) => report.problems.extend(problems),

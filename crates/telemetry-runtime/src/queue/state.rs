@@ -152,16 +152,35 @@ impl Counters {
     }
 }
 
-/// Reads the counters; a missing file is all zeros, and so is an unreadable
-/// one, reported as a problem.
-pub(crate) fn load_counters(dir: &Path) -> Result<(Counters, Option<QueueProblem>), QueueError> {
-    let Some(bytes) = files::read_optional(dir, COUNTERS_FILE)? else {
-        return Ok((Counters::default(), None));
+/// The key in `counters.json` that marks a segment whose eviction is
+/// counted but which may not be deleted yet; not a counter.
+const EVICTING: &str = "evicting_segment";
+
+/// What `counters.json` holds: the counters, and the segment being evicted.
+struct CountersFile {
+    counters: Counters,
+    evicting: Option<u64>,
+}
+
+fn load_file(dir: &Path) -> Result<(CountersFile, Option<QueueProblem>), QueueError> {
+    let empty = CountersFile {
+        counters: Counters::default(),
+        evicting: None,
     };
-    match serde_json::from_slice(&bytes) {
-        Ok(counters) => Ok((counters, None)),
+    let Some(bytes) = files::read_optional(dir, COUNTERS_FILE)? else {
+        return Ok((empty, None));
+    };
+    match serde_json::from_slice::<BTreeMap<String, u64>>(&bytes) {
+        Ok(mut map) => {
+            let evicting = map.remove(EVICTING);
+            let file = CountersFile {
+                counters: Counters(map),
+                evicting,
+            };
+            Ok((file, None))
+        }
         Err(error) => Ok((
-            Counters::default(),
+            empty,
             Some(QueueProblem::CorruptCounters {
                 path: dir.join(COUNTERS_FILE),
                 reason: error.to_string(),
@@ -170,25 +189,63 @@ pub(crate) fn load_counters(dir: &Path) -> Result<(Counters, Option<QueueProblem
     }
 }
 
-/// Adds `delta` to the persisted counters (under the exclusive lock). A
-/// corrupt counters file is moved aside and counting starts again, the reset
-/// itself counted; the problem is returned.
+/// Reads the counters; a missing file is all zeros, and so is an unreadable
+/// one, reported as a problem.
+pub(crate) fn load_counters(dir: &Path) -> Result<(Counters, Option<QueueProblem>), QueueError> {
+    load_file(dir).map(|(file, problem)| (file.counters, problem))
+}
+
+/// The segment a crash may have left behind after its eviction was counted
+/// (see [`add_counters_evicting`]), if any.
+pub(crate) fn pending_eviction(dir: &Path) -> Result<Option<u64>, QueueError> {
+    load_file(dir).map(|(file, _)| file.evicting)
+}
+
+/// Adds `delta` to the persisted counters (under the exclusive lock), and
+/// clears the mark of a pending eviction. A corrupt counters file is moved
+/// aside and counting starts again, the reset itself counted; the problem is
+/// returned.
 pub(crate) fn add_counters(
     dir: &Path,
     delta: &Counters,
 ) -> Result<Option<QueueProblem>, QueueError> {
-    if delta.is_empty() {
+    write_counters(dir, delta, None)
+}
+
+/// Adds `delta`, the count of segment `id`'s eviction, and marks `id` in
+/// the same atomic write, before the segment is deleted: a crash before the
+/// deletion leaves the mark, and the next append deletes the segment without
+/// counting it again. Counting and deleting are so consistent after any
+/// crash.
+pub(crate) fn add_counters_evicting(
+    dir: &Path,
+    delta: &Counters,
+    id: u64,
+) -> Result<Option<QueueProblem>, QueueError> {
+    write_counters(dir, delta, Some(id))
+}
+
+fn write_counters(
+    dir: &Path,
+    delta: &Counters,
+    evicting: Option<u64>,
+) -> Result<Option<QueueProblem>, QueueError> {
+    let (mut file, problem) = load_file(dir)?;
+    if delta.is_empty() && file.evicting == evicting {
         return Ok(None);
     }
-    let (mut counters, problem) = load_counters(dir)?;
     if problem.is_some() {
         let from = dir.join(COUNTERS_FILE);
         let to = dir.join(CORRUPT_COUNTERS_FILE);
         std::fs::rename(&from, &to).map_err(|error| QueueError::io("move aside", &from, error))?;
-        counters.add(Counters::COUNTERS_RESET, 1);
+        file.counters.add(Counters::COUNTERS_RESET, 1);
     }
-    counters.merge(delta);
-    let json = serde_json::to_vec(&counters).unwrap_or_default();
+    file.counters.merge(delta);
+    let mut map = file.counters.0;
+    if let Some(id) = evicting {
+        map.insert(EVICTING.to_owned(), id);
+    }
+    let json = serde_json::to_vec(&map).unwrap_or_default();
     files::write_atomic(dir, COUNTERS_FILE, &json)?;
     Ok(problem)
 }
