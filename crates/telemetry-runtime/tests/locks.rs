@@ -53,6 +53,9 @@ fn hold(lock: &Path) -> Child {
         line.clear();
         assert!(out.read_line(&mut line).unwrap() > 0, "the holder exited");
     }
+    // The rest of its output (the test harness's summary) is read too, so
+    // that it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     child
 }
 
