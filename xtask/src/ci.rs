@@ -23,6 +23,19 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    // Every doc link resolves and no public doc names a private item.
+    cmd::run_with_env(
+        "doc",
+        "cargo",
+        &[
+            "doc",
+            "--no-deps",
+            "--workspace",
+            "--all-features",
+            "--locked",
+        ],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     // What applications ship: default features, nothing unified from the
     // review tools or the test crates.
     for crates in cmd::SHIPPED {

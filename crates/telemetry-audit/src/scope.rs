@@ -16,7 +16,9 @@ use telemetry_core::registry::{self, Registered};
 use telemetry_core::schema::{Schema, Shape};
 use telemetry_core::{TelemetryEvent, TelemetrySafe};
 
-/// The types one review covers; see the [module docs](self).
+/// The types one review covers: those declared in the named crates, and
+/// each event of another crate that the application sends, with the structs
+/// nested in it.
 ///
 /// ```
 /// use telemetry_audit::Scope;

@@ -6,7 +6,7 @@
 //! `#[telemetry(...)]` into plain values, `ast` pairs them with the struct and
 //! its fields or the enum and its variants they came from (for spans), `check`
 //! holds rules that span several fields or variants, and `expand` emits code.
-//! Every mistake is collected in a [`ctxt::Ctxt`] and reported at once, beside
+//! Every mistake is collected in a `ctxt::Ctxt` and reported at once, beside
 //! a stub impl so the user is not buried in follow-up errors.
 //!
 //! Each derive has a second, hidden entry point for the `telemetry-runtime`

@@ -7,7 +7,7 @@
 //! [`unguarded_custom_events`](crate::TelemetryBuilder::unguarded_custom_events)),
 //! then it is queued and sent like any other. Its name is used as given,
 //! without the application's prefix, and follows the same rule as a derived
-//! event's ([`names::check_event_name`](crate::names::check_event_name)).
+//! event's ([`names::check_event_name`]).
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -40,7 +40,7 @@ pub struct CustomEvent {
 }
 
 /// A [`CustomEvent`] that cannot be sent; says which part is wrong, by the
-/// rules of [`names`](crate::names).
+/// rules of [`names`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidCustomEvent {

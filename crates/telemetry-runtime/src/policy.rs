@@ -54,7 +54,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The longest `Retry-After` a sink honours; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// How a sink wants to be fed; see [`Sink::delivery`].
+/// How a sink wants to be fed; see [`Sink::delivery`](crate::sink::Sink::delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryConfig {

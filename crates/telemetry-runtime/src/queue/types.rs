@@ -63,7 +63,7 @@ impl QueueConfig {
     }
 }
 
-/// What [`Queue::append`] did.
+/// What [`Queue::append`](super::Queue::append) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AppendReport {
@@ -84,7 +84,7 @@ pub struct AppendReport {
     pub problems: Vec<QueueProblem>,
 }
 
-/// What [`Queue::read_all`] found.
+/// What [`Queue::read_all`](super::Queue::read_all) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReadReport {
@@ -96,8 +96,8 @@ pub struct ReadReport {
     pub problems: Vec<QueueProblem>,
 }
 
-/// The oldest unacknowledged envelopes, from [`Queue::peek`], to deliver and
-/// then [`ack`](Queue::ack).
+/// The oldest unacknowledged envelopes, from [`Queue::peek`](super::Queue::peek), to deliver and
+/// then [`ack`](super::Queue::ack).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// The envelopes, oldest first.
@@ -125,7 +125,7 @@ impl Batch {
     }
 }
 
-/// The state of the queue, from [`Queue::stats`].
+/// The state of the queue, from [`Queue::stats`](super::Queue::stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueueStats {
