@@ -28,6 +28,14 @@ pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<(
         if queue.events == 1 { "" } else { "s" },
         bytes(queue.bytes)
     )?;
+    if queue.skipped_lines > 0 {
+        write!(
+            out,
+            ", {} corrupt line{} skipped",
+            queue.skipped_lines,
+            if queue.skipped_lines == 1 { "" } else { "s" }
+        )?;
+    }
     match (&queue.oldest, &queue.newest) {
         (Some(oldest), Some(newest)) => writeln!(out, ", oldest {oldest}, newest {newest}")?,
         _ => writeln!(out)?,
@@ -47,10 +55,16 @@ pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<(
         Some(sink) => writeln!(out, "  sink:        {sink}")?,
         None => writeln!(out, "  sink:        none (events stay in the local queue)")?,
     }
-    for problem in &status.problems {
+    for problem in problems(status) {
         writeln!(out, "  problem:     {problem}")?;
     }
     Ok(())
+}
+
+/// Every problem `status` knows of: reading the settings and the queue.
+fn problems(status: &Status) -> Vec<String> {
+    let queue = status.queue.problems.iter().map(ToString::to_string);
+    status.problems.iter().cloned().chain(queue).collect()
 }
 
 pub(crate) fn status_json(status: &Status) -> serde_json::Value {
@@ -66,10 +80,11 @@ pub(crate) fn status_json(status: &Status) -> serde_json::Value {
             "bytes": status.queue.bytes,
             "oldest": status.queue.oldest.map(|stamp| stamp.to_string()),
             "newest": status.queue.newest.map(|stamp| stamp.to_string()),
+            "skipped_lines": status.queue.skipped_lines,
             "counters": status.queue.counters,
         },
         "sink": status.sink,
-        "problems": status.problems,
+        "problems": problems(status),
     })
 }
 

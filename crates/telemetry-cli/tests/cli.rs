@@ -225,3 +225,144 @@ fn settings_are_private_to_the_user() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// Every entry under `root` with the bytes of each file, so that a
+/// comparison shows any file created, removed or rewritten.
+fn snapshot(root: &std::path::Path) -> Vec<(std::path::PathBuf, Option<Vec<u8>>)> {
+    let mut entries = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(root).unwrap().to_path_buf();
+            if path.is_dir() {
+                entries.push((relative, None));
+                pending.push(path);
+            } else {
+                entries.push((relative, Some(std::fs::read(&path).unwrap())));
+            }
+        }
+    }
+    entries.sort();
+    entries
+}
+
+#[test]
+fn looking_at_a_new_data_dir_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["preview"],
+        &["preview", "--json"],
+        &["queue", "show"],
+    ] {
+        telemetry(&dir).args(args).assert().success();
+        assert_eq!(snapshot(dir.path()), Vec::new(), "after {args:?}");
+    }
+}
+
+/// Makes a tree read-only (directories 0500, files 0400) until dropped.
+#[cfg(unix)]
+struct ReadOnly<'a>(&'a std::path::Path);
+
+#[cfg(unix)]
+impl<'a> ReadOnly<'a> {
+    fn new(root: &'a std::path::Path) -> Self {
+        Self::chmod(root, 0o500, 0o400);
+        Self(root)
+    }
+
+    fn chmod(path: &std::path::Path, dir_mode: u32, file_mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        if path.is_dir() {
+            // Children first while the directory can still be listed.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+            for entry in std::fs::read_dir(path).unwrap() {
+                Self::chmod(&entry.unwrap().path(), dir_mode, file_mode);
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(dir_mode)).unwrap();
+        } else {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(file_mode)).unwrap();
+        }
+    }
+
+    /// Whether the permissions stop this user (they do not stop root).
+    fn is_enforced(&self) -> bool {
+        let probe = self.0.join("probe");
+        let created = std::fs::File::create(&probe).is_ok();
+        if created {
+            std::fs::remove_file(probe).unwrap();
+        }
+        !created
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly<'_> {
+    fn drop(&mut self) {
+        Self::chmod(self.0, 0o700, 0o600);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn status_and_preview_work_on_a_read_only_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = demo_tree();
+    telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .assert()
+        .success();
+    let before = snapshot(dir.path());
+    let read_only = ReadOnly::new(dir.path());
+    if !read_only.is_enforced() {
+        eprintln!(
+            "permissions are not enforced for this user: only checking that nothing is written"
+        );
+    }
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("queue:       3 events"));
+    telemetry(&dir)
+        .arg("preview")
+        .assert()
+        .success()
+        .stdout(contains("3 events queued"));
+    drop(read_only);
+    assert_eq!(snapshot(dir.path()), before, "looking wrote nothing");
+}
+
+#[test]
+fn status_counts_the_corrupt_queue_lines_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = demo_tree();
+    telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .assert()
+        .success();
+    let segment = std::fs::read_dir(dir.path().join("queue"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .unwrap();
+    let mut lines = std::fs::read(&segment).unwrap();
+    lines.extend_from_slice(b"{\"not\": \"an envelope\"}\n");
+    std::fs::write(&segment, lines).unwrap();
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("queue:       3 events"))
+        .stdout(contains("1 corrupt line skipped"));
+    let json = telemetry(&dir).args(["status", "--json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(status["queue"]["skipped_lines"], 1);
+}

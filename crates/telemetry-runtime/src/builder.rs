@@ -130,7 +130,8 @@ impl TelemetryBuilder {
 
     /// The user-facing controls (status, enable, disable, preview, purge,
     /// send, reset-id) without starting a writer thread: what the `telemetry`
-    /// CLI uses.
+    /// CLI uses. Nothing is written until a command changes something, so
+    /// status and preview work where the data directory cannot be written.
     pub fn control(self) -> Result<Control, ControlError> {
         Control::new(self.config)
     }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::consent::{Decision, Mode, Source};
 use crate::delivery::{Courier, Halt, SendReport};
 use crate::names::{self, InvalidAppName};
-use crate::queue::{Envelope, Queue, QueueError, QueueStats};
+use crate::queue::{Envelope, Queue, QueueConfig, QueueError, QueueStats};
 use crate::settings::{Identity, SettingsError, SettingsStore};
 use crate::sink::Sink;
 
@@ -110,17 +110,31 @@ impl std::fmt::Debug for Control {
 }
 
 impl Control {
+    /// The controls for a user who may only look: nothing is created until
+    /// a command changes something, so `status` and `preview` work in a
+    /// data directory that cannot be written.
     pub(crate) fn new(config: Config) -> Result<Self, ControlError> {
-        Self::new_checked(config, None).map_err(|(error, _)| error)
+        Self::open(config, None, Queue::open_lazily).map_err(|(error, _)| error)
     }
 
-    /// Like `new`, but hands back the consent decision even on failure, so
-    /// that a telemetry handle can report why it is off.
+    /// The controls of a telemetry handle, which records: the queue is
+    /// created and checked at once. Hands back the consent decision even on
+    /// failure, so that the handle can report why it is off.
     /// `lock_wait` bounds every wait for another process's lock, here and
     /// in [`identity_for_recording`](Self::identity_for_recording).
     pub(crate) fn new_checked(
         config: Config,
         lock_wait: Option<Duration>,
+    ) -> Result<Self, (ControlError, Decision)> {
+        Self::open(config, lock_wait, |config| {
+            Queue::open_within(config, lock_wait)
+        })
+    }
+
+    fn open(
+        config: Config,
+        lock_wait: Option<Duration>,
+        open_queue: impl FnOnce(QueueConfig) -> Result<Queue, QueueError>,
     ) -> Result<Self, (ControlError, Decision)> {
         if let Err(error) = names::check_app_name(&config.app_name) {
             let decision = config.decide(None);
@@ -133,7 +147,7 @@ impl Control {
         let store = SettingsStore::new(&dir);
         let (settings, problem) = store.load();
         let decision = config.decide(settings.choice);
-        let queue = match Queue::open_within(config.queue_config(dir.join("queue")), lock_wait) {
+        let queue = match open_queue(config.queue_config(dir.join("queue"))) {
             Ok(queue) => queue,
             Err(error) => return Err((error.into(), decision)),
         };

@@ -59,9 +59,13 @@ pub(crate) struct Segment {
 
 /// The segments in `dir`, oldest (smallest id) first. Files with other names
 /// are not the queue's and are left alone; a segment name that is not a
-/// regular file is an error.
+/// regular file is an error. A missing directory holds no segments.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>, QueueError> {
-    let entries = fs::read_dir(dir).map_err(|error| QueueError::io("list", dir, error))?;
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(QueueError::io("list", dir, error)),
+    };
     let mut segments = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| QueueError::io("list", dir, error))?;
@@ -150,6 +154,24 @@ impl DirLock {
         crate::fs::lock(&file, exclusive, wait)
             .map_err(|error| QueueError::io("lock", &path, error))?;
         Ok(Self { file })
+    }
+
+    /// Locks `dir` shared, to read, and creates nothing: the lock file is
+    /// opened read-only, so that a queue can be read where it cannot be
+    /// written (a read-only file system or directory). `None` when there is
+    /// no lock file: nothing was ever written under it, so there is nothing
+    /// to read but, at worst, a first append still being written, whose
+    /// unfinished line reads as torn.
+    pub(crate) fn acquire_to_read(dir: &Path) -> Result<Option<Self>, QueueError> {
+        let path = dir.join(LOCK_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(QueueError::io("open lock file", &path, error)),
+        };
+        file.lock_shared()
+            .map_err(|error| QueueError::io("lock", &path, error))?;
+        Ok(Some(Self { file }))
     }
 }
 

@@ -43,7 +43,10 @@
 //!
 //! - Every operation locks `queue.lock` (std's advisory file lock): exclusive
 //!   to change the queue, shared to read it. Several threads and several
-//!   processes of the application can use one queue.
+//!   processes of the application can use one queue. Reading writes
+//!   nothing: the lock file is opened read-only, and a queue without one (or
+//!   without a directory) reads as empty, so a queue can be read where it
+//!   cannot be written.
 //! - [`Queue::append`] writes a whole batch with one `write` and makes it
 //!   durable with one `fsync` (group commit). A crash can leave at most the
 //!   last line of the newest segment torn: it is skipped and reported when
@@ -131,6 +134,14 @@ impl Queue {
             return Err(QueueError::NotADirectory { path: config.dir });
         }
         drop(DirLock::acquire_within(&config.dir, false, wait)?);
+        Ok(Self { config })
+    }
+
+    /// Like [`open`](Self::open), but creates and checks nothing: the
+    /// directory and the lock file appear with the first change, and until
+    /// then the queue reads as empty. For a caller that may only look.
+    pub(crate) fn open_lazily(config: QueueConfig) -> Result<Self, QueueError> {
+        config.validate()?;
         Ok(Self { config })
     }
 
@@ -227,7 +238,7 @@ impl Queue {
     /// Every unacknowledged envelope, oldest first. Torn and corrupt lines are
     /// skipped and counted in the report, never fatal.
     pub fn read_all(&self) -> Result<ReadReport, QueueError> {
-        let _lock = DirLock::acquire(self.dir(), false)?;
+        let _lock = DirLock::acquire_to_read(self.dir())?;
         let (cursor, problem) = state::load_cursor(self.dir())?;
         let mut report = ReadReport {
             problems: problem.into_iter().collect(),
@@ -249,7 +260,7 @@ impl Queue {
     /// the queue, for [`ack`](Self::ack). Peeking changes nothing: peeking
     /// again returns the same envelopes until they are acknowledged.
     pub fn peek(&self, max: usize) -> Result<Batch, QueueError> {
-        let _lock = DirLock::acquire(self.dir(), false)?;
+        let _lock = DirLock::acquire_to_read(self.dir())?;
         let (cursor, _) = state::load_cursor(self.dir())?;
         let mut batch = Batch {
             envelopes: Vec::new(),
@@ -360,7 +371,7 @@ impl Queue {
     /// Reads every unacknowledged line.
     pub fn stats(&self) -> Result<QueueStats, QueueError> {
         let dir = self.dir();
-        let _lock = DirLock::acquire(dir, false)?;
+        let _lock = DirLock::acquire_to_read(dir)?;
         let (cursor, cursor_problem) = state::load_cursor(dir)?;
         let (counters, counters_problem) = state::load_counters(dir)?;
         let segments = files::list_segments(dir)?;
@@ -392,7 +403,7 @@ impl Queue {
     /// counters file reads as all zeros (see [`stats`](Self::stats) for the
     /// problem).
     pub fn counters(&self) -> Result<Counters, QueueError> {
-        let _lock = DirLock::acquire(self.dir(), false)?;
+        let _lock = DirLock::acquire_to_read(self.dir())?;
         Ok(state::load_counters(self.dir())?.0)
     }
 
