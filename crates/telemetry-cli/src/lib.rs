@@ -102,10 +102,22 @@ pub struct AppOptions {
     /// platform's data directory].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The application's telemetry configuration file (a `[telemetry]` table;
-    /// `{APP}_TELEMETRY_CONFIG` wins), for the PostHog sink used by `send`.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The application's telemetry configuration file (a `[telemetry]` table),
+    /// for the PostHog sink used by `send`. It must exist, and it wins over
+    /// `{APP}_TELEMETRY_CONFIG`.
+    #[arg(long, global = true, value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
+}
+
+/// A `--config` that names no file is a mistake on the command line, not a
+/// configuration to do without.
+fn existing_file(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    match std::fs::metadata(&path) {
+        Ok(metadata) if metadata.is_file() => Ok(path),
+        Ok(_) => Err("not a file".to_owned()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Runs `command` for the application configured by `builder`, writing to
@@ -160,8 +172,11 @@ fn execute(
         ));
     }
     let mut control = builder.control()?;
-    for problem in control.problems() {
-        eprintln!("telemetry: warning: {problem}");
+    // `status` shows every problem itself, in its text and its JSON.
+    if !matches!(command, TelemetryCommand::Status(_)) {
+        for problem in control.problems() {
+            eprintln!("telemetry: warning: {problem}");
+        }
     }
     match command {
         TelemetryCommand::Status(flag) => {

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use telemetry_cli::{AppOptions, TelemetryCommand};
-use telemetry_posthog::PostHogConfig;
+use telemetry_posthog::{ConfigFile, PostHogConfig};
 use telemetry_runtime::Telemetry;
 
 /// See, send, purge and disable everything an application records.
@@ -23,18 +23,16 @@ fn main() {
         builder = builder.data_dir(dir);
     }
     // A broken configuration must not stop a user from seeing or disabling
-    // telemetry: it only leaves `send` without a sink.
-    let config = PostHogConfig::load(
+    // telemetry: it only leaves `send` without a sink, and is reported as a
+    // problem (a warning, and a line of `status`).
+    let config = PostHogConfig::load_from(
         &builder.env_prefix(),
-        cli.options.config.as_deref(),
+        cli.options.config.as_deref().map(ConfigFile::Explicit),
         |name| builder.env_var(name),
     );
     let builder = match config {
         Ok(config) => telemetry_posthog::apply(builder, config),
-        Err(error) => {
-            eprintln!("telemetry: warning: {error}; sending is unavailable");
-            builder
-        }
+        Err(error) => builder.problem(format!("sending is unavailable: {error}")),
     };
     let code = telemetry_cli::run(&cli.command, builder, &mut std::io::stdout().lock());
     std::process::exit(code);

@@ -366,3 +366,80 @@ fn status_counts_the_corrupt_queue_lines_it_skipped() {
     let status: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(status["queue"]["skipped_lines"], 1);
 }
+
+#[test]
+fn a_config_file_named_on_the_command_line_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    for command in ["status", "send", "disable"] {
+        telemetry(&dir)
+            .arg("--config")
+            .arg(&missing)
+            .arg(command)
+            .assert()
+            .code(2)
+            .stderr(contains(missing.display().to_string()));
+    }
+}
+
+#[test]
+fn an_explicit_config_file_wins_over_the_config_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_variable = dir.path().join("variable.toml");
+    let explicit = dir.path().join("explicit.toml");
+    std::fs::write(
+        &from_variable,
+        "[telemetry]\nposthog_host = \"https://variable.example.com\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &explicit,
+        "[telemetry]\nposthog_host = \"https://explicit.example.com\"\n",
+    )
+    .unwrap();
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_POSTHOG_API_KEY", "phc_abcdefgh1234")
+        .env("TELEMETRY_TELEMETRY_CONFIG", &from_variable)
+        .arg("--config")
+        .arg(&explicit)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("posthog https://explicit.example.com"));
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_POSTHOG_API_KEY", "phc_abcdefgh1234")
+        .env("TELEMETRY_TELEMETRY_CONFIG", &from_variable)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("posthog https://variable.example.com"));
+}
+
+#[test]
+fn status_json_carries_every_problem_the_text_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_BATCH_SIZE", "ten")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let shown: Vec<String> = String::from_utf8(text.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("  problem:     "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].contains("TELEMETRY_TELEMETRY_BATCH_SIZE"),
+        "{shown:?}"
+    );
+    let json = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_BATCH_SIZE", "ten")
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(status["problems"], serde_json::json!(shown));
+}

@@ -16,8 +16,10 @@
 //! | `retry_initial_backoff_ms` | 500 | `MYAPP_TELEMETRY_RETRY_INITIAL_BACKOFF_MS` |
 //! | `retry_max_backoff_seconds` | 300 | `MYAPP_TELEMETRY_RETRY_MAX_BACKOFF_SECONDS` |
 //!
-//! The file is the one the application names, or the one in
-//! `MYAPP_TELEMETRY_CONFIG` (which wins, and must exist). `enabled = false`
+//! The file is the one named explicitly ([`ConfigFile::Explicit`], a
+//! `--config` option: it must exist), else the one in
+//! `MYAPP_TELEMETRY_CONFIG` (which must exist), else the application's usual
+//! file ([`ConfigFile::IfPresent`]) if there is one. `enabled = false`
 //! in the file turns telemetry off whatever the user chose; the environment
 //! variable `MYAPP_TELEMETRY_ENABLED` follows the consent rules of
 //! `telemetry-core` (`DO_NOT_TRACK` first, then that variable, parsed
@@ -56,6 +58,19 @@ pub const KEYS: [&str; 12] = [
     "retry_initial_backoff_ms",
     "retry_max_backoff_seconds",
 ];
+
+/// Which configuration file to read, and how it ranks against the one that
+/// `{PREFIX}TELEMETRY_CONFIG` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFile<'a> {
+    /// The application's usual place: read if it exists. The file that
+    /// `{PREFIX}TELEMETRY_CONFIG` names wins over it.
+    IfPresent(&'a Path),
+    /// Named by the user, as with a `--config` option: it must exist, and it
+    /// wins over `{PREFIX}TELEMETRY_CONFIG`, as a command line wins over the
+    /// environment.
+    Explicit(&'a Path),
+}
 
 /// A PostHog project API key. Shown only by its last four characters.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,31 +228,31 @@ impl Provider for EnvVar {
 
 impl PostHogConfig {
     /// Loads the configuration for the application whose environment prefix
-    /// is `env_prefix` (`MYAPP_`): defaults, then `file` (or the file in
-    /// `{PREFIX}TELEMETRY_CONFIG`), then the environment read through `env`.
+    /// is `env_prefix` (`MYAPP_`): defaults, then `file` if it exists (or the
+    /// file in `{PREFIX}TELEMETRY_CONFIG`), then the environment read through
+    /// `env`. The same as [`load_from`](Self::load_from) with
+    /// [`ConfigFile::IfPresent`].
     pub fn load(
         env_prefix: &str,
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let config_var = format!("{env_prefix}TELEMETRY_CONFIG");
-        let file = match env(&config_var).filter(|path| !path.trim().is_empty()) {
-            Some(path) => {
-                let path = PathBuf::from(path);
-                if !path.is_file() {
-                    return Err(ConfigError::one(
-                        "config",
-                        format!("environment variable {config_var}"),
-                        format!("{} is not a readable file", path.display()),
-                    ));
-                }
-                Some(path)
-            }
-            None => file.filter(|path| path.is_file()).map(Path::to_path_buf),
-        };
+        Self::load_from(env_prefix, file.map(ConfigFile::IfPresent), env)
+    }
+
+    /// Loads the configuration for the application whose environment prefix
+    /// is `env_prefix` (`MYAPP_`): defaults, then the file (see
+    /// [`ConfigFile`] for which one), then the environment read through
+    /// `env`.
+    pub fn load_from(
+        env_prefix: &str,
+        file: Option<ConfigFile<'_>>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file = Self::choose_file(env_prefix, file, &env)?;
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = &file {
-            figment = figment.merge(Figment::from(Toml::file(path)).focus("telemetry"));
+            figment = figment.merge(Figment::from(Toml::file_exact(path)).focus("telemetry"));
         }
         for key in KEYS {
             // `enabled` in the environment is the consent variable, which
@@ -265,6 +280,43 @@ impl PostHogConfig {
         config.posthog_host = config.posthog_host.trim().trim_end_matches('/').to_owned();
         config.validate(&figment)?;
         Ok(config)
+    }
+
+    /// The file to read: an explicit one, else the one in
+    /// `{PREFIX}TELEMETRY_CONFIG`, else the usual one if it exists. A file
+    /// named explicitly or by the variable must exist.
+    fn choose_file(
+        env_prefix: &str,
+        file: Option<ConfigFile<'_>>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        let missing = |source: String, path: &Path| {
+            ConfigError::one(
+                "config",
+                source,
+                format!("{} is not a readable file", path.display()),
+            )
+        };
+        if let Some(ConfigFile::Explicit(path)) = file {
+            return if path.is_file() {
+                Ok(Some(path.to_path_buf()))
+            } else {
+                Err(missing("named explicitly".to_owned(), path))
+            };
+        }
+        let config_var = format!("{env_prefix}TELEMETRY_CONFIG");
+        if let Some(path) = env(&config_var).filter(|path| !path.trim().is_empty()) {
+            let path = PathBuf::from(path);
+            return if path.is_file() {
+                Ok(Some(path))
+            } else {
+                Err(missing(format!("environment variable {config_var}"), &path))
+            };
+        }
+        Ok(match file {
+            Some(ConfigFile::IfPresent(path)) if path.is_file() => Some(path.to_path_buf()),
+            _ => None,
+        })
     }
 
     fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
@@ -528,6 +580,42 @@ mod tests {
         assert!(
             error.to_string().contains("MYAPP_TELEMETRY_CONFIG"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_explicit_file_must_exist_and_wins_over_the_config_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let explicit = dir.path().join("explicit.toml");
+        let from_variable = dir.path().join("variable.toml");
+        std::fs::write(&explicit, "[telemetry]\nbatch_size = 1\n").unwrap();
+        std::fs::write(&from_variable, "[telemetry]\nbatch_size = 2\n").unwrap();
+        let variable = from_variable.to_str().unwrap();
+        let vars = [("MYAPP_TELEMETRY_CONFIG", variable)];
+
+        let load = |file| PostHogConfig::load_from("MYAPP_", Some(file), env(&vars));
+        let config = load(ConfigFile::Explicit(&explicit)).unwrap();
+        assert_eq!(config.batch_size, 1);
+        assert_eq!(config.file.as_deref(), Some(explicit.as_path()));
+        let config = load(ConfigFile::IfPresent(&explicit)).unwrap();
+        assert_eq!(
+            config.batch_size, 2,
+            "the variable wins over the usual file"
+        );
+
+        let missing = dir.path().join("missing.toml");
+        let error = load(ConfigFile::Explicit(&missing)).unwrap_err();
+        assert!(
+            error.to_string().contains(&missing.display().to_string()),
+            "{error}"
+        );
+        let config =
+            PostHogConfig::load_from("MYAPP_", Some(ConfigFile::IfPresent(&missing)), env(&[]))
+                .unwrap();
+        assert_eq!(
+            config,
+            PostHogConfig::default(),
+            "a usual file may be absent"
         );
     }
 

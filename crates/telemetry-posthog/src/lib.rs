@@ -40,17 +40,27 @@ use std::path::Path;
 
 use telemetry_runtime::TelemetryBuilder;
 
-pub use config::{ApiKey, ConfigError, ConfigIssue, PostHogConfig};
+pub use config::{ApiKey, ConfigError, ConfigFile, ConfigIssue, PostHogConfig};
 pub use sink::{MissingApiKey, PostHogSink};
 
 /// Loads the configuration for `builder`'s application (its environment
-/// prefix and environment reader; `file` or `{PREFIX}TELEMETRY_CONFIG`) and
-/// applies it with [`apply`].
+/// prefix and environment reader; `file` if it exists, or
+/// `{PREFIX}TELEMETRY_CONFIG`) and applies it with [`apply`].
 pub fn configure(
     builder: TelemetryBuilder,
     file: Option<&Path>,
 ) -> Result<TelemetryBuilder, ConfigError> {
-    let config = PostHogConfig::load(&builder.env_prefix(), file, |name| builder.env_var(name))?;
+    configure_from(builder, file.map(ConfigFile::IfPresent))
+}
+
+/// Like [`configure`], with a file the user named ([`ConfigFile::Explicit`],
+/// for a `--config` option) or the application's usual one.
+pub fn configure_from(
+    builder: TelemetryBuilder,
+    file: Option<ConfigFile<'_>>,
+) -> Result<TelemetryBuilder, ConfigError> {
+    let config =
+        PostHogConfig::load_from(&builder.env_prefix(), file, |name| builder.env_var(name))?;
     Ok(apply(builder, config))
 }
 

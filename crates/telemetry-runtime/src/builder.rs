@@ -109,6 +109,15 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Records a problem met while configuring telemetry (a configuration
+    /// file that could not be used, say). It stops nothing: it is logged at
+    /// `build` and listed by [`Telemetry::problems`] and by `telemetry
+    /// status`, with the problems met later.
+    pub fn problem(mut self, problem: impl Into<String>) -> Self {
+        self.config.problems.push(problem.into());
+        self
+    }
+
     /// The application name given to [`Telemetry::builder`].
     #[must_use]
     pub fn app_name(&self) -> &str {
@@ -146,10 +155,12 @@ impl TelemetryBuilder {
         let prefix = names::event_prefix(&self.config.app_name)?;
         let debug = self.config.debug();
         let mut problems = Vec::new();
+        let configured = self.config.problems.clone();
         let control = match Control::new_checked(self.config, Some(policy::BUILD_LOCK_WAIT)) {
             Ok(control) => control,
             Err((error, decision)) => {
                 tracing::warn!(%error, "telemetry is off for this run");
+                problems.extend(configured);
                 problems.push(error.to_string());
                 return Ok(Telemetry::off(decision, prefix, problems));
             }

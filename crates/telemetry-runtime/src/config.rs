@@ -34,6 +34,8 @@ pub(crate) struct Config {
     pub(crate) channel_capacity: usize,
     pub(crate) unguarded_custom_events: bool,
     pub(crate) disabled_by: Option<String>,
+    /// Problems met while configuring, reported with those met later.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             channel_capacity: policy::CHANNEL_CAPACITY,
             unguarded_custom_events: false,
             disabled_by: None,
+            problems: Vec::new(),
         }
     }
 

@@ -68,7 +68,7 @@ pub struct Status {
     pub queue: QueueStats,
     /// The configured sink, if any.
     pub sink: Option<String>,
-    /// Problems met reading settings, in words.
+    /// Problems met configuring and reading settings, in words.
     pub problems: Vec<String>,
 }
 
@@ -152,9 +152,11 @@ impl Control {
             Err(error) => return Err((error.into(), decision)),
         };
         Ok(Self {
-            problems: problem
-                .map(|problem| problem.to_string())
-                .into_iter()
+            problems: config
+                .problems
+                .iter()
+                .cloned()
+                .chain(problem.map(|problem| problem.to_string()))
                 .collect(),
             saved_choice: settings.choice,
             config,
@@ -180,7 +182,7 @@ impl Control {
         &self.decision
     }
 
-    /// Problems met reading settings, in words.
+    /// Problems met configuring and reading settings, in words.
     #[must_use]
     pub fn problems(&self) -> &[String] {
         &self.problems
