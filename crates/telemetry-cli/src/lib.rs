@@ -32,7 +32,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use telemetry_runtime::TelemetryBuilder;
-use telemetry_runtime::consent::Mode;
+use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
 
 /// The commands, as a `clap` subcommand enum.
@@ -171,6 +171,7 @@ fn execute(
             "reset-id replaces the client id and the hashing key for good; run `reset-id --yes` to confirm".into(),
         ));
     }
+    let advice = Advice::new(&builder);
     let mut control = builder.control()?;
     // `status` shows every problem itself, in its text and its JSON.
     if !matches!(command, TelemetryCommand::Status(_)) {
@@ -181,15 +182,16 @@ fn execute(
     match command {
         TelemetryCommand::Status(flag) => {
             let status = control.status()?;
+            let notes = advice.notes(&status.decision);
             if flag.json {
-                writeln!(out, "{}", render::status_json(&status))?;
+                writeln!(out, "{}", render::status_json(&status, &notes))?;
             } else {
-                render::status_text(&status, out)?;
+                render::status_text(&status, &notes, &advice.sink, out)?;
             }
         }
-        TelemetryCommand::Enable => change(&mut control, Mode::On, out)?,
-        TelemetryCommand::Local => change(&mut control, Mode::Local, out)?,
-        TelemetryCommand::Disable => change(&mut control, Mode::Off, out)?,
+        TelemetryCommand::Enable => change(&mut control, Mode::On, &advice, out)?,
+        TelemetryCommand::Local => change(&mut control, Mode::Local, &advice, out)?,
+        TelemetryCommand::Disable => change(&mut control, Mode::Off, &advice, out)?,
         TelemetryCommand::Preview(flag) | TelemetryCommand::Queue(QueueCommand::Show(flag)) => {
             let envelopes = control.preview()?;
             render::envelopes(&envelopes, flag.json, out)?;
@@ -199,7 +201,13 @@ fn execute(
             writeln!(out, "purged {purged} queued event{}", plural(purged))?;
         }
         TelemetryCommand::Send => {
-            let report = control.send()?;
+            let report = control.send().map_err(|error| match error {
+                ControlError::NoSink => Failure::Failed(format!(
+                    "no sink is configured: {}; until then events stay in the local queue (see `telemetry preview`)",
+                    advice.sink
+                )),
+                error => error.into(),
+            })?;
             writeln!(
                 out,
                 "sent {} event{} in {} request{}",
@@ -239,7 +247,55 @@ fn execute(
     Ok(())
 }
 
-fn change(control: &mut Control, mode: Mode, out: &mut impl Write) -> Result<(), Failure> {
+/// What the commands add to the runtime's answers: the
+/// `{APP}_TELEMETRY_ENABLED` value a decision may have set aside, and what to
+/// set for `send` to have a sink.
+struct Advice {
+    /// `{APP}_TELEMETRY_ENABLED` and its value, if set.
+    enabled: Option<(String, String)>,
+    /// What to set for a sink, in words.
+    sink: String,
+}
+
+impl Advice {
+    fn new(builder: &TelemetryBuilder) -> Self {
+        let name = consent::enabled_var(&builder.env_prefix());
+        Self {
+            enabled: builder.env_var(&name).map(|value| (name, value)),
+            sink: telemetry_posthog::config::api_key_hint(&builder.env_prefix()),
+        }
+    }
+
+    /// Notes on `decision` when it set `{APP}_TELEMETRY_ENABLED` aside, so
+    /// that a variable that changed nothing is not hidden.
+    fn notes(&self, decision: &Decision) -> Vec<String> {
+        let Some((name, value)) = &self.enabled else {
+            return Vec::new();
+        };
+        let value = value.trim();
+        let note = match &decision.source {
+            Source::UserChoice
+                if decision.mode == Mode::Off && consent::parse_switch(value) == Some(true) =>
+            {
+                format!(
+                    "{name}={value} is set, but your saved `disable` wins over it; `telemetry enable` turns telemetry on"
+                )
+            }
+            Source::DoNotTrack(_) => {
+                format!("{name}={value} is set, but DO_NOT_TRACK comes first")
+            }
+            _ => return Vec::new(),
+        };
+        vec![note]
+    }
+}
+
+fn change(
+    control: &mut Control,
+    mode: Mode,
+    advice: &Advice,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let outcome = control.set_choice(mode)?;
     writeln!(out, "saved: telemetry {mode}")?;
     if outcome.purged > 0 || mode == Mode::Off {
@@ -260,10 +316,14 @@ fn change(control: &mut Control, mode: Mode, out: &mut impl Write) -> Result<(),
             outcome.decision.mode, outcome.decision.source
         )?;
     }
-    if mode == Mode::On && !control.has_sink() {
+    for note in advice.notes(&outcome.decision) {
+        writeln!(out, "note: {note}")?;
+    }
+    if outcome.decision.mode == Mode::On && !control.has_sink() {
         writeln!(
             out,
-            "note: no sink is configured, so events stay in the local queue"
+            "note: no sink is configured, so events stay in the local queue; to send them, {}",
+            advice.sink
         )?;
     }
     Ok(())

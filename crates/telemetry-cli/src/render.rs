@@ -2,10 +2,18 @@
 
 use std::io::{self, Write};
 
+use telemetry_runtime::consent::Mode;
 use telemetry_runtime::control::Status;
 use telemetry_runtime::queue::Envelope;
 
-pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<()> {
+/// `status` as text; `notes` on the decision, and `sink_hint` says what to
+/// set when telemetry is on without a sink.
+pub(crate) fn status_text(
+    status: &Status,
+    notes: &[String],
+    sink_hint: &str,
+    out: &mut impl Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "telemetry for {}: {}",
@@ -14,6 +22,9 @@ pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<(
     writeln!(out, "  decided by:  {}", status.decision.source)?;
     if let Some(choice) = status.saved_choice {
         writeln!(out, "  saved:       {choice}")?;
+    }
+    for note in notes {
+        writeln!(out, "  note:        {note}")?;
     }
     match status.client_id {
         Some(id) => writeln!(out, "  client id:   {id}")?,
@@ -51,10 +62,16 @@ pub(crate) fn status_text(status: &Status, out: &mut impl Write) -> io::Result<(
     } else {
         writeln!(out, "  dropped:     {}", dropped.join(", "))?;
     }
-    match &status.sink {
-        Some(sink) => writeln!(out, "  sink:        {sink}")?,
-        None => writeln!(out, "  sink:        none (events stay in the local queue)")?,
-    }
+    let sink = match (&status.sink, status.decision.mode) {
+        (Some(sink), _) => sink.clone(),
+        // Nothing is recorded, so nothing stays anywhere.
+        (None, Mode::Off) => "none".to_owned(),
+        (None, Mode::Local) => "none (events stay in the local queue)".to_owned(),
+        (None, Mode::On) => {
+            format!("none (events stay in the local queue; to send them, {sink_hint})")
+        }
+    };
+    writeln!(out, "  sink:        {sink}")?;
     for problem in problems(status) {
         writeln!(out, "  problem:     {problem}")?;
     }
@@ -67,12 +84,14 @@ fn problems(status: &Status) -> Vec<String> {
     status.problems.iter().cloned().chain(queue).collect()
 }
 
-pub(crate) fn status_json(status: &Status) -> serde_json::Value {
+/// `status` as one JSON object, with everything the text shows.
+pub(crate) fn status_json(status: &Status, notes: &[String]) -> serde_json::Value {
     serde_json::json!({
         "app": status.app_name,
         "mode": status.decision.mode.as_str(),
         "decided_by": status.decision.source.to_string(),
-        "saved_choice": status.saved_choice.map(telemetry_runtime::consent::Mode::as_str),
+        "notes": notes,
+        "saved_choice": status.saved_choice.map(Mode::as_str),
         "client_id": status.client_id.map(|id| id.to_string()),
         "data_dir": status.data_dir.display().to_string(),
         "queue": {

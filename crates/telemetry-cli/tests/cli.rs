@@ -443,3 +443,75 @@ fn status_json_carries_every_problem_the_text_shows() {
     let status: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(status["problems"], serde_json::json!(shown));
 }
+
+#[test]
+fn send_without_a_sink_says_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .arg("enable")
+        .assert()
+        .success()
+        .stdout(contains("set TELEMETRY_TELEMETRY_POSTHOG_API_KEY"));
+    telemetry(&dir)
+        .arg("send")
+        .assert()
+        .code(1)
+        .stderr(contains("no sink is configured"))
+        .stderr(contains("TELEMETRY_TELEMETRY_POSTHOG_API_KEY"))
+        .stderr(contains("`posthog_api_key`"));
+}
+
+#[test]
+fn status_shows_the_enabled_variable_and_when_a_saved_disable_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_ENABLED", "yes")
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains(
+            "decided by:  TELEMETRY_TELEMETRY_ENABLED=yes is set",
+        ));
+    telemetry(&dir).arg("disable").assert().success();
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_ENABLED", "true")
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: off"))
+        .stdout(contains(
+            "TELEMETRY_TELEMETRY_ENABLED=true is set, but your saved `disable` wins",
+        ));
+    let json = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_ENABLED", "true")
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        status["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("TELEMETRY_TELEMETRY_ENABLED=true"),
+        "{status}"
+    );
+}
+
+#[test]
+fn off_never_says_events_stay_in_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .env("DO_NOT_TRACK", "1")
+        .arg("enable")
+        .assert()
+        .success()
+        .stdout(contains("telemetry stays off"))
+        .stdout(contains("local queue").not());
+    telemetry(&dir)
+        .env("DO_NOT_TRACK", "1")
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: off"))
+        .stdout(contains("local queue").not());
+}

@@ -59,6 +59,24 @@ pub const KEYS: [&str; 12] = [
     "retry_max_backoff_seconds",
 ];
 
+/// The environment variable that sets `key` for the application whose
+/// environment prefix is `env_prefix`: `MYAPP_TELEMETRY_BATCH_SIZE` for
+/// `batch_size` and `MYAPP_`.
+#[must_use]
+pub fn env_var_name(env_prefix: &str, key: &str) -> String {
+    format!("{env_prefix}TELEMETRY_{}", key.to_ascii_uppercase())
+}
+
+/// What to set so that there is a sink, in words: the variable, or the key
+/// of the configuration file.
+#[must_use]
+pub fn api_key_hint(env_prefix: &str) -> String {
+    format!(
+        "set {} or `posthog_api_key` in the `[telemetry]` table of the configuration file",
+        env_var_name(env_prefix, "posthog_api_key")
+    )
+}
+
 /// Which configuration file to read, and how it ranks against the one that
 /// `{PREFIX}TELEMETRY_CONFIG` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +278,7 @@ impl PostHogConfig {
             if key == "enabled" {
                 continue;
             }
-            let name = format!("{env_prefix}TELEMETRY_{}", key.to_ascii_uppercase());
+            let name = env_var_name(env_prefix, key);
             if let Some(value) = env(&name) {
                 figment = figment.merge(EnvVar { name, key, value });
             }

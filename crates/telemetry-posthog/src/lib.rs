@@ -79,8 +79,8 @@ pub fn apply(builder: TelemetryBuilder, config: PostHogConfig) -> TelemetryBuild
         builder.sink(sink)
     } else {
         tracing::info!(
-            "no PostHog API key is configured ({}TELEMETRY_POSTHOG_API_KEY): events stay in the local queue",
-            builder.env_prefix()
+            "no PostHog API key is configured, so events stay in the local queue; to send them, {}",
+            config::api_key_hint(&builder.env_prefix())
         );
         builder
     }

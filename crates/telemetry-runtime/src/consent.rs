@@ -104,8 +104,14 @@ impl ConsentPolicy {
 pub enum Source {
     /// `DO_NOT_TRACK` was set to this value.
     DoNotTrack(String),
-    /// The application's `{PREFIX}TELEMETRY_ENABLED` variable, by name.
-    EnvVar(String),
+    /// The application's `{PREFIX}TELEMETRY_ENABLED` variable held a clear
+    /// yes or no.
+    EnvVar {
+        /// The variable.
+        name: String,
+        /// What it held.
+        value: String,
+    },
     /// The application's variable held a value that is not a clear yes or no;
     /// counted as off.
     InvalidEnvVar {
@@ -127,7 +133,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::DoNotTrack(value) => write!(f, "DO_NOT_TRACK={value} is set"),
-            Self::EnvVar(name) => write!(f, "{name} is set"),
+            Self::EnvVar { name, value } => write!(f, "{name}={} is set", value.trim()),
             Self::InvalidEnvVar { name, value } => {
                 write!(
                     f,
@@ -200,11 +206,11 @@ impl Decision {
                 },
                 Some(true) => Self {
                     mode: Mode::On,
-                    source: Source::EnvVar(name),
+                    source: Source::EnvVar { name, value },
                 },
                 Some(false) => Self {
                     mode: Mode::Off,
-                    source: Source::EnvVar(name),
+                    source: Source::EnvVar { name, value },
                 },
                 None => Self {
                     mode: Mode::Off,
@@ -312,9 +318,13 @@ mod tests {
                     on,
                     Decision {
                         mode: On,
-                        source: Source::EnvVar("MYAPP_TELEMETRY_ENABLED".into())
+                        source: Source::EnvVar {
+                            name: "MYAPP_TELEMETRY_ENABLED".into(),
+                            value: "true".into()
+                        }
                     }
                 );
+                assert_eq!(on.source.to_string(), "MYAPP_TELEMETRY_ENABLED=true is set");
             }
         }
     }

@@ -122,6 +122,10 @@ impl Control {
     /// failure, so that the handle can report why it is off.
     /// `lock_wait` bounds every wait for another process's lock, here and
     /// in [`identity_for_recording`](Self::identity_for_recording).
+    #[allow(
+        clippy::result_large_err,
+        reason = "called once per handle; the decision says why telemetry is off"
+    )]
     pub(crate) fn new_checked(
         config: Config,
         lock_wait: Option<Duration>,
@@ -131,6 +135,7 @@ impl Control {
         })
     }
 
+    #[allow(clippy::result_large_err, reason = "as for `new_checked`")]
     fn open(
         config: Config,
         lock_wait: Option<Duration>,
