@@ -515,3 +515,36 @@ fn off_never_says_events_stay_in_the_queue() {
         .stdout(contains("telemetry for telemetry: off"))
         .stdout(contains("local queue").not());
 }
+
+#[test]
+fn configuration_errors_are_one_line_each_without_doubled_backticks() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown_key = dir.path().join("unknown-key.toml");
+    let syntax_error = dir.path().join("syntax-error.toml");
+    std::fs::write(&unknown_key, "[telemetry]\nbatch_sise = 5\n").unwrap();
+    std::fs::write(&syntax_error, "[telemetry]\nbatch_size = \n").unwrap();
+    for (file, expected) in [
+        (
+            &unknown_key,
+            "unknown key, expected one of `enabled`, `posthog_api_key`",
+        ),
+        (
+            &syntax_error,
+            ", line 2, column 14: invalid TOML: invalid string",
+        ),
+    ] {
+        let output = telemetry(&dir)
+            .arg("--config")
+            .arg(file)
+            .arg("disable")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("``"), "{stderr}");
+        for line in stderr.lines() {
+            assert!(line.starts_with("telemetry: warning: "), "{stderr}");
+        }
+    }
+}

@@ -33,6 +33,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use figment::error::{Kind, OneOf};
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -175,7 +176,8 @@ impl Default for PostHogConfig {
 /// One wrong value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigIssue {
-    /// The key (`batch_size`).
+    /// The key (`batch_size`); empty when the file as a whole could not be
+    /// read (a TOML syntax error).
     pub key: String,
     /// Where the value came from: `/etc/myapp.toml, line 3` or
     /// `environment variable MYAPP_TELEMETRY_BATCH_SIZE`.
@@ -186,7 +188,11 @@ pub struct ConfigIssue {
 
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` ({}): {}", self.key, self.source, self.problem)
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.source, self.problem)
+        } else {
+            write!(f, "`{}` ({}): {}", self.key, self.source, self.problem)
+        }
     }
 }
 
@@ -478,18 +484,70 @@ fn from_figment(error: &figment::Error, file: Option<&Path>) -> ConfigError {
         .into_iter()
         .map(|error| {
             let key = error.path.join(".");
-            let source = error.metadata.as_ref().map_or_else(
+            let mut source = error.metadata.as_ref().map_or_else(
                 || "configuration".to_owned(),
                 |metadata| describe(metadata, &key, file),
             );
+            let problem = match &error.kind {
+                // figment's own words wrap a list that is quoted already
+                // ("expected `one of `a`, `b``").
+                Kind::UnknownField(_, expected) => {
+                    format!("unknown key, expected {}", OneOf(expected))
+                }
+                Kind::UnknownVariant(found, expected) => {
+                    format!("unknown value `{found}`, expected {}", OneOf(expected))
+                }
+                // The file as a whole: a TOML syntax error, told on several
+                // lines with a drawing of the spot.
+                Kind::Message(message) if key.is_empty() => {
+                    let (location, message) = syntax_error(message);
+                    if let Some(location) = location {
+                        source = format!("{source}, {location}");
+                    }
+                    message
+                }
+                kind => kind.to_string(),
+            };
             ConfigIssue {
                 key,
                 source,
-                problem: error.kind.to_string(),
+                problem,
             }
         })
         .collect();
     ConfigError { issues }
+}
+
+/// A parser's error in one line: where (`line 2, column 14`), if it says,
+/// and what, without the excerpt of the file drawn under it.
+///
+/// The TOML parser writes `TOML parse error at line 2, column 14`, then the
+/// excerpt (lines that start with a gutter, `  |` or `2 |`), then the
+/// message, itself on one or more lines.
+fn syntax_error(message: &str) -> (Option<String>, String) {
+    let mut lines = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let location = message
+        .lines()
+        .next()
+        .and_then(|first| first.trim().strip_prefix("TOML parse error at "))
+        .map(str::to_owned);
+    if location.is_some() {
+        lines.next();
+    }
+    let is_excerpt = |line: &&str| {
+        line.trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .starts_with('|')
+    };
+    let what: Vec<&str> = lines.filter(|line| !is_excerpt(line)).collect();
+    let what = what.join(", ");
+    match location {
+        Some(location) => (Some(location), format!("invalid TOML: {what}")),
+        None => (None, what),
+    }
 }
 
 #[cfg(test)]
@@ -584,7 +642,31 @@ mod tests {
         std::fs::write(&path, "[telemetry]\nbatch_sise = 5\n").unwrap();
         let error = PostHogConfig::load("MYAPP_", Some(&path), env(&[])).unwrap_err();
         assert_eq!(error.issues[0].key, "batch_sise");
-        assert!(error.issues[0].problem.contains("unknown field"), "{error}");
+        assert_eq!(
+            error.issues[0].problem,
+            format!(
+                "unknown key, expected one of {}",
+                KEYS.map(|key| format!("`{key}`")).join(", ")
+            )
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_is_one_line_naming_the_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("myapp.toml");
+        std::fs::write(&path, "[telemetry]\nbatch_size = \n").unwrap();
+        let error = PostHogConfig::load("MYAPP_", Some(&path), env(&[])).unwrap_err();
+        let shown = error.to_string();
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(
+            shown.starts_with(&format!(
+                "invalid telemetry configuration: {}, line 2, column 14: invalid TOML: ",
+                path.display()
+            )),
+            "{shown}"
+        );
+        assert!(!shown.contains("``"), "{shown}");
     }
 
     #[test]
