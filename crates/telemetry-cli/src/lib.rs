@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod demo;
+mod pretty;
 mod render;
 
 use std::io::Write;
@@ -194,7 +195,7 @@ fn execute(
         TelemetryCommand::Disable => change(&mut control, Mode::Off, &advice, out)?,
         TelemetryCommand::Preview(flag) | TelemetryCommand::Queue(QueueCommand::Show(flag)) => {
             let envelopes = control.preview()?;
-            render::envelopes(&envelopes, flag.json, out)?;
+            render::envelopes(&envelopes, flag.json, pretty::Numbers::AsQueued, out)?;
         }
         TelemetryCommand::Queue(QueueCommand::Purge) => {
             let purged = control.purge()?;

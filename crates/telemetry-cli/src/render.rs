@@ -6,6 +6,8 @@ use telemetry_runtime::consent::Mode;
 use telemetry_runtime::control::Status;
 use telemetry_runtime::queue::Envelope;
 
+use crate::pretty::{self, Numbers};
+
 /// `status` as text; `notes` on the decision, and `sink_hint` says what to
 /// set when telemetry is on without a sink.
 pub(crate) fn status_text(
@@ -107,11 +109,13 @@ pub(crate) fn status_json(status: &Status, notes: &[String]) -> serde_json::Valu
     })
 }
 
-/// Every envelope, as it would be sent: pretty JSON one after the other, or
-/// one JSON array with `--json`.
+/// Every envelope, as it would be sent: indented JSON one after the other,
+/// properties included, with `numbers` as asked; or, with `json`, one JSON
+/// array exactly as queued.
 pub(crate) fn envelopes(
     envelopes: &[Envelope],
     json: bool,
+    numbers: Numbers,
     out: &mut impl Write,
 ) -> io::Result<()> {
     if json {
@@ -122,7 +126,7 @@ pub(crate) fn envelopes(
         return writeln!(out, "the queue is empty: nothing would be sent");
     }
     for envelope in envelopes {
-        serde_json::to_writer_pretty(&mut *out, envelope).map_err(io::Error::other)?;
+        pretty::write(&mut *out, envelope, numbers)?;
         writeln!(out)?;
     }
     writeln!(

@@ -548,3 +548,96 @@ fn configuration_errors_are_one_line_each_without_doubled_backticks() {
         }
     }
 }
+
+/// The envelopes `demo` printed, parsed.
+fn demo_envelopes(stdout: &str) -> Vec<serde_json::Value> {
+    let start = stdout.find("\n{\n").unwrap() + 1;
+    let end = stdout.find(" events queued").unwrap();
+    let end = stdout[..end].rfind('\n').unwrap();
+    serde_json::Deserializer::from_str(&stdout[start..end])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every number in `value`, with its path.
+fn numbers(value: &serde_json::Value, path: &str, found: &mut Vec<(String, f64)>) {
+    match value {
+        serde_json::Value::Number(number) => {
+            found.push((path.to_owned(), number.as_f64().unwrap()));
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                numbers(item, &format!("{path}[{index}]"), found);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                numbers(item, &format!("{path}.{key}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn demo_shows_every_part_of_the_pipeline_readably_and_queues_exact_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = demo_tree();
+    let demo = telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let stdout = String::from_utf8(demo.stdout).unwrap();
+    for line in stdout
+        .lines()
+        .filter(|line| line.starts_with([' ', '{', '}']))
+    {
+        assert!(line.len() <= 100, "one value per line: {line}");
+    }
+    let shown = demo_envelopes(&stdout);
+    let summary = &shown[2]["properties"];
+    assert_eq!(summary["languages"], serde_json::json!({"rust": 1}));
+    assert_eq!(
+        summary["semantic_categories"],
+        serde_json::json!({"function": 1.0})
+    );
+
+    let preview = telemetry(&dir)
+        .args(["preview", "--json"])
+        .output()
+        .unwrap();
+    let queued: Vec<serde_json::Value> = serde_json::from_slice(&preview.stdout).unwrap();
+    assert_eq!(queued[2]["properties"]["languages"], summary["languages"]);
+    let mut long_fractions = 0;
+    for (shown, queued) in shown.iter().zip(&queued) {
+        let (mut shown_numbers, mut queued_numbers) = (Vec::new(), Vec::new());
+        numbers(shown, "", &mut shown_numbers);
+        numbers(queued, "", &mut queued_numbers);
+        assert_eq!(shown_numbers.len(), queued_numbers.len());
+        for ((path, shown), (_, queued)) in shown_numbers.iter().zip(&queued_numbers) {
+            // Two decimals from 1 up, three significant digits below.
+            let rounded = if queued.abs() >= 1.0 {
+                format!("{queued:.2}")
+            } else {
+                format!("{queued:.2e}")
+            };
+            assert_eq!(
+                *shown,
+                rounded.parse::<f64>().unwrap(),
+                "{path} rounded for display"
+            );
+            if queued
+                .to_string()
+                .split('.')
+                .nth(1)
+                .is_some_and(|fraction| fraction.len() > 6)
+            {
+                long_fractions += 1;
+            }
+        }
+    }
+    assert!(long_fractions > 0, "the queue keeps every digit");
+}
