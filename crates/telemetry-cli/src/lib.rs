@@ -20,6 +20,11 @@
 //! let code = telemetry_cli::run(&command, Telemetry::builder("myapp"), &mut std::io::stdout());
 //! std::process::exit(code);
 //! ```
+//!
+//! [`TelemetryCommand`] holds what a host's users need: the controls. The
+//! standalone binary adds `demo`, a simulated session of a code-search tool,
+//! through [`TelemetryCommandWithDemo`] and [`run_with_demo`]; a host embeds
+//! those instead only if it wants its users to see it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,7 +41,10 @@ use telemetry_runtime::TelemetryBuilder;
 use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
 
-/// The commands, as a `clap` subcommand enum.
+pub use demo::DemoArgs;
+
+/// The commands a host application embeds, as a `clap` subcommand enum: see,
+/// send, purge and disable. [`TelemetryCommandWithDemo`] adds `demo`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum TelemetryCommand {
     /// Show the mode and why, the client id, the queue and what was dropped.
@@ -56,9 +64,18 @@ pub enum TelemetryCommand {
     Send,
     /// Replace the client id and the hashing key.
     ResetId(Confirm),
+}
+
+/// [`TelemetryCommand`] and `demo`: the commands of the standalone
+/// `telemetry` binary, run with [`run_with_demo`].
+#[derive(Debug, Clone, Subcommand)]
+pub enum TelemetryCommandWithDemo {
+    /// The controls.
+    #[command(flatten)]
+    Control(TelemetryCommand),
     /// Simulate a short session of a code-search app on a directory and show
     /// what it records.
-    Demo(demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
 /// `--json` for machine-readable output.
@@ -124,7 +141,24 @@ fn existing_file(value: &str) -> Result<PathBuf, String> {
 /// Runs `command` for the application configured by `builder`, writing to
 /// `out`; errors go to stderr as one line. Returns the exit code.
 pub fn run(command: &TelemetryCommand, builder: TelemetryBuilder, out: &mut impl Write) -> i32 {
-    match execute(command, builder, out) {
+    exit_code(execute(command, builder, out))
+}
+
+/// Like [`run`], for the commands with `demo`.
+pub fn run_with_demo(
+    command: &TelemetryCommandWithDemo,
+    builder: TelemetryBuilder,
+    out: &mut impl Write,
+) -> i32 {
+    exit_code(match command {
+        TelemetryCommandWithDemo::Control(command) => execute(command, builder, out),
+        TelemetryCommandWithDemo::Demo(args) => demo::run(args, builder, out),
+    })
+}
+
+/// The exit code of `result`, its cause printed to stderr.
+fn exit_code(result: Result<(), Failure>) -> i32 {
+    match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Usage(message)) => {
             eprintln!("telemetry: {message}");
@@ -164,9 +198,6 @@ fn execute(
     builder: TelemetryBuilder,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    if let TelemetryCommand::Demo(args) = command {
-        return demo::run(args, builder, out);
-    }
     if let TelemetryCommand::ResetId(Confirm { yes: false }) = command {
         return Err(Failure::Usage(
             "reset-id replaces the client id and the hashing key for good; run `reset-id --yes` to confirm".into(),
@@ -243,7 +274,6 @@ fn execute(
                 "new hashing key drawn; events already queued keep the old id"
             )?;
         }
-        TelemetryCommand::Demo(_) => unreachable!("handled above"),
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! records. `telemetry --help` lists the commands.
 
 use clap::Parser;
-use telemetry_cli::{AppOptions, TelemetryCommand};
+use telemetry_cli::{AppOptions, TelemetryCommandWithDemo};
 use telemetry_posthog::{ConfigFile, PostHogConfig};
 use telemetry_runtime::Telemetry;
 
@@ -13,7 +13,7 @@ struct Cli {
     #[command(flatten)]
     options: AppOptions,
     #[command(subcommand)]
-    command: TelemetryCommand,
+    command: TelemetryCommandWithDemo,
 }
 
 fn main() {
@@ -34,6 +34,6 @@ fn main() {
         Ok(config) => telemetry_posthog::apply(builder, config),
         Err(error) => builder.problem(format!("sending is unavailable: {error}")),
     };
-    let code = telemetry_cli::run(&cli.command, builder, &mut std::io::stdout().lock());
+    let code = telemetry_cli::run_with_demo(&cli.command, builder, &mut std::io::stdout().lock());
     std::process::exit(code);
 }

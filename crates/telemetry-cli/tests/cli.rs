@@ -641,3 +641,40 @@ fn demo_shows_every_part_of_the_pipeline_readably_and_queues_exact_numbers() {
     }
     assert!(long_fractions > 0, "the queue keeps every digit");
 }
+
+/// A host application that embeds the subcommand, as docs/cli.md shows.
+#[derive(clap::Parser)]
+#[command(name = "myapp")]
+enum Host {
+    /// See and control what myapp records.
+    #[command(subcommand)]
+    Telemetry(telemetry_cli::TelemetryCommand),
+}
+
+#[test]
+fn a_host_embeds_the_controls_without_demo_and_the_binary_keeps_it() {
+    use clap::{CommandFactory, Parser};
+    let Host::Telemetry(command) = Host::try_parse_from(["myapp", "telemetry", "status"]).unwrap();
+    assert!(matches!(
+        command,
+        telemetry_cli::TelemetryCommand::Status(_)
+    ));
+    let error = Host::try_parse_from(["myapp", "telemetry", "demo"])
+        .err()
+        .unwrap();
+    assert_eq!(error.kind(), clap::error::ErrorKind::InvalidSubcommand);
+    let mut host = Host::command();
+    let help = host
+        .find_subcommand_mut("telemetry")
+        .unwrap()
+        .render_help()
+        .to_string();
+    assert!(help.contains("status") && !help.contains("demo"), "{help}");
+
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("demo"));
+}
