@@ -678,3 +678,146 @@ fn a_host_embeds_the_controls_without_demo_and_the_binary_keeps_it() {
         .success()
         .stdout(contains("demo"));
 }
+
+/// The examples of docs/cli.md: each command line of a `console` block
+/// with the lines it printed, in order.
+fn documented_examples() -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut examples: Vec<(String, String)> = Vec::new();
+    let mut in_console = false;
+    for line in text.lines() {
+        if line == "```console" {
+            in_console = true;
+        } else if line.starts_with("```") {
+            in_console = false;
+        } else if in_console {
+            if let Some(command) = line.strip_prefix("$ ") {
+                examples.push((command.to_owned(), String::new()));
+            } else if let Some((_, printed)) = examples.last_mut() {
+                printed.push_str(line);
+                printed.push('\n');
+            }
+        }
+    }
+    for (_, printed) in &mut examples {
+        *printed = printed.trim_end().to_owned();
+    }
+    examples
+}
+
+/// `text` with every UUID replaced, so that runs compare.
+fn without_uuids(text: &str) -> String {
+    let is_uuid = |word: &str| {
+        word.len() == 36
+            && word.char_indices().all(|(index, c)| {
+                if [8, 13, 18, 23].contains(&index) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if rest.len() >= 36 && rest.is_char_boundary(36) && is_uuid(&rest[..36]) {
+            out.push_str("<uuid>");
+            rest = &rest[36..];
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+#[test]
+fn docs_cli_md_shows_what_the_commands_print() {
+    let examples = documented_examples();
+    // Each with what runs before it on a new data dir; the docs' first
+    // occurrence of the command line is the one checked.
+    let checked: [(&str, &[&str]); 7] = [
+        ("telemetry status", &[]),
+        ("telemetry status --json", &[]),
+        ("DO_NOT_TRACK=1 telemetry enable", &[]),
+        (
+            "MYAPP_TELEMETRY_ENABLED=true telemetry status",
+            &["disable"],
+        ),
+        ("telemetry send", &[]),
+        ("telemetry reset-id", &[]),
+        ("telemetry queue show", &[]),
+    ];
+    for (command_line, setup) in checked {
+        let (_, documented) = examples
+            .iter()
+            .find(|(command, _)| command == command_line)
+            .unwrap_or_else(|| panic!("docs/cli.md shows `{command_line}`"));
+        let dir = tempfile::tempdir().unwrap();
+        let myapp = || {
+            let mut command = Command::cargo_bin("telemetry").unwrap();
+            command
+                .args(["--app", "myapp", "--data-dir"])
+                .arg(dir.path())
+                .env_remove("DO_NOT_TRACK")
+                .env_remove("MYAPP_TELEMETRY_ENABLED")
+                .env_remove("MYAPP_TELEMETRY_CONFIG")
+                .env_remove("MYAPP_TELEMETRY_POSTHOG_API_KEY");
+            command
+        };
+        for args in setup {
+            myapp().arg(args).assert().success();
+        }
+        let mut words = command_line.split_whitespace();
+        let mut command = myapp();
+        for word in words.by_ref() {
+            match word.split_once('=') {
+                Some((name, value)) => command.env(name, value),
+                None => break,
+            };
+        }
+        let output = command.args(words).output().unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap()
+        )
+        .replace(&dir.path().display().to_string(), "/tmp/demo-telemetry");
+        assert_eq!(
+            without_uuids(printed.trim_end()),
+            without_uuids(documented),
+            "`{command_line}` as docs/cli.md shows it"
+        );
+    }
+}
+
+#[test]
+fn enabling_while_the_environment_keeps_telemetry_off_creates_no_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    telemetry(&dir)
+        .env("DO_NOT_TRACK", "1")
+        .arg("enable")
+        .assert()
+        .success()
+        .stdout(contains("client id").not());
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: on"))
+        .stdout(contains("client id:   none"));
+    // The first run that records draws it.
+    let tree = demo_tree();
+    telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .assert()
+        .success();
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("client id:   none").not());
+}
