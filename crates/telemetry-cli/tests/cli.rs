@@ -821,3 +821,18 @@ fn enabling_while_the_environment_keeps_telemetry_off_creates_no_identity() {
         .success()
         .stdout(contains("client id:   none").not());
 }
+
+#[cfg(unix)]
+#[test]
+fn the_first_change_still_makes_an_open_queue_directory_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("queue");
+    std::fs::create_dir(&queue).unwrap();
+    std::fs::set_permissions(&queue, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mode = || std::fs::metadata(&queue).unwrap().permissions().mode() & 0o777;
+    telemetry(&dir).arg("status").assert().success();
+    assert_eq!(mode(), 0o777, "looking changes nothing");
+    telemetry(&dir).args(["queue", "purge"]).assert().success();
+    assert_eq!(mode(), 0o700);
+}

@@ -92,6 +92,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
@@ -110,6 +111,9 @@ use state::Position;
 #[derive(Debug, Clone)]
 pub struct Queue {
     config: QueueConfig,
+    /// Set once the directory is created and checked: by `open`, or by the
+    /// first change of a queue opened lazily.
+    prepared: Arc<OnceLock<()>>,
 }
 
 impl Queue {
@@ -126,23 +130,46 @@ impl Queue {
         config: QueueConfig,
         wait: Option<std::time::Duration>,
     ) -> Result<Self, QueueError> {
-        config.validate()?;
-        files::create_dir(&config.dir)?;
-        let metadata = std::fs::metadata(&config.dir)
-            .map_err(|error| QueueError::io("inspect queue directory", &config.dir, error))?;
-        if !metadata.is_dir() {
-            return Err(QueueError::NotADirectory { path: config.dir });
-        }
-        drop(DirLock::acquire_within(&config.dir, false, wait)?);
-        Ok(Self { config })
+        let queue = Self::open_lazily(config)?;
+        queue.prepare()?;
+        drop(DirLock::acquire_within(queue.dir(), false, wait)?);
+        Ok(queue)
     }
 
     /// Like [`open`](Self::open), but creates and checks nothing: the
-    /// directory and the lock file appear with the first change, and until
-    /// then the queue reads as empty. For a caller that may only look.
+    /// directory is created and checked, and the lock file appears, with the
+    /// first change, and until then the queue reads as empty. For a caller
+    /// that may only look.
     pub(crate) fn open_lazily(config: QueueConfig) -> Result<Self, QueueError> {
         config.validate()?;
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            prepared: Arc::default(),
+        })
+    }
+
+    /// Creates the directory (private) and checks that it is one, once.
+    fn prepare(&self) -> Result<(), QueueError> {
+        if self.prepared.get().is_some() {
+            return Ok(());
+        }
+        let dir = self.dir();
+        files::create_dir(dir)?;
+        let metadata = std::fs::metadata(dir)
+            .map_err(|error| QueueError::io("inspect queue directory", dir, error))?;
+        if !metadata.is_dir() {
+            return Err(QueueError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        let _ = self.prepared.set(());
+        Ok(())
+    }
+
+    /// The exclusive lock, to change the queue, once it is prepared.
+    fn lock_to_change(&self) -> Result<DirLock, QueueError> {
+        self.prepare()?;
+        DirLock::acquire(self.dir(), true)
     }
 
     /// The configuration.
@@ -211,7 +238,7 @@ impl Queue {
     /// Writes `buf` (whole lines), then enforces the bounds.
     fn append_buf(&self, buf: &[u8], mut report: AppendReport) -> Result<AppendReport, QueueError> {
         let dir = self.dir();
-        let _lock = DirLock::acquire(dir, true)?;
+        let _lock = self.lock_to_change()?;
         let mut delta = Counters::default();
         delta.add(Counters::DROPPED_OVERSIZED, report.dropped_oversized as u64);
         let mut cursor = self.repaired_cursor(&mut delta, &mut report.problems)?;
@@ -310,7 +337,7 @@ impl Queue {
     /// dropped by the bounds since, changes nothing.
     pub fn ack(&self, batch: &Batch) -> Result<(), QueueError> {
         let dir = self.dir();
-        let _lock = DirLock::acquire(dir, true)?;
+        let _lock = self.lock_to_change()?;
         let mut delta = Counters::default();
         let mut problems = Vec::new();
         let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
@@ -342,7 +369,7 @@ impl Queue {
     /// counted in them (purging is asked for, not a loss).
     pub fn purge(&self) -> Result<usize, QueueError> {
         let dir = self.dir();
-        let _lock = DirLock::acquire(dir, true)?;
+        let _lock = self.lock_to_change()?;
         let mut delta = Counters::default();
         let mut problems = Vec::new();
         let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
@@ -414,7 +441,7 @@ impl Queue {
         if n == 0 {
             return Ok(());
         }
-        let _lock = DirLock::acquire(self.dir(), true)?;
+        let _lock = self.lock_to_change()?;
         let mut delta = Counters::default();
         delta.add(name, n);
         state::add_counters(self.dir(), &delta)?;
