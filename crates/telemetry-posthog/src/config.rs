@@ -22,7 +22,7 @@
 //! file ([`ConfigFile::IfPresent`]) if there is one. `enabled = false`
 //! in the file turns telemetry off whatever the user chose; the environment
 //! variable `MYAPP_TELEMETRY_ENABLED` follows the consent rules of
-//! `telemetry-core` (`DO_NOT_TRACK` first, then that variable, parsed
+//! `telemetry-runtime` (`DO_NOT_TRACK` first, then that variable, parsed
 //! strictly).
 //!
 //! A wrong value is an error that names the key, where it came from (file
@@ -159,15 +159,16 @@ impl Default for PostHogConfig {
             enabled: true,
             posthog_api_key: None,
             posthog_host: DEFAULT_HOST.to_owned(),
-            batch_size: 10,
-            batch_interval_seconds: 60,
+            batch_size: policy::BATCH_SIZE,
+            batch_interval_seconds: policy::BATCH_INTERVAL.as_secs(),
             max_queue_bytes: QueueConfig::DEFAULT_MAX_BYTES,
-            max_retries: 3,
+            max_retries: policy::MAX_RETRIES,
             request_timeout_seconds: 10,
             gzip: true,
             strict_privacy: true,
-            retry_initial_backoff_ms: 500,
-            retry_max_backoff_seconds: 300,
+            retry_initial_backoff_ms: u64::try_from(policy::INITIAL_BACKOFF.as_millis())
+                .unwrap_or(u64::MAX),
+            retry_max_backoff_seconds: policy::MAX_BACKOFF.as_secs(),
             file: None,
         }
     }
@@ -280,7 +281,7 @@ impl PostHogConfig {
         }
         for key in KEYS {
             // `enabled` in the environment is the consent variable, which
-            // telemetry-core parses strictly.
+            // telemetry-runtime parses strictly.
             if key == "enabled" {
                 continue;
             }
