@@ -35,11 +35,11 @@
 //! | [`url_credentials`](Detector::UrlCredentials) | `https://user:pw@host`, `?token=…`, `&api_key=…`, `#access_token=…` | `https://example.com/docs`, `?page=2` |
 //! | [`email`](Detector::Email) | `ana@example.com`, `a.b+tag@mail.example.co.uk` | `@types/node`, `lodash@4.17.21`, `user@localhost` |
 //! | [`windows_path`](Detector::WindowsPath) | `C:\Users\ana`, `d:/data/x`, `\\server\share`, `\Users\ana` | `C:`, `C:\`, `%APPDATA%\x` |
-//! | [`unix_path`](Detector::UnixPath) | `/home/ana`, `/etc/passwd`, `/x/y`, `see /a/b`, `host:/srv/x`, `file:///etc/x` | `/`, `/tmp`, `1/2`, `and/or`, `n/a`, `text/plain`, `org/model`, `./a/b` |
+//! | [`unix_path`](Detector::UnixPath) | `/home/ana`, `/etc/passwd`, `/x/y`, `see /a/b`, `host:/srv/x`, `file:///etc/x`, `‘/etc/x’`, `文件/home/x` | `/`, `/tmp`, `1/2`, `and/or`, `n/a`, `text/plain`, `org/model`, `./a/b`, `東京/大阪/名古屋` |
 //! | [`home_path`](Detector::HomePath) | `~/notes`, `~ana/x`, `~ana/` | `~`, `~/`, `~5 min`, `~2/3` |
 //! | [`jwt`](Detector::Jwt) | `eyJhbGciOi….eyJzdWIi….sig`, unsigned `eyJ….eyJ….` | `eyJ` alone, `eyJhbGciOi` without dots |
 //! | [`secret_prefix`](Detector::SecretPrefix) | `sk-proj-4f9Xk2Lq…`, `ghp_…`, `phc_…`, `AKIAIOSFODNN7EXAMPLE`, `xoxb-1234-…` | `sk-learn`, `sk-learn-pipeline`, `xox`, `hf_hub` |
-//! | [`ipv4`](Detector::Ipv4) | `192.168.1.20`, `10.0.0.1:8080`, `host=127.0.0.1` | `1.2.3`, `v1.2.3.4`, `1.2.3.4.5`, `256.1.1.1`, `0.75` |
+//! | [`ipv4`](Detector::Ipv4) | `192.168.1.20`, `10.0.0.1:8080`, `host=127.0.0.1`, `«10.0.0.1»`, `10.0.0.1에서` | `1.2.3`, `v1.2.3.4`, `версия1.2.3.4`, `1.2.3.4.5`, `256.1.1.1`, `0.75` |
 //! | [`ipv6`](Detector::Ipv6) | `::1`, `fe80::1%eth0`, `2001:db8::8a2e:370:7334`, `[::1]:443` | `12:34:56`, `2026-01-23T12:34:56Z`, `std::fmt`, `::`, `aa:bb:cc:dd:ee:ff` |
 //! | [`high_entropy`](Detector::HighEntropy) | 32+ random-looking base64/hex characters: API keys, 40-hex SHA-1s, base64 blobs | our 32-hex digests, UUIDs, RFC 3339 times, long identifiers and model ids |
 //!
@@ -48,8 +48,27 @@
 //!
 //! # Decisions on look-alikes
 //!
+//! - **Words, in any script.** Whether a match stands alone is decided by
+//!   the character before and after it. Letters, digits and `_`, and the
+//!   letters, digits and combining accents of any script written with spaces
+//!   between words, continue a word (`v1.2.3.4`, `версия1.2.3.4`,
+//!   `naïve/and/or` pass). White space, punctuation and symbols of every
+//!   script end one, so `‘/home/ana/x’` (as GNU tools quote),
+//!   `«/etc/passwd»`, `路径：/home/ana` and `‘10.0.0.1’` are flagged. So do
+//!   the characters of scripts written without spaces between words, where
+//!   a path or an address is often glued to the sentence: Chinese and
+//!   Japanese (Han, kana, Bopomofo), Thai, Lao, Khmer, Myanmar, and also
+//!   Korean, which puts spaces between words but attaches particles to the
+//!   word before (`10.0.0.1에서`): `无法打开文件/home/ana/x`,
+//!   `连接192.168.0.1失败` are flagged. A `/` between two characters of
+//!   such scripts joins them, as in `and/or`, so `東京/大阪/名古屋` passes
+//!   (and a path glued to such text whose first segment is in such a script,
+//!   `文件/ホーム/x`, is missed). The scripts are Unicode block ranges
+//!   written out in the detectors; an ASCII neighbour costs a table read,
+//!   and a character is decoded only when the byte next to a candidate is
+//!   not ASCII.
 //! - **Slashes.** A path is *absolute*: it starts at the beginning of the
-//!   string or after a space or punctuation, and has two non-empty segments.
+//!   string or after a word ends (above), and has two non-empty segments.
 //!   So `and/or`, `tcp/ip`, `n/a`, `1/2`, MIME types (`text/plain`) and public
 //!   model ids (`sentence-transformers/all-mpnet-base-v2`: one slash, no
 //!   leading slash) pass, and so do a lone `/` and one-segment `/tmp`, which
@@ -170,11 +189,13 @@ pub enum Detector {
     /// name (`C:\Users`, `d:/x`); or, at the start of a token, `\` or `\\`
     /// and two segments (`\\server\share`, `\Users\ana`).
     WindowsPath,
-    /// An absolute Unix path: at the start of the string or after a space or
-    /// punctuation (not after a letter, digit, `.`, `-`, `_`, `~`, `+`, `%`),
-    /// one or more `/` and two non-empty segments (`/home/ana`, `/x/y`).
-    /// After `:`, a single `/` or three (`host:/srv`, `file:///etc`) start a
-    /// path, two (`https://`) do not.
+    /// An absolute Unix path: at the start of the string or where a word
+    /// ends (after white space, punctuation or a symbol of any script, or
+    /// text of a script written without spaces; not after a letter or digit
+    /// of another script, nor `.`, `-`, `_`, `~`, `+`, `%`), one or more `/`
+    /// and two non-empty segments (`/home/ana`, `/x/y`, `‘/etc/x’`). After
+    /// `:`, a single `/` or three (`host:/srv`, `file:///etc`) start a path,
+    /// two (`https://`) do not.
     UnixPath,
     /// A path in a home directory: `~/` or `~\` followed by a name, or
     /// `~user/` (the user name, starting with a letter or `_`, is enough).
@@ -194,11 +215,13 @@ pub enum Detector {
     /// (AWS). Case-sensitive; the prefix must not follow a letter or digit.
     SecretPrefix,
     /// An IPv4 address: four decimal parts of 1 to 3 digits, each at most
-    /// 255, joined by `.`, not touching a letter, digit, `_` or `.` before,
-    /// nor a letter, digit, `_` or a fifth part after.
+    /// 255, joined by `.`, not touching a word (a letter or digit of a
+    /// script written with spaces, or `_`) or `.` before, nor a word or a
+    /// fifth part after.
     Ipv4,
-    /// An IPv6 address: a run of hex digits and colons, not touching a
-    /// letter or digit, with two or more colons, a decimal digit, and eight
+    /// An IPv6 address: a run of hex digits and colons, not touching a word
+    /// (a letter or digit of a script written with spaces, or `_`), with two
+    /// or more colons, a decimal digit, and eight
     /// groups of 1 to 4 hex digits or at most seven around a single `::`.
     Ipv6,
     /// A random-looking token: a run of 32 or more characters from

@@ -1,10 +1,13 @@
 //! Network addresses: [`Detector::Ipv4`](crate::guard::Detector::Ipv4) and
 //! [`Ipv6`](crate::guard::Detector::Ipv6).
 //!
-//! An address must stand alone: a letter or digit touching it (`v1.2.3.4`,
-//! `std::fmt`, `2026-01-23T12:34:56Z`) makes it part of something else.
+//! An address must stand alone: a letter or digit of a script written with
+//! spaces touching it (`v1.2.3.4`, `std::fmt`, `2026-01-23T12:34:56Z`,
+//! `версия1.2.3.4`) makes it part of something else; punctuation, symbols
+//! and text of scripts written without spaces (`‘10.0.0.1’`,
+//! `连接192.168.0.1失败`) do not.
 
-use super::bytes::{is_word, run_len};
+use super::bytes::{run_len, word_at, word_before};
 
 /// Shortest IPv4 address: `0.0.0.0`.
 pub(super) const MIN_IPV4_LEN: usize = 7;
@@ -18,7 +21,7 @@ pub(super) fn ipv4(s: &[u8]) -> bool {
             i += 1;
             continue;
         }
-        let opens = i == 0 || !(is_word(s[i - 1]) || s[i - 1] == b'.');
+        let opens = !(word_before(s, i) || (i > 0 && s[i - 1] == b'.'));
         if opens && dotted_quad(&s[i..]) {
             return true;
         }
@@ -53,7 +56,7 @@ fn dotted_quad(s: &[u8]) -> bool {
     match s.get(i) {
         None => true,
         Some(b'.') => !s.get(i + 1).is_some_and(u8::is_ascii_digit),
-        Some(&b) => !is_word(b),
+        Some(_) => !word_at(s, i),
     }
 }
 
@@ -75,8 +78,8 @@ pub(super) fn ipv6(s: &[u8]) -> bool {
             i += 1;
         }
         let run = &s[start..i];
-        let bounded = (start == 0 || !is_word(s[start - 1]))
-            && s.get(i).is_none_or(|&b| !is_word(b) && b != b'.');
+        let bounded =
+            !word_before(s, start) && !word_at(s, i) && s.get(i).is_none_or(|&b| b != b'.');
         if bounded && colons >= 2 && run.iter().any(u8::is_ascii_digit) && ipv6_groups(run) {
             return true;
         }
