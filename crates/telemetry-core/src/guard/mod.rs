@@ -35,7 +35,7 @@
 //! | [`url_credentials`](Detector::UrlCredentials) | `https://user:pw@host`, `?token=…`, `&api_key=…`, `#access_token=…` | `https://example.com/docs`, `?page=2` |
 //! | [`email`](Detector::Email) | `ana@example.com`, `a.b+tag@mail.example.co.uk` | `@types/node`, `lodash@4.17.21`, `user@localhost` |
 //! | [`windows_path`](Detector::WindowsPath) | `C:\Users\ana`, `d:/data/x`, `\\server\share`, `\Users\ana` | `C:`, `C:\`, `%APPDATA%\x` |
-//! | [`unix_path`](Detector::UnixPath) | `/home/ana`, `/etc/passwd`, `/x/y`, `see /a/b`, `host:/srv/x`, `file:///etc/x`, `‘/etc/x’`, `文件/home/x` | `/`, `/tmp`, `1/2`, `and/or`, `n/a`, `text/plain`, `org/model`, `./a/b`, `東京/大阪/名古屋` |
+//! | [`unix_path`](Detector::UnixPath) | `/home/ana`, `/etc/passwd`, `/x/y`, `see /a/b`, `host:/srv/x`, `file:///etc/x`, `file://localhost/etc/x`, `‘/etc/x’`, `文件/home/x` | `/`, `/tmp`, `1/2`, `and/or`, `n/a`, `text/plain`, `org/model`, `./a/b`, `東京/大阪/名古屋`, `https://host/etc/x`, `file://localhost/tmp` |
 //! | [`home_path`](Detector::HomePath) | `~/notes`, `~ana/x`, `~ana/` | `~`, `~/`, `~5 min`, `~2/3` |
 //! | [`jwt`](Detector::Jwt) | `eyJhbGciOi….eyJzdWIi….sig`, unsigned `eyJ….eyJ….` | `eyJ` alone, `eyJhbGciOi` without dots |
 //! | [`secret_prefix`](Detector::SecretPrefix) | `sk-proj-4f9Xk2Lq…`, `ghp_…`, `phc_…`, `AKIAIOSFODNN7EXAMPLE`, `xoxb-1234-…` | `sk-learn`, `sk-learn-pipeline`, `xox`, `hf_hub` |
@@ -72,7 +72,10 @@
 //!   So `and/or`, `tcp/ip`, `n/a`, `1/2`, MIME types (`text/plain`) and public
 //!   model ids (`sentence-transformers/all-mpnet-base-v2`: one slash, no
 //!   leading slash) pass, and so do a lone `/` and one-segment `/tmp`, which
-//!   name nobody. `scheme://host/…` is a URL, not a path. Relative paths
+//!   name nobody. `scheme://host/…` is a URL, not a path, except a `file:`
+//!   URL, whose path after the authority is judged as a path:
+//!   `file:///etc/hosts` and `file://localhost/etc/hosts` are flagged,
+//!   `file://localhost/tmp` passes as `/tmp` does. Relative paths
 //!   (`src/main.rs`, `./a/b`) pass: a false negative, accepted because the
 //!   slash rule would otherwise catch every model id and MIME type.
 //! - **Dotted quads.** Four decimal parts of 1 to 3 digits, each at most 255,
@@ -195,7 +198,8 @@ pub enum Detector {
     /// of another script, nor `.`, `-`, `_`, `~`, `+`, `%`), one or more `/`
     /// and two non-empty segments (`/home/ana`, `/x/y`, `‘/etc/x’`). After
     /// `:`, a single `/` or three (`host:/srv`, `file:///etc`) start a path,
-    /// two (`https://`) do not.
+    /// two (`https://`) do not, except in a `file:` URL, where the path
+    /// after the authority is judged (`file://localhost/etc/x`).
     UnixPath,
     /// A path in a home directory: `~/` or `~\` followed by a name, or
     /// `~user/` (the user name, starting with a letter or `_`, is enough).

@@ -80,9 +80,9 @@ fn rooted_path(s: &[u8], sep: u8) -> bool {
     while let Some(at) = find(s, i, sep) {
         let end = at + run_len(&s[at..], |b| b == sep);
         let found = match at.checked_sub(1).map(|before| s[before]) {
-            // `scheme://authority/…` is a URL, not a path; `host:/path` and
-            // `file:///path` are paths.
-            Some(b':') if sep == b'/' && end - at == 2 => false,
+            // `scheme://authority/…` is a URL, not a path, unless it is a
+            // `file:` URL; `host:/path` and `file:///path` are paths.
+            Some(b':') if sep == b'/' && end - at == 2 => file_url_path(s, at - 1, end),
             Some(b':') => two_segments(s, at, sep),
             _ => !continues_token(s, at, end) && two_segments(s, at, sep),
         };
@@ -92,6 +92,25 @@ fn rooted_path(s: &[u8], sep: u8) -> bool {
         i = end;
     }
     false
+}
+
+/// Whether the `://` at `colon` (the slashes ending at `end`) belongs to a
+/// `file:` URL whose path, after the authority (`localhost`, a server or
+/// nothing), has two segments: `file://localhost/etc/hosts`.
+fn file_url_path(s: &[u8], colon: usize, end: usize) -> bool {
+    let is_file = colon >= 4
+        && s[colon - 4..colon].eq_ignore_ascii_case(b"file")
+        && (colon == 4 || !is_scheme_byte(s[colon - 5]));
+    if !is_file {
+        return false;
+    }
+    let authority = run_len(&s[end..], |b| b != b'/' && !ends_segment(b));
+    s.get(end + authority) == Some(&b'/') && two_segments(s, end + authority, b'/')
+}
+
+/// A byte of a URL scheme (RFC 3986): a letter, digit, `+`, `-` or `.`.
+const fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
 }
 
 pub(super) fn unix_path(s: &[u8]) -> bool {
