@@ -517,27 +517,27 @@ fn violation(json: &str) -> Violation {
 #[test]
 fn scan_json_names_nested_fields() {
     let cases: &[(&str, &str, Detector)] = &[
-        (r#"{"a":"/home/ana/x"}"#, "a", Detector::UnixPath),
+        (r#"{"a":"/home/ana/x"}"#, "[key 0]", Detector::UnixPath),
         (
             r#"{"timing":{"avg":1.5,"x":"/home/ana/x"}}"#,
-            "timing.x",
+            "[key 0][key 1]",
             Detector::UnixPath,
         ),
         (
             r#"{"tags":["rust","ana@example.com"]}"#,
-            "tags[1]",
+            "[key 0][1]",
             Detector::Email,
         ),
         (
             r#"{"a":[{"b":[null,true,{"c":"10.0.0.1"}]}]}"#,
-            "a[0].b[2].c",
+            "[key 0][0][key 0][2][key 0]",
             Detector::Ipv4,
         ),
         (r#"[[1,"::1"]]"#, "[0][1]", Detector::Ipv6),
         (r#""~/x""#, "", Detector::HomePath),
         (
             " { \"a\" : [ 1 , -2.5e3 , \"ok\" ] ,\n\t\"b\" : \"C:\\\\x\" } ",
-            "b",
+            "[key 1]",
             Detector::WindowsPath,
         ),
     ];
@@ -558,15 +558,15 @@ fn scan_json_scans_map_keys() {
     let cases: &[(&str, &str, Detector)] = &[
         (
             r#"{"languages":{"rust":3,"/home/ana/x":1}}"#,
-            "languages (key)",
+            "[key 0][key 1] (key)",
             Detector::UnixPath,
         ),
         (
             r#"{"a":[{"by_user":{"ana@example.com":1}}]}"#,
-            "a[0].by_user (key)",
+            "[key 0][0][key 0][key 0] (key)",
             Detector::Email,
         ),
-        (r#"{"192.168.0.1":true}"#, "(key)", Detector::Ipv4),
+        (r#"{"192.168.0.1":true}"#, "[key 0] (key)", Detector::Ipv4),
     ];
     for &(json, path, detector) in cases {
         let found = violation(json);
@@ -586,21 +586,33 @@ fn scan_json_scans_map_keys() {
 #[test]
 fn scan_json_unescapes_before_detecting() {
     let cases: &[(&str, &str, Detector)] = &[
-        (r#"{"p":"\/home\/ana\/x"}"#, "p", Detector::UnixPath),
-        (r#"{"m":"ana\u0040example.com"}"#, "m", Detector::Email),
-        (r#"{"w":"C:\\Users\\ana"}"#, "w", Detector::WindowsPath),
-        (r#"{"q":"say \"\/etc\/passwd\""}"#, "q", Detector::UnixPath),
+        (r#"{"p":"\/home\/ana\/x"}"#, "[key 0]", Detector::UnixPath),
+        (
+            r#"{"m":"ana\u0040example.com"}"#,
+            "[key 0]",
+            Detector::Email,
+        ),
+        (
+            r#"{"w":"C:\\Users\\ana"}"#,
+            "[key 0]",
+            Detector::WindowsPath,
+        ),
+        (
+            r#"{"q":"say \"\/etc\/passwd\""}"#,
+            "[key 0]",
+            Detector::UnixPath,
+        ),
         (
             r#"{"k":{"\u007e\/notes":1}}"#,
-            "k (key)",
+            "[key 0][key 0] (key)",
             Detector::HomePath,
         ),
         (
             r#"{"s":"\ud83c\udf89 ana\u0040example.com"}"#,
-            "s",
+            "[key 0]",
             Detector::Email,
         ),
-        (r#"{"t":"line\n\/x\/y"}"#, "t", Detector::UnixPath),
+        (r#"{"t":"line\n\/x\/y"}"#, "[key 0]", Detector::UnixPath),
     ];
     for &(json, path, detector) in cases {
         let found = violation(json);
@@ -610,10 +622,10 @@ fn scan_json_unescapes_before_detecting() {
             "{json}"
         );
     }
-    // Escaped keys on the path are written unescaped.
+    // Keys on the path, escaped or not, are written by position.
     assert_eq!(
-        violation(r#"{"caf\u00e9":{"a\"b":["\/x\/y"]}}"#).path,
-        "café.a\"b[0]"
+        violation(r#"{"n":1,"caf\u00e9":{"a\"b":["\/x\/y"]}}"#).path,
+        "[key 1][key 0][0]"
     );
     // Escapes that decode to clean text pass.
     assert_eq!(
@@ -646,15 +658,62 @@ fn violations_never_include_the_value() {
     let found = violation(r#"{"timing":{"x":"/home/ana/x"}}"#);
     assert_eq!(
         found.to_string(),
-        "field `timing.x`: looks like an absolute path (unix_path)"
+        "field `[key 0][key 0]`: looks like an absolute path (unix_path)"
     );
     assert_eq!(
         violation(r#"{"m":{"ana@example.com":1}}"#).to_string(),
-        "field `m (key)`: looks like an e-mail address (email)"
+        "field `[key 0][key 0] (key)`: looks like an e-mail address (email)"
     );
     assert_eq!(
         violation(r#""10.1.2.3""#).to_string(),
         "the top-level value: looks like an IPv4 address (ipv4)"
+    );
+}
+
+/// A key that passes the detectors can still be personal (a host name, a
+/// user name, a file name): no key is written on a violation's path,
+/// wherever it is, so none reaches a log.
+#[test]
+fn planted_keys_never_appear_in_violations() {
+    let planted = [
+        "ana-laptop.local",
+        "ana",
+        "build-server-07",
+        "Ana López",
+        "secret-project",
+        "notes.md",
+        "東京",
+    ];
+    for key in planted {
+        let k = serde_json::to_string(key).unwrap();
+        for json in [
+            // On the path to a value.
+            format!(r#"{{"by_host":{{{k}:{{"path":"/home/x/y"}}}}}}"#),
+            // At the top level.
+            format!(r#"{{{k}:["/home/x/y"]}}"#),
+            // Beside a flagged key.
+            format!(r#"{{"by_user":{{{k}:1,"ana@example.com":2}}}}"#),
+            // Above a flagged key.
+            format!(r#"{{"m":{{{k}:{{"10.0.0.1":1}}}}}}"#),
+        ] {
+            let value: Value = serde_json::from_str(&json).unwrap();
+            let found: Vec<Violation> = scan_value(&value)
+                .into_iter()
+                .chain(scan_json(json.as_bytes()).err())
+                .collect();
+            assert!(!found.is_empty(), "{json}");
+            for violation in found {
+                let shown = format!("{violation} {violation:?}");
+                assert!(!shown.contains(key), "{json}: {shown}");
+                for field in ["by_host", "by_user", "m."] {
+                    assert!(!shown.contains(field), "{json}: {shown}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        violation(r#"{"by_host":{"ana-laptop.local":{"path":"/home/x/y"}}}"#).to_string(),
+        "field `[key 0][key 0][key 0]`: looks like an absolute path (unix_path)"
     );
 }
 
@@ -665,7 +724,7 @@ fn scan_json_fails_closed_on_malformed_input() {
         (b"   ", ""),
         (b"{", ""),
         (b"{\"a\"", ""),
-        (b"{\"a\":}", "a"),
+        (b"{\"a\":}", "[key 0]"),
         (b"{\"a\":1,}", ""),
         (b"{\"a\":1 \"b\":2}", ""),
         (b"{a:1}", ""),
@@ -673,25 +732,25 @@ fn scan_json_fails_closed_on_malformed_input() {
         // so the place is the array's.
         (b"[1,]", ""),
         (b"[1 2]", ""),
-        (b"{\"a\":[1,{\"b\":tru}]}", "a[1].b"),
-        (b"{\"a\":nul}", "a"),
+        (b"{\"a\":[1,{\"b\":tru}]}", "[key 0][1][key 0]"),
+        (b"{\"a\":nul}", "[key 0]"),
         // It refuses a leading zero while it reads the number: the value's.
-        (b"{\"a\":01}", "a"),
-        (b"{\"a\":1.}", "a"),
-        (b"{\"a\":1e}", "a"),
-        (b"{\"a\":-}", "a"),
-        (b"{\"a\":+1}", "a"),
-        (b"{\"a\":\"x}", "a"),
-        (b"{\"a\":\"\\x\"}", "a"),
-        (b"{\"a\":\"\\u12\"}", "a"),
-        (b"{\"a\":\"\\ud800\"}", "a"),
-        (b"{\"a\":\"\\udc00\"}", "a"),
-        (b"{\"a\":\"\\ud800\\u0041\"}", "a"),
-        (b"{\"a\":\"tab\there\"}", "a"),
-        (b"{\"a\":\"\xff\"}", "a"),
-        (b"{\"a\":\"\\u0041\xc3\"}", "a"),
-        (b"{\"\xc3\":1}", "(key)"),
-        (b"{\"m\":{\"\\q\":1}}", "m (key)"),
+        (b"{\"a\":01}", "[key 0]"),
+        (b"{\"a\":1.}", "[key 0]"),
+        (b"{\"a\":1e}", "[key 0]"),
+        (b"{\"a\":-}", "[key 0]"),
+        (b"{\"a\":+1}", "[key 0]"),
+        (b"{\"a\":\"x}", "[key 0]"),
+        (b"{\"a\":\"\\x\"}", "[key 0]"),
+        (b"{\"a\":\"\\u12\"}", "[key 0]"),
+        (b"{\"a\":\"\\ud800\"}", "[key 0]"),
+        (b"{\"a\":\"\\udc00\"}", "[key 0]"),
+        (b"{\"a\":\"\\ud800\\u0041\"}", "[key 0]"),
+        (b"{\"a\":\"tab\there\"}", "[key 0]"),
+        (b"{\"a\":\"\xff\"}", "[key 0]"),
+        (b"{\"a\":\"\\u0041\xc3\"}", "[key 0]"),
+        (b"{\"\xc3\":1}", "[key 0] (key)"),
+        (b"{\"m\":{\"\\q\":1}}", "[key 0][key 0] (key)"),
         (b"{} {}", ""),
         (b"{}x", ""),
         (b"\xef\xbb\xbf{}", ""),
@@ -715,7 +774,7 @@ fn scan_json_fails_closed_on_malformed_input() {
     }
     assert_eq!(
         violation("{\"a\":\"\\ud800\"}").to_string(),
-        "field `a`: is not well-formed JSON (malformed_json)"
+        "field `[key 0]`: is not well-formed JSON (malformed_json)"
     );
 }
 
@@ -784,7 +843,7 @@ fn guards_a_filtered_event() {
     let json = serde_json::to_vec(&event.telemetry_view(&anonymizer)).unwrap();
     assert_eq!(
         violation_of(&json),
-        ("label".to_owned(), Detector::UnixPath)
+        ("[key 0]".to_owned(), Detector::UnixPath)
     );
 
     event.label = "ok".to_owned();
@@ -792,7 +851,7 @@ fn guards_a_filtered_event() {
     let json = serde_json::to_vec(&event.telemetry_view(&anonymizer)).unwrap();
     assert_eq!(
         violation_of(&json),
-        ("languages (key)".to_owned(), Detector::Email)
+        ("[key 2][key 0] (key)".to_owned(), Detector::Email)
     );
 }
 
@@ -850,13 +909,13 @@ fn scan_value_reports_every_violation() {
         .map(|v| (v.path, v.detector))
         .collect();
     let expected = [
-        ("(key)", Detector::Email),
-        ("*", Detector::UnixPath),
-        ("hosts (key)", Detector::Ipv4),
-        ("hosts.*.note", Detector::Email),
-        ("hosts.web", Detector::Ipv6),
-        ("paths[0]", Detector::UnixPath),
-        ("paths[2]", Detector::HomePath),
+        ("[key 0] (key)", Detector::Email),
+        ("[key 0]", Detector::UnixPath),
+        ("[key 2][key 0] (key)", Detector::Ipv4),
+        ("[key 2][key 0][key 0]", Detector::Email),
+        ("[key 2][key 1]", Detector::Ipv6),
+        ("[key 3][0]", Detector::UnixPath),
+        ("[key 3][2]", Detector::HomePath),
     ];
     let expected: Vec<(String, Detector)> =
         expected.iter().map(|&(p, d)| (p.to_owned(), d)).collect();
@@ -984,11 +1043,15 @@ proptest! {
         );
     }
 
-    /// A violation never shows the value it found.
+    /// A violation never shows the value it found, nor a key on its path.
     #[test]
     fn violations_hide_the_value(value in tricky_string()) {
         let needle = format!("{value}\u{1}marker");
-        let payload = json!({"field": needle, "map": {needle.clone(): 1}});
+        let payload = json!({
+            "field": needle,
+            "map": {needle.clone(): 1},
+            "above": {needle.clone(): {"x": "/home/ana/x"}},
+        });
         let bytes = serde_json::to_vec(&payload).unwrap();
         for found in scan_value(&payload).into_iter().chain(scan_json(&bytes).err()) {
             prop_assert!(!found.to_string().contains("marker"));

@@ -1,8 +1,8 @@
 //! The fail-closed PII guard: detectors for values that look personal or
 //! secret, run on every string value **and every object key** of a filtered
 //! payload before the event is queued. A hit drops the event; the
-//! [`Violation`] names the field, never the value, so that it can be logged
-//! and counted.
+//! [`Violation`] says where the field is, by position, never its key nor
+//! its value, so that it can be logged and counted.
 //!
 //! The same detectors serve the audit of committed JSON snapshots
 //! (`cargo xtask audit`): [`scan_json`] parses serialized bytes with
@@ -19,7 +19,7 @@
 //!
 //! let payload = br#"{"languages":{"rust":3,"C:\\Users\\ana":1}}"#;
 //! let violation = guard::scan_json(payload).unwrap_err();
-//! assert_eq!(violation.to_string(), "field `languages (key)`: looks like a Windows path (windows_path)");
+//! assert_eq!(violation.to_string(), "field `[key 0][key 1] (key)`: looks like a Windows path (windows_path)");
 //! ```
 //!
 //! # What is flagged
@@ -336,25 +336,34 @@ pub fn detect(text: &str) -> Option<Detector> {
     detectors::detect(text)
 }
 
-/// A field of a payload on which a [`Detector`] fired. It names the field,
-/// never the value, so it can be logged.
+/// A field of a payload on which a [`Detector`] fired. It says where the
+/// field is, never what it holds, so it can be logged.
 ///
-/// `path` joins object keys from the root with `.`, writes array indices as
-/// `[i]` (`results[2].name`), and for a hit on an object key is the object's
-/// path followed by ` (key)` (`languages (key)`; `(key)` for a key of the
-/// top-level object). Keys on the path have passed the detectors themselves;
-/// [`scan_value`] writes a flagged key that it looks beneath as `*`. The path
-/// is empty for a top-level value that is not an object.
+/// `path` goes from the root and writes each object member by its position
+/// among the members of its object, as serialized (`[key 2]`), and each
+/// array element by its index (`[2]`): `[key 3][key 0]` is the first member
+/// of the object that is the fourth member of the payload, `[key 1][2]` the
+/// third element of the array that is its second. **No key is ever
+/// written**, not even one that passed the detectors: a map key is data as
+/// much as a value is (a host name, a user name, a file name), and the
+/// guard cannot tell a map from a struct. For a derived event the position
+/// names the field: members are serialized in the order `T::SCHEMA` lists
+/// the fields, less those that write no key (`forbidden`).
+///
+/// A hit on an object key is that member's path followed by ` (key)`
+/// (`[key 2][key 0] (key)`). The path is empty for a top-level value that
+/// is not an object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Violation {
-    /// The field: `timing.p95_response_ms`, `tags[0]`, `languages (key)`.
+    /// Where the field is: `[key 4][key 1]`, `[key 2][0]`,
+    /// `[key 3][key 0] (key)`.
     pub path: String,
     /// What was detected.
     pub detector: Detector,
 }
 
 impl fmt::Display for Violation {
-    /// `` field `timing.x`: looks like an absolute path (unix_path) ``.
+    /// `` field `[key 1][key 0]`: looks like an absolute path (unix_path) ``.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
             f.write_str("the top-level value")?;
@@ -384,15 +393,15 @@ impl std::error::Error for Violation {}
 /// });
 /// let found: Vec<String> = scan_value(&payload).iter().map(ToString::to_string).collect();
 /// assert_eq!(found, [
-///     "field `by_host (key)`: looks like an IPv4 address (ipv4)",
-///     "field `by_host.*`: looks like a path in a home directory (home_path)",
-///     "field `notes[1]`: looks like an e-mail address (email)",
+///     "field `[key 0][key 0] (key)`: looks like an IPv4 address (ipv4)",
+///     "field `[key 0][key 0]`: looks like a path in a home directory (home_path)",
+///     "field `[key 2][1]`: looks like an e-mail address (email)",
 /// ]);
 /// ```
 #[must_use]
 pub fn scan_value(value: &Value) -> Vec<Violation> {
     enum Frame<'v> {
-        Object(serde_json::map::Iter<'v>),
+        Object(std::iter::Enumerate<serde_json::map::Iter<'v>>),
         Array(std::iter::Enumerate<std::slice::Iter<'v, Value>>),
     }
 
@@ -411,7 +420,9 @@ pub fn scan_value(value: &Value) -> Vec<Violation> {
                     });
                 }
             }
-            Some(Value::Object(map)) => stack.push((Frame::Object(map.iter()), path.len())),
+            Some(Value::Object(map)) => {
+                stack.push((Frame::Object(map.iter().enumerate()), path.len()));
+            }
             Some(Value::Array(items)) => {
                 stack.push((Frame::Array(items.iter().enumerate()), path.len()));
             }
@@ -423,15 +434,13 @@ pub fn scan_value(value: &Value) -> Vec<Violation> {
         path.truncate(*base);
         match frame {
             Frame::Object(members) => {
-                if let Some((key, member)) = members.next() {
+                if let Some((position, (key, member))) = members.next() {
+                    push_key(&mut path, position);
                     if let Some(detector) = detect(key) {
                         violations.push(Violation {
                             path: key_path(&path),
                             detector,
                         });
-                        push_key(&mut path, "*");
-                    } else {
-                        push_key(&mut path, key);
                     }
                     next = Some(member);
                 } else {
@@ -451,19 +460,11 @@ pub fn scan_value(value: &Value) -> Vec<Violation> {
     violations
 }
 
-/// Appends `.key` (or `key` at the root), writing control characters escaped
-/// so that a path stays on one log line.
-fn push_key(path: &mut String, key: &str) {
-    if !path.is_empty() {
-        path.push('.');
-    }
-    for c in key.chars() {
-        if c.is_control() {
-            path.extend(c.escape_default());
-        } else {
-            path.push(c);
-        }
-    }
+/// Appends the member at `position` of an object: `[key 2]`. The key itself
+/// is never written.
+fn push_key(path: &mut String, position: usize) {
+    // Writing to a String cannot fail.
+    let _ = write!(path, "[key {position}]");
 }
 
 fn push_index(path: &mut String, index: usize) {
@@ -471,11 +472,7 @@ fn push_index(path: &mut String, index: usize) {
     let _ = write!(path, "[{index}]");
 }
 
-/// The path reported for a hit on a key of the object at `object_path`.
-fn key_path(object_path: &str) -> String {
-    if object_path.is_empty() {
-        "(key)".to_owned()
-    } else {
-        format!("{object_path} (key)")
-    }
+/// The path reported for a hit on the key of the member at `member_path`.
+fn key_path(member_path: &str) -> String {
+    format!("{member_path} (key)")
 }
