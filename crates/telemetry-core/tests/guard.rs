@@ -116,6 +116,18 @@ const TRUE_POSITIVES: &[(&str, Detector)] = &[
     ("地址：2001:db8::1", Detector::Ipv6),
     ("接続先2001:db8::1です", Detector::Ipv6),
     ("주소fe80::1에", Detector::Ipv6),
+    // MAC addresses.
+    ("00:1a:2b:3c:4d:5e", Detector::MacAddress),
+    ("00-1A-2B-3C-4D-5E", Detector::MacAddress),
+    ("aa:bb:cc:dd:ee:ff", Detector::MacAddress),
+    ("ab-cd-ef-ab-cd-ef", Detector::MacAddress),
+    (
+        "ether 08:00:27:4e:66:a1  txqueuelen 1000",
+        Detector::MacAddress,
+    ),
+    ("device=3C:22:FB:12:AB:9F", Detector::MacAddress),
+    ("‘f0:18:98:aa:bb:cc’", Detector::MacAddress),
+    ("MAC地址：00:1A:2B:3C:4D:5E", Detector::MacAddress),
     // URLs with credentials or tokens.
     (
         "https://user:hunter2@example.com/x",
@@ -284,10 +296,22 @@ const LOOK_ALIKES: &[&str] = &[
     "Vec::<u8>::new",
     "dead::beef",
     "::",
-    "aa:bb:cc:dd:ee:ff",
     "ratio 16:9",
     "error: not found",
     "key: value",
+    // Not MAC addresses.
+    "12:34:56:78",
+    "aa:bb:cc:dd:ee",
+    "aa:bb:cc:dd:ee:ff:00",
+    "aa:bb-cc:dd-ee:ff",
+    "0a:1b:2c:3d:4e:5g",
+    "00:00:00:00:00:00",
+    "ff:ff:ff:ff:ff:ff",
+    "12-34-56-78-90",
+    "2026-01-23 12:34:56",
+    "a1b2c3d4e5f6",
+    "cafe-babe-dead-beef",
+    "x86_64-unknown-linux-gnu-v2",
     // @ and ~ and ?.
     "@types/node",
     "@ana",
@@ -496,6 +520,7 @@ fn detector_names_are_stable_snake_case() {
             "secret_prefix",
             "ipv4",
             "ipv6",
+            "mac_address",
             "high_entropy",
             "malformed_json",
         ]

@@ -40,7 +40,8 @@
 //! | [`jwt`](Detector::Jwt) | `eyJhbGciOi….eyJzdWIi….sig`, unsigned `eyJ….eyJ….` | `eyJ` alone, `eyJhbGciOi` without dots |
 //! | [`secret_prefix`](Detector::SecretPrefix) | `sk-proj-4f9Xk2Lq…`, `ghp_…`, `phc_…`, `AKIAIOSFODNN7EXAMPLE`, `xoxb-1234-…` | `sk-learn`, `sk-learn-pipeline`, `xox`, `hf_hub` |
 //! | [`ipv4`](Detector::Ipv4) | `192.168.1.20`, `10.0.0.1:8080`, `host=127.0.0.1`, `«10.0.0.1»`, `10.0.0.1에서` | `1.2.3`, `v1.2.3.4`, `версия1.2.3.4`, `1.2.3.4.5`, `256.1.1.1`, `0.75` |
-//! | [`ipv6`](Detector::Ipv6) | `::1`, `fe80::1%eth0`, `2001:db8::8a2e:370:7334`, `[::1]:443` | `12:34:56`, `2026-01-23T12:34:56Z`, `std::fmt`, `::`, `aa:bb:cc:dd:ee:ff` |
+//! | [`ipv6`](Detector::Ipv6) | `::1`, `fe80::1%eth0`, `2001:db8::8a2e:370:7334`, `[::1]:443` | `12:34:56`, `2026-01-23T12:34:56Z`, `std::fmt`, `::`, `aa:bb:cc:dd:ee:ff` (a MAC address) |
+//! | [`mac_address`](Detector::MacAddress) | `00:1a:2b:3c:4d:5e`, `00-1A-2B-3C-4D-5E`, `ether 08:00:27:4e:66:a1` | `12:34:56:78`, five or seven pairs, `aa:bb-cc:dd-ee:ff`, `00:00:00:00:00:00`, `001a.2b3c.4d5e` |
 //! | [`high_entropy`](Detector::HighEntropy) | 32+ random-looking base64/hex characters: API keys, 40-hex SHA-1s, base64 blobs | our 32-hex digests, UUIDs, RFC 3339 times, long identifiers and model ids |
 //!
 //! [`MalformedJson`](Detector::MalformedJson) is reported by [`scan_json`]
@@ -89,6 +90,13 @@
 //!   and no `::`; in `2026-01-23T12:34:56Z` the `T` touches the time; Rust
 //!   paths (`std::fmt`, `f32::EPSILON`) touch letters; `dead::beef` has no
 //!   digit. `::` alone (the unspecified address) passes; `1::2` is flagged.
+//! - **MAC addresses** are six pairs of hex digits joined by one of `:` or
+//!   `-`, standing alone. Nothing else a payload carries has that shape
+//!   (times have three parts; IPv6 has `::` or eight groups), so the cost is
+//!   a six-byte hex dump written the same way (`de:ad:be:ef:00:01`), which
+//!   is dropped. The null and broadcast addresses pass. Cisco's dotted form
+//!   (`001a.2b3c.4d5e`) and twelve bare hex digits pass: a false negative,
+//!   since twelve hex digits are as often a short digest or an id.
 //! - **Secret prefixes** are case-sensitive and need at least 8 token
 //!   characters after the prefix (`[A-Za-z0-9_-]`), with a digit or both
 //!   letter cases, so `sk-learn`, `sk-learn-pipeline`, `hf_hub` and `xox`
@@ -122,8 +130,8 @@
 //! made of short words with few vowels
 //! (`LoadTlsCertForHttpServerOnPort8443`).
 //! Known false negatives: relative
-//! paths, plain URLs, user names and host names on their own, MAC addresses,
-//! phone numbers and postal addresses, IPv4 written with dashes
+//! paths, plain URLs, user names and host names on their own, MAC addresses
+//! in dotted form or without separators, phone numbers and postal addresses, IPv4 written with dashes
 //! (`ip-10-0-0-1`), secrets shorter than 32 characters without a known
 //! prefix, random tokens drawn from one letter case without digits, and
 //! anything the detectors were not written for. Nothing here replaces
@@ -134,9 +142,9 @@
 //! The guard runs on the application's thread for every captured event, so
 //! every detector is a linear scan over bytes. [`detect`] first makes one
 //! pass to see which trigger characters are present (`/ \ ~ @ . : ? & # ;
-//! =`, digits, uppercase letters), then runs only the detectors those and
-//! the string's length allow; a label such as `"dot_product"` costs that one
-//! pass. [`scan_json`] drives `serde_json`'s parser with a visitor, so that
+//! =`, digits, uppercase letters, and `-` or `_` in a string long enough for
+//! a MAC address), then runs only the detectors those and the string's
+//! length allow; a label such as `"dot_product"` costs that one pass. [`scan_json`] drives `serde_json`'s parser with a visitor, so that
 //! it validates and scans in one walk: it borrows every string that holds
 //! no escape, allocates nothing for a clean payload beyond what `serde_json`
 //! needs to unescape, and builds the violation's path only on a hit. A
@@ -233,6 +241,11 @@ pub enum Detector {
     /// or more colons, a decimal digit, and eight
     /// groups of 1 to 4 hex digits or at most seven around a single `::`.
     Ipv6,
+    /// A MAC address: six pairs of hex digits joined by `:` or by `-`, the
+    /// same throughout, not touching a word, a seventh pair or an IPv6
+    /// group. The null and broadcast addresses (`00:00:00:00:00:00`,
+    /// `ff:ff:ff:ff:ff:ff`) name no device and pass.
+    MacAddress,
     /// A random-looking token: a run of 32 or more characters from
     /// `[A-Za-z0-9+/_-]` that is not exactly a keyed digest (32 lowercase
     /// hex digits) nor a UUID (8-4-4-4-12 hex), and whose Shannon entropy is
@@ -273,6 +286,7 @@ impl Detector {
         Self::SecretPrefix,
         Self::Ipv4,
         Self::Ipv6,
+        Self::MacAddress,
         Self::HighEntropy,
         Self::MalformedJson,
     ];
@@ -290,6 +304,7 @@ impl Detector {
             Self::SecretPrefix => "secret_prefix",
             Self::Ipv4 => "ipv4",
             Self::Ipv6 => "ipv6",
+            Self::MacAddress => "mac_address",
             Self::HighEntropy => "high_entropy",
             Self::MalformedJson => "malformed_json",
         }
@@ -309,6 +324,7 @@ impl Detector {
             Self::SecretPrefix => "looks like an API key or access token",
             Self::Ipv4 => "looks like an IPv4 address",
             Self::Ipv6 => "looks like an IPv6 address",
+            Self::MacAddress => "looks like a MAC address",
             Self::HighEntropy => "looks like a random secret token",
             Self::MalformedJson => "is not well-formed JSON",
         }

@@ -5,7 +5,7 @@
 //! - [`paths`]: Unix, Windows and home-directory paths;
 //! - [`url`]: URLs with user info or a credential parameter;
 //! - [`email`]: e-mail addresses;
-//! - [`network`]: IPv4 and IPv6 addresses;
+//! - [`network`]: IPv4, IPv6 and MAC addresses;
 //! - [`secrets`]: known API key prefixes and JSON Web Tokens;
 //! - [`entropy`]: random-looking tokens, and the digests and UUIDs that pass;
 //! - [`bytes`]: what they share: what counts as part of a word (the boundary
@@ -89,8 +89,12 @@ fn classify(s: &[u8]) -> u16 {
 pub(super) fn detect(text: &str) -> Option<Detector> {
     let seen = classify(text.as_bytes());
     // Most keys and labels (`dot_product`, `gpu`): no byte any detector
-    // needs, and too short for the entropy detector.
-    if seen & TRIGGERS == 0 && text.len() < entropy::MIN_RUN {
+    // needs, and too short for the entropy detector, or for a MAC address
+    // of lowercase letters and dashes (`ab-cd-ef-ab-cd-ef`).
+    let len = text.len();
+    if seen & TRIGGERS == 0
+        && (len < network::MAC_LEN || (seen & JOINER == 0 && len < entropy::MIN_RUN))
+    {
         return None;
     }
     detect_slow(text, seen)
@@ -136,6 +140,9 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
     }
     if has(COLON | DIGIT) && len >= network::MIN_IPV6_LEN && network::ipv6(s) {
         return Some(Detector::Ipv6);
+    }
+    if seen & (COLON | JOINER) != 0 && len >= network::MAC_LEN && network::mac_address(s) {
+        return Some(Detector::MacAddress);
     }
     if len >= entropy::MIN_RUN && entropy::high_entropy(text) {
         return Some(Detector::HighEntropy);
