@@ -39,6 +39,8 @@
 //! | [`home_path`](Detector::HomePath) | `~/notes`, `~ana/x`, `~ana/` | `~`, `~/`, `~5 min`, `~2/3` |
 //! | [`jwt`](Detector::Jwt) | `eyJhbGciOi….eyJzdWIi….sig`, unsigned `eyJ….eyJ….` | `eyJ` alone, `eyJhbGciOi` without dots |
 //! | [`secret_prefix`](Detector::SecretPrefix) | `sk-proj-4f9Xk2Lq…`, `ghp_…`, `phc_…`, `AKIAIOSFODNN7EXAMPLE`, `xoxb-1234-…` | `sk-learn`, `sk-learn-pipeline`, `xox`, `hf_hub` |
+//! | [`credit_card`](Detector::CreditCard) | `4111111111111111`, `4111 1111 1111 1111`, `5555-5555-5555-4444`, `3782 822463 10005` | `1706012345678` (a time in ms), ISBNs, IMEIs, `+4915112345678`, `0.4111111111111111`, `ORD-4111111111111111`, `4111111111111112` (Luhn fails) |
+//! | [`iban`](Detector::Iban) | `DE89370400440532013000`, `DE89 3704 0044 0532 0130 00`, `gb82west12345698765432` | `DE89370400440532013001` (check fails), `XX89…` (no such country), a length not the country's |
 //! | [`ipv4`](Detector::Ipv4) | `192.168.1.20`, `10.0.0.1:8080`, `host=127.0.0.1`, `«10.0.0.1»`, `10.0.0.1에서` | `1.2.3`, `v1.2.3.4`, `версия1.2.3.4`, `1.2.3.4.5`, `256.1.1.1`, `0.75` |
 //! | [`ipv6`](Detector::Ipv6) | `::1`, `fe80::1%eth0`, `2001:db8::8a2e:370:7334`, `[::1]:443` | `12:34:56`, `2026-01-23T12:34:56Z`, `std::fmt`, `::`, `aa:bb:cc:dd:ee:ff` (a MAC address) |
 //! | [`mac_address`](Detector::MacAddress) | `00:1a:2b:3c:4d:5e`, `00-1A-2B-3C-4D-5E`, `ether 08:00:27:4e:66:a1` | `12:34:56:78`, five or seven pairs, `aa:bb-cc:dd-ee:ff`, `00:00:00:00:00:00`, `001a.2b3c.4d5e` |
@@ -102,6 +104,26 @@
 //!   letter cases, so `sk-learn`, `sk-learn-pipeline`, `hf_hub` and `xox`
 //!   pass while real keys (random base62) fire; AWS key ids need `AKIA` or
 //!   `ASIA` and 16 uppercase letters or digits.
+//! - **Card numbers** need a network's prefix, one of its lengths and the
+//!   Luhn check. One number in ten passes the Luhn check, so the rest of the
+//!   rule keeps look-alikes out: times in milliseconds, microseconds and
+//!   nanoseconds start with `1` until 2286, which no network uses; ISBNs
+//!   start with `978` or `979`; IMEIs (15 digits, Luhn-valid, often `35…`
+//!   or `49…`) have no network's length; a number after `+` is a phone
+//!   number; one touching a letter, `-`, `.` or `,` is part of something
+//!   else (`ORD-4111…`, `0.4111…`, a hex digest); groups other than fours,
+//!   4-6-5 and 4-6-4 are counts or phone numbers (`1 234 567 890 123`). The
+//!   cost: an order or account number, or a phone number written without
+//!   `+` (`4915112345678`), that starts as a card does and has a card's
+//!   length is dropped one time in ten. Cards written with other
+//!   separators (`.`, `/`) or groupings, or glued to more digits, pass.
+//! - **IBANs** need a country that issues them, that country's length and
+//!   the mod-97 check, which a string of the right shape passes one time in
+//!   97; and little else has that shape (two letters, two digits, 11 to 30
+//!   letters and digits, standing alone). The cost: a code of that shape
+//!   (a product code, a reference) that names a country with its length is
+//!   dropped one time in 97. IBANs grouped other than in fours, and
+//!   national account numbers without the country code, pass.
 //! - **Digests and ids.** Exactly 32 lowercase hex digits is what
 //!   [`HashDigest`](crate::HashDigest) writes, so it passes, whatever it is:
 //!   a 32-hex API key from another service is a false negative. UUIDs
@@ -123,19 +145,21 @@
 //! leaks a value; the rules lean towards dropping. Known false positives: API
 //! routes and regexes that look like paths (`/api/v1/users`, `/foo/i`,
 //! `\d+\s+`), four-part versions at the start of a string (`1.2.3.4`),
-//! slices like `1::2`, Debug-escaped text starting with `\n…\n…`,
-//! `?key=…` parameters that are not secrets, lists that switch from a script
-//! written without spaces to Latin around slashes (`中文/English/日本語`),
-//! and identifiers of 32 or more letters and digits, with no separator,
-//! made of short words with few vowels
-//! (`LoadTlsCertForHttpServerOnPort8443`).
-//! Known false negatives: relative
-//! paths, plain URLs, user names and host names on their own, MAC addresses
-//! in dotted form or without separators, phone numbers and postal addresses, IPv4 written with dashes
-//! (`ip-10-0-0-1`), secrets shorter than 32 characters without a known
-//! prefix, random tokens drawn from one letter case without digits, and
-//! anything the detectors were not written for. Nothing here replaces
-//! choosing the right conversion for a field.
+//! slices like `1::2`, Debug-escaped text starting with `\n…\n…`, `?key=…`
+//! parameters that are not secrets, lists that switch from a script written
+//! without spaces to Latin around slashes (`中文/English/日本語`),
+//! identifiers of 32 or more letters and digits, with no separator, made of
+//! short words with few vowels (`LoadTlsCertForHttpServerOnPort8443`), a
+//! six-byte hex dump written as a MAC address, one in ten numbers that start
+//! and are as long as a card number, and one in 97 codes shaped like an
+//! IBAN. Known false negatives: relative paths, plain URLs, user names and
+//! host names on their own, MAC addresses in dotted form or without
+//! separators, card numbers and IBANs in other groupings, phone numbers and
+//! postal addresses, IPv4 written with dashes (`ip-10-0-0-1`), secrets
+//! shorter than 32 characters without a known prefix, random tokens drawn
+//! from one letter case without digits, and anything the detectors were not
+//! written for. Nothing here replaces choosing the right conversion for a
+//! field.
 //!
 //! # Cost
 //!
@@ -231,6 +255,22 @@ pub enum Detector {
     /// (Google); and `AKIA`/`ASIA` with 16 uppercase letters or digits
     /// (AWS). Case-sensitive; the prefix must not follow a letter or digit.
     SecretPrefix,
+    /// A payment card number: 13 to 19 digits, in one run or in groups of
+    /// four (the last of 1 to 4) or 4-6-5 or 4-6-4, joined by single spaces
+    /// or single dashes; starting as a card network's numbers do, with one
+    /// of its lengths (Visa 4…: 13, 16 or 19; Mastercard 51–55…, 2221–2720…:
+    /// 16; American Express 34…, 37…: 15; JCB 35…: 16 to 19; Diners Club
+    /// 30…, 36…, 38…, 39…: 14 to 19; Maestro 50…, 56–59…, and Discover,
+    /// Maestro and the other networks of 6…: 13 to 19); passing the Luhn
+    /// check; not touching a word, nor a `+`, `-`, `.` or `,` that makes it
+    /// part of a larger number.
+    CreditCard,
+    /// An International Bank Account Number: a country code that issues
+    /// them, two check digits and the rest of that country's length (15 to
+    /// 34 letters and digits, either case), in one run or in groups of four
+    /// joined by single spaces, standing alone, and passing the mod-97 check
+    /// (ISO 7064).
+    Iban,
     /// An IPv4 address: four decimal parts of 1 to 3 digits, each at most
     /// 255, joined by `.`, not touching a word (a letter or digit of a
     /// script written with spaces, or `_`) or `.` before, nor a word or a
@@ -284,6 +324,8 @@ impl Detector {
         Self::HomePath,
         Self::Jwt,
         Self::SecretPrefix,
+        Self::CreditCard,
+        Self::Iban,
         Self::Ipv4,
         Self::Ipv6,
         Self::MacAddress,
@@ -302,6 +344,8 @@ impl Detector {
             Self::HomePath => "home_path",
             Self::Jwt => "jwt",
             Self::SecretPrefix => "secret_prefix",
+            Self::CreditCard => "credit_card",
+            Self::Iban => "iban",
             Self::Ipv4 => "ipv4",
             Self::Ipv6 => "ipv6",
             Self::MacAddress => "mac_address",
@@ -322,6 +366,8 @@ impl Detector {
             Self::HomePath => "looks like a path in a home directory",
             Self::Jwt => "looks like a JSON Web Token",
             Self::SecretPrefix => "looks like an API key or access token",
+            Self::CreditCard => "looks like a payment card number",
+            Self::Iban => "looks like a bank account number (IBAN)",
             Self::Ipv4 => "looks like an IPv4 address",
             Self::Ipv6 => "looks like an IPv6 address",
             Self::MacAddress => "looks like a MAC address",

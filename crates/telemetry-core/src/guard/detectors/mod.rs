@@ -7,6 +7,7 @@
 //! - [`email`]: e-mail addresses;
 //! - [`network`]: IPv4, IPv6 and MAC addresses;
 //! - [`secrets`]: known API key prefixes and JSON Web Tokens;
+//! - [`payment`]: card numbers and IBANs;
 //! - [`entropy`]: random-looking tokens, and the digests and UUIDs that pass;
 //! - [`bytes`]: what they share: what counts as part of a word (the boundary
 //!   every detector checks before and after a match), the base64url
@@ -22,6 +23,7 @@ mod email;
 mod entropy;
 mod network;
 mod paths;
+mod payment;
 mod secrets;
 mod url;
 
@@ -134,6 +136,12 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
     let secret_bytes = has(UPPER) || (has(JOINER) && has(DIGIT));
     if secret_bytes && len >= secrets::MIN_PREFIXED_LEN && secrets::secret_prefix(s) {
         return Some(Detector::SecretPrefix);
+    }
+    if has(DIGIT) && len >= payment::MIN_CARD_LEN && payment::credit_card(s) {
+        return Some(Detector::CreditCard);
+    }
+    if has(DIGIT) && len >= payment::MIN_IBAN_LEN && payment::iban(s) {
+        return Some(Detector::Iban);
     }
     if has(DOT | DIGIT) && len >= network::MIN_IPV4_LEN && network::ipv4(s) {
         return Some(Detector::Ipv4);
