@@ -186,6 +186,46 @@ const TRUE_POSITIVES: &[(&str, Detector)] = &[
         "redis://:p4ss@cache.internal:6379",
         Detector::UrlCredentials,
     ),
+    // Authorization headers.
+    ("Authorization: Bearer abc123", Detector::Authorization),
+    ("authorization: bearer x", Detector::Authorization),
+    (
+        "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+        Detector::Authorization,
+    ),
+    (
+        r#"{"Authorization": "Bearer tok"}"#,
+        Detector::Authorization,
+    ),
+    (
+        "Proxy-Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+        Detector::Authorization,
+    ),
+    ("HTTP_AUTHORIZATION=Bearer abc", Detector::Authorization),
+    (
+        "curl -H 'Authorization: Bearer abc.def-ghi' https://api.example.com",
+        Detector::Authorization,
+    ),
+    ("authorization bearer x", Detector::Authorization),
+    (
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.",
+        Detector::Authorization,
+    ),
+    // Password assignments.
+    ("password=hunter2", Detector::Password),
+    ("PASSWORD=hunter2", Detector::Password),
+    ("passwd: s3cret", Detector::Password),
+    ("pwd=abc", Detector::Password),
+    ("DB_PASSWORD=correct horse", Detector::Password),
+    ("--db-password=x", Detector::Password),
+    ("spring.datasource.password = changeme", Detector::Password),
+    (r#"{"password":"hunter2"}"#, Detector::Password),
+    ("password := \"x\"", Detector::Password),
+    ("mysql -u root --password='p@ss'", Detector::Password),
+    ("user=ana pwd=1234 host=db", Detector::Password),
+    ("Password: ********", Detector::Password),
+    ("‘password: x’", Detector::Password),
+    ("配置 password=abc", Detector::Password),
     // Known secret prefixes.
     (
         "phc_4Ah8cYtM1oQkZ2r3uVw5xY6z7A8b9C0d1E2f3G4h5I6",
@@ -391,6 +431,38 @@ const LOOK_ALIKES: &[&str] = &[
     "?sort_key=name",
     "?token=",
     "monkey=banana",
+    // Not credentials: no value, a placeholder, another scheme or word,
+    // names that only hold the word, comparisons and paths.
+    "Authorization: Bearer",
+    "Authorization: Bearer <token>",
+    "Authorization: Bearer ${TOKEN}",
+    "authorization: basic",
+    "WWW-Authenticate: Basic realm=\"api\"",
+    "grant_type=authorization_code",
+    "Bearer token",
+    "Basic auth",
+    "missing Authorization header",
+    "authorization failed: bearer token expired",
+    "preauthorization: basic x",
+    "password",
+    "password_reset_requested",
+    "passwordless_login=true",
+    "passwords: 3",
+    "password_length=12",
+    "min_password_len: 8",
+    "pwd_hash: d04b64e508b084d7952a0f23f1e4c705",
+    "password=",
+    "password: ",
+    "password=\"\"",
+    "password=&next=1",
+    "Password::new()",
+    "password == confirm",
+    "password != other",
+    "password => hash",
+    "forgot password?",
+    "reset your password.",
+    "passwd(5)",
+    "OLDPWD=x",
     // Secret-ish words.
     "sk-learn",
     "sk-learn-pipeline",
@@ -491,6 +563,65 @@ fn look_alikes_pass() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// What the detectors added for Sentry Relay's rules (`@creditcard`,
+/// `@iban`, `@mac`, `@password`, bearer tokens) must leave alone, even where
+/// an older detector fires (`1.2.3.4` is an IPv4 address).
+#[test]
+fn payment_mac_and_credential_detectors_leave_ids_times_and_versions_alone() {
+    let newer = [
+        Detector::CreditCard,
+        Detector::Iban,
+        Detector::MacAddress,
+        Detector::Password,
+        Detector::Authorization,
+    ];
+    let look_alikes = [
+        // Order numbers and ids.
+        "order 100000000000017",
+        "order #20260123000123",
+        "ORD-4111111111111111",
+        "INV-2026-000123",
+        "ticket 3000300130023004",
+        // Versions.
+        "1.2.3.4",
+        "v1.2.3.4",
+        "10.0.19045.1",
+        "2.6.32-754.el6.x86_64",
+        "5.15.0-1034-azure",
+        // Times.
+        "1706012345678",
+        "1706012345678901234",
+        "2026-01-23T12:34:56Z",
+        "2026-01-23T12:34:56.123456789+01:00",
+        "12:34:56",
+        "12:34:56:78",
+        "01:02:03.456",
+        // Dates.
+        "2026-01-23",
+        "20260123",
+        "23/01/2026",
+        // Our digests, UUIDs.
+        "d04b64e508b084d7952a0f23f1e4c705",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "0190f3b4-7c2e-7a8b-9f00-1234567890ab",
+        // Phone-like counts.
+        "1 234 567",
+        "1 234 567 890 123",
+        "1,234,567,890,123",
+        "+1 415 555 2671",
+        "+44 20 7946 0958",
+        "(415) 555-2671",
+        "events: 1234 5678 9012 3456 7",
+    ];
+    for text in look_alikes {
+        let found = detect(text);
+        assert!(
+            !found.is_some_and(|d| newer.contains(&d)),
+            "{text:?}: flagged as {found:?}"
+        );
+    }
+}
+
 #[test]
 fn keyed_digests_and_uuids_pass() {
     let anonymizer = Anonymizer::new(&HashKey::from_bytes([3; 32]));
@@ -577,6 +708,8 @@ fn detector_names_are_stable_snake_case() {
         names,
         [
             "url_credentials",
+            "authorization",
+            "password",
             "email",
             "windows_path",
             "unix_path",
@@ -980,6 +1113,11 @@ fn long_adversarial_strings_are_scanned_in_linear_time() {
         "\\\\a",
         "C:",
         "AKIA",
+        "password=",
+        "pwd:",
+        " =",
+        "authorization: ",
+        "Authorization: Bearer",
         "4111 ",
         "4-",
         "DE89 ",

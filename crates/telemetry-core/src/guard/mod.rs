@@ -33,6 +33,8 @@
 //! | detector | flags | passes |
 //! | --- | --- | --- |
 //! | [`url_credentials`](Detector::UrlCredentials) | `https://user:pw@host`, `?token=…`, `&api_key=…`, `#access_token=…` | `https://example.com/docs`, `?page=2` |
+//! | [`authorization`](Detector::Authorization) | `Authorization: Bearer abc123`, `authorization: basic dXNlcjpw…`, `HTTP_AUTHORIZATION=Bearer x` | `Authorization: Bearer <token>`, `WWW-Authenticate: Basic realm="x"`, `grant_type=authorization_code`, `Bearer token` |
+//! | [`password`](Detector::Password) | `password=hunter2`, `passwd: x`, `DB_PASSWORD=x`, `"pwd":"x"`, `--password='x'` | `password=`, `password_length=12`, `pwd_hash: d04b…`, `Password::new()`, `password == confirm`, `passwords: 3` |
 //! | [`email`](Detector::Email) | `ana@example.com`, `a.b+tag@mail.example.co.uk` | `@types/node`, `lodash@4.17.21`, `user@localhost` |
 //! | [`windows_path`](Detector::WindowsPath) | `C:\Users\ana`, `d:/data/x`, `\\server\share`, `\Users\ana` | `C:`, `C:\`, `%APPDATA%\x` |
 //! | [`unix_path`](Detector::UnixPath) | `/home/ana`, `/etc/passwd`, `/x/y`, `see /a/b`, `host:/srv/x`, `file:///etc/x`, `file://localhost/etc/x`, `‘/etc/x’`, `文件/home/x` | `/`, `/tmp`, `1/2`, `and/or`, `n/a`, `text/plain`, `org/model`, `./a/b`, `東京/大阪/名古屋`, `https://host/etc/x`, `file://localhost/tmp` |
@@ -130,6 +132,21 @@
 //!   (8-4-4-4-12 hex) pass. Other hex runs of 32+ digits (40-hex SHA-1s,
 //!   64-hex SHA-256s, uppercase hex) are flagged: an unkeyed hash of a path
 //!   is reversible by guessing.
+//! - **Authorization headers** are recognised by the header's name, not
+//!   by the credential's shape, so a bearer token of any length is caught
+//!   (the secret detectors need 8 characters after a known prefix, the
+//!   entropy detector 32). The cost: prose that puts a scheme and a word
+//!   after "authorization" (`authorization: basic auth is off`) is dropped.
+//!   A credential after `Bearer` without the header's name passes, unless
+//!   another detector sees it (`Bearer eyJ…` is a JWT).
+//! - **Passwords** are recognised by the key, and any value that is not
+//!   empty fires, since a password has no shape. The cost: settings named
+//!   like a password (`show_password=true`, `has_password: no`), masked
+//!   values (`password: ********`), templates (`password=${DB_PASSWORD}`)
+//!   and prose with a colon after the word (`invalid password: too short`)
+//!   are dropped. Keys that only hold the word (`password_length`,
+//!   `passwords`, `pwd_hash`), `password` alone and empty values pass, and
+//!   so do passwords under other names (`pass=`, `secret=` outside a URL).
 //! - **E-mail** needs a local part, `@`, and a domain of two or more labels
 //!   ending in a TLD of two or more letters: `git@github.com` is flagged
 //!   (it is an address), `user@localhost`, `@handle` and `pkg@1.2.3` pass.
@@ -151,12 +168,14 @@
 //! identifiers of 32 or more letters and digits, with no separator, made of
 //! short words with few vowels (`LoadTlsCertForHttpServerOnPort8443`), a
 //! six-byte hex dump written as a MAC address, one in ten numbers that start
-//! and are as long as a card number, and one in 97 codes shaped like an
-//! IBAN. Known false negatives: relative paths, plain URLs, user names and
-//! host names on their own, MAC addresses in dotted form or without
-//! separators, card numbers and IBANs in other groupings, phone numbers and
-//! postal addresses, IPv4 written with dashes (`ip-10-0-0-1`), secrets
-//! shorter than 32 characters without a known prefix, random tokens drawn
+//! and are as long as a card number, one in 97 codes shaped like an IBAN,
+//! settings named like a password, and prose with a word after `password:`
+//! or after `authorization:` and a scheme. Known false negatives: relative
+//! paths, plain URLs, user names and host names on their own, MAC addresses
+//! in dotted form or without separators, card numbers and IBANs in other
+//! groupings, phone numbers and postal addresses, IPv4 written with dashes
+//! (`ip-10-0-0-1`), secrets shorter than 32 characters without a known
+//! prefix or a name (`password=`, `Authorization:`), random tokens drawn
 //! from one letter case without digits, and anything the detectors were not
 //! written for. Nothing here replaces choosing the right conversion for a
 //! field.
@@ -166,9 +185,10 @@
 //! The guard runs on the application's thread for every captured event, so
 //! every detector is a linear scan over bytes. [`detect`] first makes one
 //! pass to see which trigger characters are present (`/ \ ~ @ . : ? & # ;
-//! =`, digits, uppercase letters, and `-` or `_` in a string long enough for
-//! a MAC address), then runs only the detectors those and the string's
-//! length allow; a label such as `"dot_product"` costs that one pass. [`scan_json`] drives `serde_json`'s parser with a visitor, so that
+//! =`, digits, uppercase letters, `z`, and `-` or `_` in a string long
+//! enough for a MAC address), then runs only the detectors those and the
+//! string's length allow; a label such as `"dot_product"` costs that one
+//! pass. [`scan_json`] drives `serde_json`'s parser with a visitor, so that
 //! it validates and scans in one walk: it borrows every string that holds
 //! no escape, allocates nothing for a clean payload beyond what `serde_json`
 //! needs to unescape, and builds the violation's path only on a hit. A
@@ -222,6 +242,20 @@ pub enum Detector {
     /// `X-Amz-Signature`, `client_secret`). The parameter must follow `?`,
     /// `&`, `#` or `;` and have a non-empty value.
     UrlCredentials,
+    /// The credentials of an HTTP `Authorization` header, of any length: a
+    /// word that ends in `authorization`, without regard to case
+    /// (`Authorization`, `Proxy-Authorization`, `HTTP_AUTHORIZATION`), one
+    /// or more of `:`, `=`, quotes and blanks, the scheme `Bearer` or
+    /// `Basic`, blanks and a credential character (`token68`: letters,
+    /// digits, `- . _ ~ + /`), so that `Authorization: Bearer <token>` and
+    /// `Bearer ${TOKEN}` pass.
+    Authorization,
+    /// A password assigned to a key: a key that is or ends (after `_`, `-`
+    /// or `.`) with `password`, `passwd` or `pwd`, without regard to case
+    /// (`DB_PASSWORD`, `--db-password`, `"pwd"`), then `=`, `:` or `:=`
+    /// (not `==`, `!=`, `=>`, `::`), and a value that is not empty,
+    /// whatever it is.
+    Password,
     /// An e-mail address: a local part, `@`, and a domain of two or more
     /// labels whose last is two or more letters.
     Email,
@@ -318,6 +352,8 @@ impl Detector {
     /// [`MalformedJson`](Self::MalformedJson) last.
     pub const ALL: &'static [Self] = &[
         Self::UrlCredentials,
+        Self::Authorization,
+        Self::Password,
         Self::Email,
         Self::WindowsPath,
         Self::UnixPath,
@@ -338,6 +374,8 @@ impl Detector {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::UrlCredentials => "url_credentials",
+            Self::Authorization => "authorization",
+            Self::Password => "password",
             Self::Email => "email",
             Self::WindowsPath => "windows_path",
             Self::UnixPath => "unix_path",
@@ -360,6 +398,8 @@ impl Detector {
     pub const fn description(self) -> &'static str {
         match self {
             Self::UrlCredentials => "looks like a URL with credentials or a token",
+            Self::Authorization => "looks like an Authorization header with credentials",
+            Self::Password => "looks like a password assignment",
             Self::Email => "looks like an e-mail address",
             Self::WindowsPath => "looks like a Windows path",
             Self::UnixPath => "looks like an absolute path",

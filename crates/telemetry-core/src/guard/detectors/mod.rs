@@ -4,6 +4,7 @@
 //!
 //! - [`paths`]: Unix, Windows and home-directory paths;
 //! - [`url`]: URLs with user info or a credential parameter;
+//! - [`credentials`]: `Authorization` headers and password assignments;
 //! - [`email`]: e-mail addresses;
 //! - [`network`]: IPv4, IPv6 and MAC addresses;
 //! - [`secrets`]: known API key prefixes and JSON Web Tokens;
@@ -19,6 +20,7 @@
 //! short label (`"rust"`, `"dot_product"`) costs that one pass.
 
 mod bytes;
+mod credentials;
 mod email;
 mod entropy;
 mod network;
@@ -45,9 +47,14 @@ const DIGIT: u16 = 1 << 8;
 const UPPER: u16 = 1 << 9;
 /// `_` and `-`, which every lowercase secret prefix holds.
 const JOINER: u16 = 1 << 10;
+/// `w` and `W`, which `password`, `passwd` and `pwd` hold.
+const LETTER_W: u16 = 1 << 11;
+/// `z` and `Z`, which `authorization` holds, and few other words do.
+const LETTER_Z: u16 = 1 << 12;
 
 /// Every class some detector needs besides length.
-const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
+const TRIGGERS: u16 =
+    SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER | LETTER_Z;
 
 /// The class of every byte.
 static CLASSES: [u16; 256] = classes();
@@ -68,8 +75,12 @@ const fn classes() -> [u16; 256] {
             b'?' | b'&' | b'#' | b';' => QUERY,
             b'=' => EQUALS,
             b'0'..=b'9' => DIGIT,
+            b'W' => UPPER | LETTER_W,
+            b'Z' => UPPER | LETTER_Z,
             b'A'..=b'Z' => UPPER,
             b'_' | b'-' => JOINER,
+            b'w' => LETTER_W,
+            b'z' => LETTER_Z,
             _ => 0,
         };
         b += 1;
@@ -115,6 +126,16 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
         || (has(QUERY | EQUALS) && url::secret_query(s))
     {
         return Some(Detector::UrlCredentials);
+    }
+    if has(LETTER_Z) && len >= credentials::MIN_AUTHORIZATION_LEN && credentials::authorization(s) {
+        return Some(Detector::Authorization);
+    }
+    if has(LETTER_W)
+        && seen & (EQUALS | COLON) != 0
+        && len >= credentials::MIN_PASSWORD_LEN
+        && credentials::password(s)
+    {
+        return Some(Detector::Password);
     }
     if has(AT | DOT) && email::email(s) {
         return Some(Detector::Email);
