@@ -2,15 +2,15 @@
 //! detectors on every string value and object key, without building a value.
 //!
 //! The visitor is a [`DeserializeSeed`] per value: it carries the value's
-//! place in the document as a chain of stack frames ([`Path`]), which is
-//! rendered into a string only when something is reported. A hit, or a parse
+//! place in the document as a chain of stack frames ([`Path`]) of positions
+//! (keys are never kept, since they are never reported), which is rendered
+//! into a string only when something is reported. A hit, or a parse
 //! error, is stored in [`Scan::found`] where it is found and leaves
 //! `serde_json` as an error that says nothing; the frames it passes through
 //! on the way out leave it alone.
 
 use std::cell::RefCell;
 use std::fmt;
-use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -29,21 +29,20 @@ use super::{Detector, Violation, detectors, key_path, push_index, push_key};
 /// Every occurrence of a duplicated key is scanned.
 ///
 /// Allocates nothing while the payload is clean beyond what `serde_json`
-/// needs to unescape a string that holds an escape (and a copy of an
-/// escaped key while its value is scanned); the violation's path is built
-/// only on a hit.
+/// needs to unescape a string that holds an escape; the violation's path,
+/// written with positions as [`Violation`] says, is built only on a hit.
 ///
 /// ```
 /// use telemetry_core::guard::{Detector, scan_json};
 ///
 /// assert!(scan_json(br#"{"model":"sentence-transformers/all-mpnet-base-v2"}"#).is_ok());
 ///
-/// let violation = scan_json(br#"{"timing":{"x":"\/home\/ana\/notes"}}"#).unwrap_err();
-/// assert_eq!(violation.path, "timing.x");
+/// let violation = scan_json(br#"{"n":1,"timing":{"avg":2.5,"x":"\/home\/ana\/notes"}}"#).unwrap_err();
+/// assert_eq!(violation.path, "[key 1][key 1]");
 /// assert_eq!(violation.detector, Detector::UnixPath);
 /// assert_eq!(
 ///     violation.to_string(),
-///     "field `timing.x`: looks like an absolute path (unix_path)"
+///     "field `[key 1][key 1]`: looks like an absolute path (unix_path)"
 /// );
 /// ```
 pub fn scan_json(json: &[u8]) -> Result<(), Violation> {
@@ -72,7 +71,7 @@ fn scan<'de, R: serde_json::de::Read<'de>>(
         Err(_) => Err(scan
             .found
             .take()
-            .unwrap_or_else(|| scan.violation(&root, Detector::MalformedJson))),
+            .unwrap_or_else(|| root.violation(Detector::MalformedJson))),
     }
 }
 
@@ -81,20 +80,9 @@ fn scan<'de, R: serde_json::de::Read<'de>>(
 struct Scan {
     /// The first hit or parse error, stored by the frame that found it.
     found: RefCell<Option<Violation>>,
-    /// The keys on the current path that held an escape, unescaped and
-    /// concatenated: `serde_json` lends an unescaped key only for the call
-    /// that reads it, and a violation below it may have to name it.
-    escaped_keys: RefCell<String>,
 }
 
 impl Scan {
-    fn violation(&self, path: &Path<'_>, detector: Detector) -> Violation {
-        Violation {
-            path: self.render(path),
-            detector,
-        }
-    }
-
     /// Stores a hit and returns the error that carries it out of `serde_json`.
     fn hit<E: de::Error>(&self, violation: Violation) -> E {
         *self.found.borrow_mut() = Some(violation);
@@ -112,32 +100,6 @@ impl Scan {
             });
         }
     }
-
-    fn render(&self, path: &Path<'_>) -> String {
-        let mut chain = Vec::new();
-        let mut node = path;
-        while let Path::Key { parent, .. } | Path::Index { parent, .. } = node {
-            chain.push(node);
-            node = parent;
-        }
-        let escaped_keys = self.escaped_keys.borrow();
-        let mut rendered = String::new();
-        for node in chain.into_iter().rev() {
-            match node {
-                Path::Key {
-                    key: Key::Borrowed(key),
-                    ..
-                } => push_key(&mut rendered, key),
-                Path::Key {
-                    key: Key::Escaped(range),
-                    ..
-                } => push_key(&mut rendered, &escaped_keys[range.clone()]),
-                Path::Index { index, .. } => push_index(&mut rendered, *index),
-                Path::Root => {}
-            }
-        }
-        rendered
-    }
 }
 
 /// What leaves `serde_json` when a frame stored a [`Violation`]; it is never
@@ -153,10 +115,10 @@ impl fmt::Display for Found {
 /// Where the walk is, as a chain of stack frames.
 enum Path<'a> {
     Root,
-    /// A member of an object.
+    /// A member of an object, by its position.
     Key {
         parent: &'a Path<'a>,
-        key: Key<'a>,
+        position: usize,
     },
     /// An element of an array.
     Index {
@@ -165,12 +127,32 @@ enum Path<'a> {
     },
 }
 
-/// An object key on the path.
-enum Key<'a> {
-    /// Borrowed from the input: the key held no escape.
-    Borrowed(&'a str),
-    /// Unescaped, at this range of [`Scan::escaped_keys`].
-    Escaped(Range<usize>),
+impl Path<'_> {
+    /// The path as [`Violation`] writes it: `[key 1][0]`.
+    fn render(&self) -> String {
+        let mut chain = Vec::new();
+        let mut node = self;
+        while let Path::Key { parent, .. } | Path::Index { parent, .. } = node {
+            chain.push(node);
+            node = parent;
+        }
+        let mut rendered = String::new();
+        for node in chain.into_iter().rev() {
+            match node {
+                Path::Key { position, .. } => push_key(&mut rendered, *position),
+                Path::Index { index, .. } => push_index(&mut rendered, *index),
+                Path::Root => {}
+            }
+        }
+        rendered
+    }
+
+    fn violation(&self, detector: Detector) -> Violation {
+        Violation {
+            path: self.render(),
+            detector,
+        }
+    }
 }
 
 /// Scans the value at `path`.
@@ -186,7 +168,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer
             .deserialize_any(self)
-            .inspect_err(|_| self.scan.malformed(|| self.scan.render(self.path)))
+            .inspect_err(|_| self.scan.malformed(|| self.path.render()))
     }
 }
 
@@ -221,7 +203,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
         match detectors::detect(text) {
             None => Ok(()),
-            Some(detector) => Err(self.scan.hit(self.scan.violation(self.path, detector))),
+            Some(detector) => Err(self.scan.hit(self.path.violation(detector))),
         }
     }
 
@@ -245,7 +227,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                 Ok(Some(())) => index += 1,
                 Ok(None) => return Ok(()),
                 Err(error) => {
-                    self.scan.malformed(|| self.scan.render(self.path));
+                    self.scan.malformed(|| self.path.render());
                     return Err(error);
                 }
             }
@@ -254,51 +236,45 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
         let scan = self.scan;
-        let key_seed = KeySeed {
-            scan,
-            object: self.path,
-        };
+        let mut position = 0;
         loop {
-            let key = match members.next_key_seed(key_seed) {
-                Ok(Some(key)) => key,
-                Ok(None) => return Ok(()),
-                Err(error) => {
-                    scan.malformed(|| scan.render(self.path));
-                    return Err(error);
-                }
-            };
-            let escaped_from = match &key {
-                Key::Escaped(range) => Some(range.start),
-                Key::Borrowed(_) => None,
-            };
             let path = Path::Key {
                 parent: self.path,
-                key,
+                position,
             };
+            let key = KeySeed {
+                scan,
+                member: &path,
+            };
+            match members.next_key_seed(key) {
+                Ok(Some(())) => {}
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    scan.malformed(|| self.path.render());
+                    return Err(error);
+                }
+            }
             let value = members.next_value_seed(ValueSeed { scan, path: &path });
             if let Err(error) = value {
-                scan.malformed(|| scan.render(self.path));
+                scan.malformed(|| self.path.render());
                 return Err(error);
             }
-            if let Some(start) = escaped_from {
-                scan.escaped_keys.borrow_mut().truncate(start);
-            }
+            position += 1;
         }
     }
 }
 
-/// Scans a key of the object at `object`, and keeps it for the path of its
-/// value.
+/// Scans the key of the member at `member`.
 #[derive(Clone, Copy)]
 struct KeySeed<'s, 'p> {
     scan: &'s Scan,
-    object: &'p Path<'p>,
+    member: &'p Path<'p>,
 }
 
 impl KeySeed<'_, '_> {
-    /// The place reported for a key: the object's path and ` (key)`.
+    /// The place reported for a key: the member's path and ` (key)`.
     fn place(self) -> String {
-        key_path(&self.scan.render(self.object))
+        key_path(&self.member.render())
     }
 
     fn detect<E: de::Error>(self, key: &str) -> Result<(), E> {
@@ -313,9 +289,9 @@ impl KeySeed<'_, '_> {
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
-    type Value = Key<'de>;
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer
             .deserialize_any(self)
             .inspect_err(|_| self.scan.malformed(|| self.place()))
@@ -323,25 +299,19 @@ impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for KeySeed<'_, '_> {
-    type Value = Key<'de>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    /// A key with an escape: unescaped by `serde_json` into a buffer it
-    /// reuses, so it is copied to stay on the path while its value is read.
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
-        self.detect(key)?;
-        let mut escaped_keys = self.scan.escaped_keys.borrow_mut();
-        let start = escaped_keys.len();
-        escaped_keys.push_str(key);
-        Ok(Key::Escaped(start..escaped_keys.len()))
+    /// A key with an escape, unescaped by `serde_json`.
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
+        self.detect(key)
     }
 
     /// A key without an escape, borrowed from the input.
-    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
-        self.detect(key)?;
-        Ok(Key::Borrowed(key))
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<(), E> {
+        self.detect(key)
     }
 }

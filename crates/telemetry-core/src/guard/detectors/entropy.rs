@@ -132,7 +132,15 @@ fn looks_random(run: &str) -> bool {
     // letter-to-digit changes) and has few vowels. Checked before the
     // entropy, which costs more.
     let [alnum, letters, vowels, pieces] = shape_counts(run);
-    (alnum <= 3 * pieces || 4 * vowels < letters) && entropy(run) >= 4.0
+    let short_pieces = alnum <= 3 * pieces;
+    let few_vowels = 4 * vowels < letters;
+    // A run with no separator is one identifier or one token. CamelCase
+    // words are longer and hold more vowels than the pieces of random
+    // base62, which about one time in a hundred have pieces of 3 to 4
+    // characters and a quarter of their letters vowels.
+    let unseparated = alnum == run.len();
+    let random_base62 = unseparated && alnum < 4 * pieces && 10 * vowels < 3 * letters;
+    (short_pieces || few_vowels || random_base62) && entropy(run) >= 4.0
 }
 
 /// The alphanumerics, letters, vowels and pieces of `run`: one table read

@@ -4,9 +4,11 @@
 //!
 //! - [`paths`]: Unix, Windows and home-directory paths;
 //! - [`url`]: URLs with user info or a credential parameter;
+//! - [`credentials`]: `Authorization` headers and password assignments;
 //! - [`email`]: e-mail addresses;
-//! - [`network`]: IPv4 and IPv6 addresses;
+//! - [`network`]: IPv4, IPv6 and MAC addresses;
 //! - [`secrets`]: known API key prefixes and JSON Web Tokens;
+//! - [`payment`]: card numbers and IBANs;
 //! - [`entropy`]: random-looking tokens, and the digests and UUIDs that pass;
 //! - [`bytes`]: what they share: what counts as part of a word (the boundary
 //!   every detector checks before and after a match), the base64url
@@ -18,10 +20,12 @@
 //! short label (`"rust"`, `"dot_product"`) costs that one pass.
 
 mod bytes;
+mod credentials;
 mod email;
 mod entropy;
 mod network;
 mod paths;
+mod payment;
 mod secrets;
 mod url;
 
@@ -43,9 +47,14 @@ const DIGIT: u16 = 1 << 8;
 const UPPER: u16 = 1 << 9;
 /// `_` and `-`, which every lowercase secret prefix holds.
 const JOINER: u16 = 1 << 10;
+/// `w` and `W`, which `password`, `passwd` and `pwd` hold.
+const LETTER_W: u16 = 1 << 11;
+/// `z` and `Z`, which `authorization` holds, and few other words do.
+const LETTER_Z: u16 = 1 << 12;
 
 /// Every class some detector needs besides length.
-const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
+const TRIGGERS: u16 =
+    SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER | LETTER_Z;
 
 /// The class of every byte.
 static CLASSES: [u16; 256] = classes();
@@ -66,8 +75,12 @@ const fn classes() -> [u16; 256] {
             b'?' | b'&' | b'#' | b';' => QUERY,
             b'=' => EQUALS,
             b'0'..=b'9' => DIGIT,
+            b'W' => UPPER | LETTER_W,
+            b'Z' => UPPER | LETTER_Z,
             b'A'..=b'Z' => UPPER,
             b'_' | b'-' => JOINER,
+            b'w' => LETTER_W,
+            b'z' => LETTER_Z,
             _ => 0,
         };
         b += 1;
@@ -89,8 +102,12 @@ fn classify(s: &[u8]) -> u16 {
 pub(super) fn detect(text: &str) -> Option<Detector> {
     let seen = classify(text.as_bytes());
     // Most keys and labels (`dot_product`, `gpu`): no byte any detector
-    // needs, and too short for the entropy detector.
-    if seen & TRIGGERS == 0 && text.len() < entropy::MIN_RUN {
+    // needs, and too short for the entropy detector, or for a MAC address
+    // of lowercase letters and dashes (`ab-cd-ef-ab-cd-ef`).
+    let len = text.len();
+    if seen & TRIGGERS == 0
+        && (len < network::MAC_LEN || (seen & JOINER == 0 && len < entropy::MIN_RUN))
+    {
         return None;
     }
     detect_slow(text, seen)
@@ -109,6 +126,16 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
         || (has(QUERY | EQUALS) && url::secret_query(s))
     {
         return Some(Detector::UrlCredentials);
+    }
+    if has(LETTER_Z) && len >= credentials::MIN_AUTHORIZATION_LEN && credentials::authorization(s) {
+        return Some(Detector::Authorization);
+    }
+    if has(LETTER_W)
+        && seen & (EQUALS | COLON) != 0
+        && len >= credentials::MIN_PASSWORD_LEN
+        && credentials::password(s)
+    {
+        return Some(Detector::Password);
     }
     if has(AT | DOT) && email::email(s) {
         return Some(Detector::Email);
@@ -131,11 +158,20 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
     if secret_bytes && len >= secrets::MIN_PREFIXED_LEN && secrets::secret_prefix(s) {
         return Some(Detector::SecretPrefix);
     }
+    if has(DIGIT) && len >= payment::MIN_CARD_LEN && payment::credit_card(s) {
+        return Some(Detector::CreditCard);
+    }
+    if has(DIGIT) && len >= payment::MIN_IBAN_LEN && payment::iban(s) {
+        return Some(Detector::Iban);
+    }
     if has(DOT | DIGIT) && len >= network::MIN_IPV4_LEN && network::ipv4(s) {
         return Some(Detector::Ipv4);
     }
     if has(COLON | DIGIT) && len >= network::MIN_IPV6_LEN && network::ipv6(s) {
         return Some(Detector::Ipv6);
+    }
+    if seen & (COLON | JOINER) != 0 && len >= network::MAC_LEN && network::mac_address(s) {
+        return Some(Detector::MacAddress);
     }
     if len >= entropy::MIN_RUN && entropy::high_entropy(text) {
         return Some(Detector::HighEntropy);

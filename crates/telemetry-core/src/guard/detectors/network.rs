@@ -1,15 +1,21 @@
-//! Network addresses: [`Detector::Ipv4`](crate::guard::Detector::Ipv4) and
-//! [`Ipv6`](crate::guard::Detector::Ipv6).
+//! Network addresses: [`Detector::Ipv4`](crate::guard::Detector::Ipv4),
+//! [`Ipv6`](crate::guard::Detector::Ipv6) and
+//! [`MacAddress`](crate::guard::Detector::MacAddress).
 //!
-//! An address must stand alone: a letter or digit touching it (`v1.2.3.4`,
-//! `std::fmt`, `2026-01-23T12:34:56Z`) makes it part of something else.
+//! An address must stand alone: a letter or digit of a script written with
+//! spaces touching it (`v1.2.3.4`, `std::fmt`, `2026-01-23T12:34:56Z`,
+//! `версия1.2.3.4`) makes it part of something else; punctuation, symbols
+//! and text of scripts written without spaces (`‘10.0.0.1’`,
+//! `连接192.168.0.1失败`) do not.
 
-use super::bytes::{is_word, run_len};
+use super::bytes::{run_len, word_at, word_before};
 
 /// Shortest IPv4 address: `0.0.0.0`.
 pub(super) const MIN_IPV4_LEN: usize = 7;
 /// Shortest IPv6 address that fires: `::1`.
 pub(super) const MIN_IPV6_LEN: usize = 3;
+/// A MAC address: six pairs of hex digits and five separators.
+pub(super) const MAC_LEN: usize = 17;
 
 pub(super) fn ipv4(s: &[u8]) -> bool {
     let mut i = 0;
@@ -18,7 +24,7 @@ pub(super) fn ipv4(s: &[u8]) -> bool {
             i += 1;
             continue;
         }
-        let opens = i == 0 || !(is_word(s[i - 1]) || s[i - 1] == b'.');
+        let opens = !(word_before(s, i) || (i > 0 && s[i - 1] == b'.'));
         if opens && dotted_quad(&s[i..]) {
             return true;
         }
@@ -53,7 +59,7 @@ fn dotted_quad(s: &[u8]) -> bool {
     match s.get(i) {
         None => true,
         Some(b'.') => !s.get(i + 1).is_some_and(u8::is_ascii_digit),
-        Some(&b) => !is_word(b),
+        Some(_) => !word_at(s, i),
     }
 }
 
@@ -75,8 +81,8 @@ pub(super) fn ipv6(s: &[u8]) -> bool {
             i += 1;
         }
         let run = &s[start..i];
-        let bounded = (start == 0 || !is_word(s[start - 1]))
-            && s.get(i).is_none_or(|&b| !is_word(b) && b != b'.');
+        let bounded =
+            !word_before(s, start) && !word_at(s, i) && s.get(i).is_none_or(|&b| b != b'.');
         if bounded && colons >= 2 && run.iter().any(u8::is_ascii_digit) && ipv6_groups(run) {
             return true;
         }
@@ -112,6 +118,46 @@ fn groups(part: &[u8]) -> Option<usize> {
     Some(count)
 }
 
+/// Six pairs of hex digits joined by `:` or by `-`, the same throughout,
+/// standing alone: not touching a word, nor a seventh pair or an IPv6
+/// group before or after (`…:ff:00`, `fe80::aa:…`). The null and the
+/// broadcast address name no device and pass.
+pub(super) fn mac_address(s: &[u8]) -> bool {
+    let mut i = 0;
+    while i + MAC_LEN <= s.len() {
+        let candidate = &s[i..i + MAC_LEN];
+        let sep = candidate[2];
+        let shaped = matches!(sep, b':' | b'-')
+            && candidate.iter().enumerate().all(|(k, &b)| {
+                if k % 3 == 2 {
+                    b == sep
+                } else {
+                    b.is_ascii_hexdigit()
+                }
+            });
+        if shaped && mac_stands_alone(s, i) && names_a_device(candidate) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn mac_stands_alone(s: &[u8], start: usize) -> bool {
+    let end = start + MAC_LEN;
+    let joins = |b: u8| matches!(b, b':' | b'-' | b'.');
+    let before = start > 0 && joins(s[start - 1]);
+    let after =
+        s.get(end).is_some_and(|&b| joins(b)) && s.get(end + 1).is_some_and(u8::is_ascii_hexdigit);
+    !before && !after && !word_before(s, start) && !word_at(s, end)
+}
+
+/// Whether `mac` is neither `00:00:00:00:00:00` nor `ff:ff:ff:ff:ff:ff`.
+fn names_a_device(mac: &[u8]) -> bool {
+    let digits = || mac.iter().filter(|b| b.is_ascii_hexdigit());
+    !digits().all(|&b| b == b'0') && !digits().all(|b| b.eq_ignore_ascii_case(&b'f'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +172,18 @@ mod tests {
         assert!(!ipv6_groups(b":::1"));
         assert!(!ipv6_groups(b"1:2:3:4::5:6:7:8"));
         assert!(!ipv6_groups(b"12345::1"));
+    }
+
+    #[test]
+    fn mac_addresses_stand_alone() {
+        assert!(mac_address(b"00:1a:2b:3c:4d:5e"));
+        assert!(mac_address(b"(00-1A-2B-3C-4D-5E)"));
+        assert!(!mac_address(b"00:1a:2b:3c:4d:5e:6f"));
+        assert!(!mac_address(b"::00:1a:2b:3c:4d:5e"));
+        assert!(!mac_address(b"x00:1a:2b:3c:4d:5e"));
+        assert!(!mac_address(b"00:1a:2b:3c:4d:5e0"));
+        assert!(!mac_address(b"00:1a-2b:3c-4d:5e"));
+        assert!(!mac_address(b"00:00:00:00:00:00"));
+        assert!(!mac_address(b"FF:ff:FF:ff:FF:ff"));
     }
 }
