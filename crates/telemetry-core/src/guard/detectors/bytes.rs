@@ -38,7 +38,11 @@ pub(super) const TOKEN_PUNCTUATION: u8 = 1 << 4;
 /// An ASCII letter or digit.
 pub(super) const ALNUM: u8 = LOWER | UPPER | DIGIT;
 
-static KINDS: [u8; 256] = kinds();
+/// The kind of every byte; also the low bits of the detectors' byte classes
+/// (`detectors::classes`), so that what is a letter or a digit is said once.
+pub(super) const KIND_TABLE: [u8; 256] = kinds();
+
+static KINDS: [u8; 256] = KIND_TABLE;
 
 const fn kinds() -> [u8; 256] {
     let mut table = [0; 256];

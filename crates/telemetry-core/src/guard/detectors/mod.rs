@@ -33,24 +33,27 @@ pub use entropy::is_hash_digest;
 
 use super::Detector;
 
-/// Byte classes, as bit flags.
-const SLASH: u16 = 1;
-const BACKSLASH: u16 = 1 << 1;
-const TILDE: u16 = 1 << 2;
-const AT: u16 = 1 << 3;
-const DOT: u16 = 1 << 4;
-const COLON: u16 = 1 << 5;
+/// Byte classes, as bit flags: the byte kinds of [`bytes`] (letters,
+/// digits, vowels, base64 punctuation) in the low five bits, and above them
+/// the punctuation and letters that single detectors look for.
+const DIGIT: u16 = bytes::DIGIT as u16;
+const UPPER: u16 = bytes::UPPER as u16;
+const SLASH: u16 = 1 << 8;
+const BACKSLASH: u16 = 1 << 9;
+const TILDE: u16 = 1 << 10;
+const AT: u16 = 1 << 11;
+const DOT: u16 = 1 << 12;
+const COLON: u16 = 1 << 13;
 /// `?`, `&`, `#`, `;`: what comes before a query parameter.
-const QUERY: u16 = 1 << 6;
-const EQUALS: u16 = 1 << 7;
-const DIGIT: u16 = 1 << 8;
-const UPPER: u16 = 1 << 9;
+const QUERY: u16 = 1 << 14;
+const EQUALS: u16 = 1 << 15;
+
 /// `_` and `-`, which every lowercase secret prefix holds.
-const JOINER: u16 = 1 << 10;
+const JOINER: u16 = 1 << 5;
 /// `w` and `W`, which `password`, `passwd` and `pwd` hold.
-const LETTER_W: u16 = 1 << 11;
+const LETTER_W: u16 = 1 << 6;
 /// `z` and `Z`, which `authorization` holds, and few other words do.
-const LETTER_Z: u16 = 1 << 12;
+const LETTER_Z: u16 = 1 << 7;
 
 /// Every class some detector needs besides length.
 const TRIGGERS: u16 =
@@ -65,7 +68,7 @@ const fn classes() -> [u16; 256] {
     while b < 256 {
         #[allow(clippy::cast_possible_truncation, reason = "b < 256")]
         let byte = b as u8;
-        table[b] = match byte {
+        let punctuation = match byte {
             b'/' => SLASH,
             b'\\' => BACKSLASH,
             b'~' => TILDE,
@@ -74,15 +77,12 @@ const fn classes() -> [u16; 256] {
             b':' => COLON,
             b'?' | b'&' | b'#' | b';' => QUERY,
             b'=' => EQUALS,
-            b'0'..=b'9' => DIGIT,
-            b'W' => UPPER | LETTER_W,
-            b'Z' => UPPER | LETTER_Z,
-            b'A'..=b'Z' => UPPER,
             b'_' | b'-' => JOINER,
-            b'w' => LETTER_W,
-            b'z' => LETTER_Z,
+            b'w' | b'W' => LETTER_W,
+            b'z' | b'Z' => LETTER_Z,
             _ => 0,
         };
+        table[b] = bytes::KIND_TABLE[b] as u16 | punctuation;
         b += 1;
     }
     table
