@@ -85,29 +85,19 @@ fn assert_off_because_of(telemetry: &Telemetry, lock: &Path) {
 }
 
 #[test]
-fn a_held_queue_lock_turns_telemetry_off_for_this_run_instead_of_waiting() {
-    let dir = tempfile::tempdir().unwrap();
-    let queue = dir.path().join("queue");
-    std::fs::create_dir_all(&queue).unwrap();
-    let lock = queue.join("queue.lock");
-    let holder = hold(&lock);
-    // The holder keeps the lock until released below: had `build` waited
-    // for it, this test would never get past the next line.
-    let telemetry = build(dir.path());
-    assert_off_because_of(&telemetry, &lock);
-    release(holder);
-    assert!(build(dir.path()).is_recording());
-}
-
-#[test]
-fn a_held_settings_lock_turns_telemetry_off_for_this_run_instead_of_waiting() {
-    let dir = tempfile::tempdir().unwrap();
-    let lock = dir.path().join("settings.lock");
-    let holder = hold(&lock);
-    let telemetry = build(dir.path());
-    assert_off_because_of(&telemetry, &lock);
-    release(holder);
-    assert!(build(dir.path()).is_recording());
+fn a_held_lock_turns_telemetry_off_for_this_run_instead_of_waiting() {
+    for lock in ["queue/queue.lock", "settings.lock"] {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(lock);
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        let holder = hold(&lock);
+        // The holder keeps the lock until released below: had `build`
+        // waited for it, this test would never get past the next line.
+        let telemetry = build(dir.path());
+        assert_off_because_of(&telemetry, &lock);
+        release(holder);
+        assert!(build(dir.path()).is_recording());
+    }
 }
 
 /// Not a test on its own: with [`UMASK_CHILD`] naming a data directory
