@@ -304,7 +304,7 @@ impl Telemetry {
     /// disk (and sent, with a sink). An event that was captured but could
     /// not be made durable (the write failed, or its line was too long)
     /// makes the flush fail with [`FlushError::NotDurable`], which carries
-    /// the same report. Events the guard, the sampler or the serializer
+    /// the same report (what is on disk is still sent first). Events the guard, the sampler or the serializer
     /// refused were never meant to reach the disk: they are counted in the
     /// report, not failed on.
     ///
@@ -318,21 +318,26 @@ impl Telemetry {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .map_err(|_| FlushError::Timeout)?;
         let report = self.report_since_last_flush();
+        // What is on disk is sent even when some events are not: the
+        // durability failure is reported after, and says more.
+        let delivered = match &self.inner.courier {
+            None => Ok(()),
+            Some(courier) => {
+                let (reply, answer) = mpsc::sync_channel(1);
+                courier
+                    .send(Signal::Flush(reply))
+                    .map_err(|_| FlushError::NotRecording)?;
+                match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+                    Err(_) => Err(FlushError::Timeout),
+                }
+            }
+        };
         if report.not_durable() > 0 {
             return Err(FlushError::NotDurable(report));
         }
-        let Some(courier) = &self.inner.courier else {
-            return Ok(report);
-        };
-        let (reply, answer) = mpsc::sync_channel(1);
-        courier
-            .send(Signal::Flush(reply))
-            .map_err(|_| FlushError::NotRecording)?;
-        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Ok(_)) => Ok(report),
-            Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
-            Err(_) => Err(FlushError::Timeout),
-        }
+        delivered.map(|()| report)
     }
 
     /// The counters' change since the previous report, which this one
