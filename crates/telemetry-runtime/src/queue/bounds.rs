@@ -56,6 +56,11 @@ impl Queue {
             dropped.push(segment.clone());
         }
         if dropped.is_empty() {
+            // A mark whose segment is already gone (the crash came after
+            // the deletion) is cleared.
+            if pending.is_some() {
+                report.problems.extend(state::finish_eviction(dir)?);
+            }
             return Ok(());
         }
         for segment in &dropped {
@@ -77,6 +82,8 @@ impl Queue {
             files::remove(&segment.path, "remove segment")?;
             report.segments_dropped += 1;
         }
+        // Every dropped segment is gone: no eviction is pending any more.
+        report.problems.extend(state::finish_eviction(dir)?);
         files::sync_dir(dir)?;
         // A cursor in a dropped segment moves to the start of the next one (the
         // same place in the queue), so that acknowledging a batch peeked from

@@ -271,7 +271,7 @@ impl Queue {
             problems: problem.into_iter().collect(),
             ..ReadReport::default()
         };
-        for (segment, from) in unacknowledged(&files::list_segments(self.dir())?, cursor) {
+        for (segment, from) in unacknowledged(&readable_segments(self.dir())?, cursor) {
             files::scan(&segment.path, from, |line, _| {
                 match line {
                     Line::Valid(envelope) => report.envelopes.push(envelope),
@@ -298,7 +298,7 @@ impl Queue {
         if max == 0 {
             return Ok(batch);
         }
-        let segments = files::list_segments(self.dir())?;
+        let segments = readable_segments(self.dir())?;
         let newest = segments.last().map(|segment| segment.id);
         for (segment, from) in unacknowledged(&segments, cursor) {
             let is_newest = Some(segment.id) == newest;
@@ -375,7 +375,7 @@ impl Queue {
         let cursor = self.repaired_cursor(&mut delta, &mut problems)?;
         let segments = files::list_segments(dir)?;
         let mut events = 0;
-        for (segment, from) in unacknowledged(&segments, cursor) {
+        for (segment, from) in unacknowledged(&readable_segments(dir)?, cursor) {
             events += count_lines(segment, from)?.0;
         }
         let newest = segments.last().map_or(0, |segment| segment.id);
@@ -391,6 +391,7 @@ impl Queue {
         }
         files::sync_dir(dir)?;
         state::add_counters(dir, &delta)?;
+        state::finish_eviction(dir)?;
         Ok(events)
     }
 
@@ -401,7 +402,7 @@ impl Queue {
         let _lock = DirLock::acquire_to_read(dir)?;
         let (cursor, cursor_problem) = state::load_cursor(dir)?;
         let (counters, counters_problem) = state::load_counters(dir)?;
-        let segments = files::list_segments(dir)?;
+        let segments = readable_segments(dir)?;
         let mut stats = QueueStats {
             bytes: segments.iter().map(|segment| segment.len).sum(),
             segments: segments.len(),
@@ -580,6 +581,17 @@ fn open_newest(
 
 /// The segments holding unacknowledged lines, each with the offset to read
 /// from.
+/// The segments a reader may deliver: all of them but one whose eviction a
+/// crash interrupted after counting it (its events are counted as dropped;
+/// the next change deletes it).
+fn readable_segments(dir: &Path) -> Result<Vec<Segment>, QueueError> {
+    let mut segments = files::list_segments(dir)?;
+    if let Some(pending) = state::pending_eviction(dir)? {
+        segments.retain(|segment| segment.id != pending);
+    }
+    Ok(segments)
+}
+
 fn unacknowledged(segments: &[Segment], cursor: Position) -> impl Iterator<Item = (&Segment, u64)> {
     segments
         .iter()

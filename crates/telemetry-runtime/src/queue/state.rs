@@ -201,15 +201,31 @@ pub(crate) fn pending_eviction(dir: &Path) -> Result<Option<u64>, QueueError> {
     load_file(dir).map(|(file, _)| file.evicting)
 }
 
-/// Adds `delta` to the persisted counters (under the exclusive lock), and
-/// clears the mark of a pending eviction. A corrupt counters file is moved
+/// What a counters write does with the mark of a pending eviction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// Leave it as it is.
+    Keep,
+    /// Mark this segment.
+    Set(u64),
+    /// The eviction is finished: remove the mark.
+    Clear,
+}
+
+/// Adds `delta` to the persisted counters (under the exclusive lock),
+/// keeping the mark of a pending eviction. A corrupt counters file is moved
 /// aside and counting starts again, the reset itself counted; the problem is
 /// returned.
 pub(crate) fn add_counters(
     dir: &Path,
     delta: &Counters,
 ) -> Result<Option<QueueProblem>, QueueError> {
-    write_counters(dir, delta, None)
+    write_counters(dir, delta, Mark::Keep)
+}
+
+/// Removes the mark of a pending eviction, once its segment is gone.
+pub(crate) fn finish_eviction(dir: &Path) -> Result<Option<QueueProblem>, QueueError> {
+    write_counters(dir, &Counters::default(), Mark::Clear)
 }
 
 /// Adds `delta`, the count of segment `id`'s eviction, and marks `id` in
@@ -222,15 +238,20 @@ pub(crate) fn add_counters_evicting(
     delta: &Counters,
     id: u64,
 ) -> Result<Option<QueueProblem>, QueueError> {
-    write_counters(dir, delta, Some(id))
+    write_counters(dir, delta, Mark::Set(id))
 }
 
 fn write_counters(
     dir: &Path,
     delta: &Counters,
-    evicting: Option<u64>,
+    mark: Mark,
 ) -> Result<Option<QueueProblem>, QueueError> {
     let (mut file, problem) = load_file(dir)?;
+    let evicting = match mark {
+        Mark::Keep => file.evicting,
+        Mark::Set(id) => Some(id),
+        Mark::Clear => None,
+    };
     if delta.is_empty() && file.evicting == evicting {
         return Ok(None);
     }
