@@ -121,15 +121,18 @@ impl PostHogSink {
 /// to the dead-letter file: a server or proxy that echoes the request would
 /// otherwise carry the API key (the body starts with it) into all three.
 /// The configured key, and every token the guard's secret detectors flag
-/// (keys by their prefix, JWTs, credentials in URLs, long random strings),
-/// become `[secret]`.
+/// (keys by their prefix, JWTs, credentials in URLs, password assignments,
+/// long random strings), become `[secret]`. A token runs between white
+/// space, quotes and brackets, so a URL or a `password=…` stays whole; a
+/// credential spread over several tokens (`Authorization: Bearer x`) is
+/// caught only when its last part looks random on its own.
 fn redact_answer(answer: &str, api_key: &str) -> String {
     let answer = if api_key.is_empty() {
         answer.to_owned()
     } else {
         answer.replace(api_key, "[secret]")
     };
-    let is_boundary = |c: char| c.is_whitespace() || "\"'`,;:{}[]()<>=&?".contains(c);
+    let is_boundary = |c: char| c.is_whitespace() || "\"'`,;{}[]()<>".contains(c);
     let mut out = String::with_capacity(answer.len());
     let mut token_start = None;
     let flush = |out: &mut String, token: &str| {
@@ -139,6 +142,8 @@ fn redact_answer(answer: &str, api_key: &str) -> String {
                 Detector::SecretPrefix
                     | Detector::Jwt
                     | Detector::UrlCredentials
+                    | Detector::Password
+                    | Detector::Authorization
                     | Detector::HighEntropy
             )
         );
@@ -272,6 +277,14 @@ mod tests {
         assert_eq!(
             redact_answer("HTTP 500: upstream timeout", key),
             "HTTP 500: upstream timeout"
+        );
+        // Credentials in a URL and password assignments, whole.
+        assert_eq!(
+            redact_answer(
+                "proxy https://ana:hunter2@proxy.example.com refused password=hunter2",
+                ""
+            ),
+            "proxy [secret] refused [secret]"
         );
     }
 

@@ -194,11 +194,9 @@ impl TelemetryBuilder {
         };
         let courier = sink.and_then(|sink| {
             let queue = control.queue().clone();
-            // Whatever earlier runs left goes out at once.
-            let backlog = queue.peek(1).is_ok_and(|batch| !batch.is_empty());
             let (signals, received) = mpsc::channel();
             spawn("telemetry-courier", move || {
-                worker::courier_loop(sink, &queue, &received, backlog);
+                worker::courier_loop(sink, &queue, &received);
             })
             .map(|thread| (signals, thread))
             .map_err(|error| problems.push(error))

@@ -91,9 +91,7 @@ impl Drop for Inner {
         if let (true, Some(courier)) = (written, &self.courier) {
             let (reply, answer) = mpsc::sync_channel(1);
             if courier.send(Signal::Shutdown(deadline, reply)).is_ok() {
-                let _ = answer.recv_timeout(
-                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
-                );
+                let _ = answer.recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
         }
     }
@@ -304,7 +302,9 @@ impl Telemetry {
     /// disk (and sent, with a sink). An event that was captured but could
     /// not be made durable (the write failed, or its line was too long)
     /// makes the flush fail with [`FlushError::NotDurable`], which carries
-    /// the same report (what is on disk is still sent first). Events the guard, the sampler or the serializer
+    /// the same report (what is on disk is still sent first). Clones share
+    /// one report: each failure is reported once, to the first flush of any
+    /// clone that follows it. Events the guard, the sampler or the serializer
     /// refused were never meant to reach the disk: they are counted in the
     /// report, not failed on.
     ///
@@ -324,13 +324,14 @@ impl Telemetry {
             None => Ok(()),
             Some(courier) => {
                 let (reply, answer) = mpsc::sync_channel(1);
-                courier
-                    .send(Signal::Flush(reply))
-                    .map_err(|_| FlushError::NotRecording)?;
-                match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
-                    Err(_) => Err(FlushError::Timeout),
+                if courier.send(Signal::Flush(reply)).is_err() {
+                    Err(FlushError::NotRecording)
+                } else {
+                    match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(reason)) => Err(FlushError::NotSent(reason)),
+                        Err(_) => Err(FlushError::Timeout),
+                    }
                 }
             }
         };

@@ -18,7 +18,8 @@ struct Search {
 }
 
 /// Not a test on its own: with [`HOLD`] naming a lock file, locks it, says
-/// `locked`, and holds it until its standard input closes.
+/// `locked`, and holds it until its standard input closes, or 60 seconds
+/// pass, so that a `build` that waits fails the test rather than hangs it.
 #[test]
 fn lock_holder() {
     let Ok(path) = std::env::var(HOLD) else {
@@ -34,8 +35,13 @@ fn lock_holder() {
     file.lock().unwrap();
     println!("locked");
     std::io::stdout().flush().unwrap();
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    let (closed, stdin_closed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        let _ = closed.send(());
+    });
+    let _ = stdin_closed.recv_timeout(std::time::Duration::from_secs(60));
 }
 
 /// A second process holding `lock`, once it says so.

@@ -99,8 +99,10 @@ pub enum QueueProblem {
         reason: String,
     },
     /// The batch was appended and synced, but enforcing the bounds or
-    /// saving the counters afterwards failed (a full disk, say); they are
-    /// enforced and saved by the next append that can.
+    /// saving the counters afterwards failed (a full disk, say). The bounds
+    /// are enforced by the next append that can; what this append would
+    /// have added to the persisted counters (lines cut off or too long) is
+    /// lost, and the error says why.
     AfterAppend {
         /// What failed.
         reason: String,

@@ -525,8 +525,12 @@ impl Queue {
             let _ = file.set_len(len);
             return Err(QueueError::io("sync segment", &path, error));
         }
-        if created {
-            files::sync_dir(dir)?;
+        if created && let Err(error) = files::sync_dir(dir) {
+            // The new segment's name may not survive a power cut: take it
+            // back, so that a failed append means none of it is queued.
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(error);
         }
         let written = Segment {
             id,
