@@ -48,16 +48,18 @@ const COLON: u16 = 1 << 13;
 const QUERY: u16 = 1 << 14;
 const EQUALS: u16 = 1 << 15;
 
-/// `_` and `-`, which every lowercase secret prefix holds.
-const JOINER: u16 = 1 << 5;
+/// `_`, `-`, `+` and `/`, one of which every lowercase secret prefix holds.
+const TOKEN_PUNCTUATION: u16 = bytes::TOKEN_PUNCTUATION as u16;
+/// `-`, which a MAC address of lowercase letters holds (`ab-cd-ef-…`).
+const DASH: u16 = 1 << 5;
 /// `w` and `W`, which `password`, `passwd` and `pwd` hold.
 const LETTER_W: u16 = 1 << 6;
 /// `z` and `Z`, which `authorization` holds, and few other words do.
 const LETTER_Z: u16 = 1 << 7;
 
-/// Every class some detector needs besides length.
-const TRIGGERS: u16 =
-    SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER | LETTER_Z;
+/// Every class some detector needs besides length (`LETTER_Z` only with the
+/// length of an `Authorization` header, see [`detect`]).
+const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
 
 /// The class of every byte.
 static CLASSES: [u16; 256] = classes();
@@ -77,7 +79,7 @@ const fn classes() -> [u16; 256] {
             b':' => COLON,
             b'?' | b'&' | b'#' | b';' => QUERY,
             b'=' => EQUALS,
-            b'_' | b'-' => JOINER,
+            b'-' => DASH,
             b'w' | b'W' => LETTER_W,
             b'z' | b'Z' => LETTER_Z,
             _ => 0,
@@ -101,12 +103,14 @@ fn classify(s: &[u8]) -> u16 {
 #[inline]
 pub(super) fn detect(text: &str) -> Option<Detector> {
     let seen = classify(text.as_bytes());
-    // Most keys and labels (`dot_product`, `gpu`): no byte any detector
-    // needs, and too short for the entropy detector, or for a MAC address
-    // of lowercase letters and dashes (`ab-cd-ef-ab-cd-ef`).
+    // Most keys and labels (`dot_product`, `median_response_ms`, `size`):
+    // no byte any detector needs, and too short for the entropy detector,
+    // for a MAC address of lowercase letters and dashes
+    // (`ab-cd-ef-ab-cd-ef`), or for an `Authorization` header.
     let len = text.len();
     if seen & TRIGGERS == 0
-        && (len < network::MAC_LEN || (seen & JOINER == 0 && len < entropy::MIN_RUN))
+        && (seen & LETTER_Z == 0 || len < credentials::MIN_AUTHORIZATION_LEN)
+        && (len < network::MAC_LEN || (seen & DASH == 0 && len < entropy::MIN_RUN))
     {
         return None;
     }
@@ -154,7 +158,7 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
     }
     // A key needs an uppercase prefix (`AKIA`), or a prefix with `_` or `-`
     // and a digit or uppercase letter after it.
-    let secret_bytes = has(UPPER) || (has(JOINER) && has(DIGIT));
+    let secret_bytes = has(UPPER) || (has(TOKEN_PUNCTUATION) && has(DIGIT));
     if secret_bytes && len >= secrets::MIN_PREFIXED_LEN && secrets::secret_prefix(s) {
         return Some(Detector::SecretPrefix);
     }
@@ -170,7 +174,7 @@ fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
     if has(COLON | DIGIT) && len >= network::MIN_IPV6_LEN && network::ipv6(s) {
         return Some(Detector::Ipv6);
     }
-    if seen & (COLON | JOINER) != 0 && len >= network::MAC_LEN && network::mac_address(s) {
+    if seen & (COLON | DASH) != 0 && len >= network::MAC_LEN && network::mac_address(s) {
         return Some(Detector::MacAddress);
     }
     if len >= entropy::MIN_RUN && entropy::high_entropy(text) {
