@@ -20,6 +20,11 @@ pub(super) const MIN_IBAN_LEN: usize = 15;
 const MAX_IBAN_LEN: usize = 34;
 
 pub(super) fn credit_card(s: &[u8]) -> bool {
+    // Most strings with a digit (versions, model ids, times) hold far fewer
+    // than a card has: one count settles them.
+    if s.iter().filter(|b| b.is_ascii_digit()).count() < MIN_CARD_LEN {
+        return false;
+    }
     let mut i = 0;
     while i < s.len() {
         if !s[i].is_ascii_digit() {
@@ -160,7 +165,13 @@ fn luhn(digits: &[u8]) -> bool {
 pub(super) fn iban(s: &[u8]) -> bool {
     let mut i = 0;
     while i + MIN_IBAN_LEN <= s.len() {
-        if s[i].is_ascii_alphabetic() && !word_before(s, i) && iban_at(s, i) {
+        // The shape of a country code and check digits first: it rules out
+        // almost every place before the boundary is decoded.
+        let shaped = s[i].is_ascii_alphabetic()
+            && s[i + 1].is_ascii_alphabetic()
+            && s[i + 2].is_ascii_digit()
+            && s[i + 3].is_ascii_digit();
+        if shaped && !word_before(s, i) && iban_at(s, i) {
             return true;
         }
         i += 1;
