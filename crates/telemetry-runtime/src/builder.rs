@@ -194,9 +194,15 @@ impl TelemetryBuilder {
         };
         let courier = sink.and_then(|sink| {
             let queue = control.queue().clone();
+            // Whatever earlier runs left goes out at once. Looked for before
+            // this run captures anything, within the bound on lock waits; a
+            // queue that cannot be read in time counts as holding some.
+            let backlog = queue
+                .peek_within(1, Some(policy::BUILD_LOCK_WAIT))
+                .map_or(true, |batch| !batch.is_empty());
             let (signals, received) = mpsc::channel();
             spawn("telemetry-courier", move || {
-                worker::courier_loop(sink, &queue, &received);
+                worker::courier_loop(sink, &queue, &received, backlog);
             })
             .map(|thread| (signals, thread))
             .map_err(|error| problems.push(error))

@@ -176,10 +176,13 @@ enum Hold {
 
 /// Drains `queue` into `sink`: a batch as soon as `batch_size` envelopes
 /// are queued, everything every `interval`, and at once whatever earlier
-/// runs left (looked for here, not on the thread that built the handle,
-/// which must not wait for the queue's lock).
-pub(crate) fn courier_loop(mut sink: Box<dyn Sink>, queue: &Queue, signals: &Receiver<Signal>) {
-    let backlog = queue.peek(1).is_ok_and(|batch| !batch.is_empty());
+/// runs left (`backlog`).
+pub(crate) fn courier_loop(
+    mut sink: Box<dyn Sink>,
+    queue: &Queue,
+    signals: &Receiver<Signal>,
+    backlog: bool,
+) {
     let config = sink.delivery();
     let mut courier = Courier {
         sink: &mut *sink,

@@ -163,13 +163,22 @@ impl DirLock {
     /// to read but, at worst, a first append still being written, whose
     /// unfinished line reads as torn.
     pub(crate) fn acquire_to_read(dir: &Path) -> Result<Option<Self>, QueueError> {
+        Self::acquire_to_read_within(dir, None)
+    }
+
+    /// Like [`acquire_to_read`](Self::acquire_to_read), waiting at most
+    /// `wait` (when set).
+    pub(crate) fn acquire_to_read_within(
+        dir: &Path,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Option<Self>, QueueError> {
         let path = dir.join(LOCK_FILE);
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(QueueError::io("open lock file", &path, error)),
         };
-        file.lock_shared()
+        crate::fs::lock(&file, false, wait)
             .map_err(|error| QueueError::io("lock", &path, error))?;
         Ok(Some(Self { file }))
     }

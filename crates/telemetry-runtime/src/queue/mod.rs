@@ -287,7 +287,17 @@ impl Queue {
     /// the queue, for [`ack`](Self::ack). Peeking changes nothing: peeking
     /// again returns the same envelopes until they are acknowledged.
     pub fn peek(&self, max: usize) -> Result<Batch, QueueError> {
-        let _lock = DirLock::acquire_to_read(self.dir())?;
+        self.peek_within(max, None)
+    }
+
+    /// Like [`peek`](Self::peek), waiting at most `wait` for another
+    /// holder of the queue's lock (when set).
+    pub(crate) fn peek_within(
+        &self,
+        max: usize,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Batch, QueueError> {
+        let _lock = DirLock::acquire_to_read_within(self.dir(), wait)?;
         let (cursor, _) = state::load_cursor(self.dir())?;
         let mut batch = Batch {
             envelopes: Vec::new(),
