@@ -42,6 +42,22 @@ pub(crate) fn private_options() -> OpenOptions {
     options
 }
 
+/// Makes an opened file private (0600 on Unix) even when it existed before
+/// with a looser mode, which opening with [`private_options`] leaves as it
+/// was.
+pub(crate) fn make_private(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Creates `dir` and its parents; those it creates are private (0700 on
 /// Unix). A `dir` that already exists and that others may write to is
 /// tightened to 0700, unless it is a shared directory (sticky bit, as
@@ -135,6 +151,8 @@ pub(crate) fn replace(
             .create(true)
             .truncate(true)
             .open(temporary)?;
+        // A temporary file a crash left behind keeps its mode otherwise.
+        make_private(&file)?;
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
@@ -168,6 +186,20 @@ mod tests {
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_leftover_temporary_does_not_make_the_file_readable() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        let temporary = dir.path().join("settings.json.tmp");
+        fs::write(&temporary, b"left by a crash").unwrap();
+        fs::set_permissions(&temporary, fs::Permissions::from_mode(0o644)).unwrap();
+        replace(&path, &temporary, b"{}", true).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -202,6 +202,7 @@ impl SettingsStore {
             .create(true)
             .truncate(false)
             .open(&lock_path)
+            .and_then(|lock| crate::fs::make_private(&lock).map(|()| lock))
             .map_err(|source| SettingsError::Io {
                 action: "creating",
                 path: lock_path.clone(),

@@ -142,6 +142,7 @@ impl DirLock {
                 .create(true)
                 .truncate(false)
                 .open(&path)
+                .and_then(|file| crate::fs::make_private(&file).map(|()| file))
         };
         let file = match open() {
             Ok(file) => file,
