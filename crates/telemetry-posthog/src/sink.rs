@@ -203,6 +203,20 @@ impl Sink for PostHogSink {
         self.config.delivery()
     }
 
+    /// The same sink, sharing the connection pool: a second request in
+    /// flight while two full batches are queued (PostHog deduplicates a
+    /// batch sent again on its `uuid`s, and orders events by their
+    /// timestamps).
+    fn second_lane(&self) -> Option<Box<dyn Sink>> {
+        Some(Box::new(Self {
+            config: self.config.clone(),
+            api_key: self.api_key.clone(),
+            url: self.url.clone(),
+            agent: self.agent.clone(),
+            encoder: self.encoder.clone(),
+        }))
+    }
+
     /// Encodes the batch and posts it, in as many requests as keep each body
     /// under 5 MiB. An event over 900 KiB is refused and counted.
     fn send(&mut self, batch: &[Envelope]) -> Result<Sent, SinkError> {

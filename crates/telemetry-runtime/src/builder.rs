@@ -15,6 +15,7 @@ use crate::control::{Control, ControlError};
 use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::handle::{Inner, Telemetry};
 use crate::names::{self, InvalidAppName};
+use crate::pace::Pace;
 use crate::sink::Sink;
 use crate::{Anonymizer, HashKey};
 use crate::{policy, worker};
@@ -201,10 +202,12 @@ impl TelemetryBuilder {
                 .peek_within(1, Some(policy::BUILD_LOCK_WAIT))
                 .map_or(true, |batch| !batch.is_empty());
             let (signals, received) = mpsc::channel();
+            let pace = Arc::new(Pace::default());
+            let courier_pace = Arc::clone(&pace);
             spawn("telemetry-courier", move || {
-                worker::courier_loop(sink, &queue, &received, backlog);
+                worker::courier_loop(sink, &queue, &received, backlog, &courier_pace);
             })
-            .map(|thread| (signals, thread))
+            .map(|thread| ((signals, pace), thread))
             .map_err(|error| problems.push(error))
             .ok()
         });
@@ -213,9 +216,12 @@ impl TelemetryBuilder {
         let writer = {
             let queue = control.queue().clone();
             let counters = Arc::clone(&counters);
-            let signals = courier.as_ref().map(|(signals, _)| signals.clone());
+            let courier = courier
+                .as_ref()
+                .map(|((signals, pace), _)| (signals.clone(), Arc::clone(pace)));
             spawn("telemetry-writer", move || {
-                worker::write_loop(&queue, &receiver, &counters, signals.as_ref());
+                let courier = courier.as_ref().map(|(signals, pace)| (signals, &**pace));
+                worker::write_loop(&queue, &receiver, &counters, courier);
             })
         };
         let writer = match writer {
@@ -226,6 +232,7 @@ impl TelemetryBuilder {
             }
         };
         let (courier, courier_thread) = courier.unzip();
+        let courier = courier.map(|(signals, _)| signals);
         let sampler = control.config().sampler.clone();
         let unguarded_custom = control.config().unguarded_custom_events;
         Ok(Telemetry::new(Inner {

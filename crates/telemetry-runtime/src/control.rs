@@ -344,6 +344,8 @@ impl Control {
             sink: &mut **sink,
             queue: &self.queue,
             config,
+            pace: None,
+            lane: None,
         };
         let mut report = SendReport::default();
         let mut wait = |pause: Duration| {

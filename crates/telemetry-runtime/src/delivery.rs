@@ -33,9 +33,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::Timestamp;
+use crate::pace::Pace;
 use crate::policy::{self, DeliveryConfig};
-use crate::queue::{Counters, Envelope, Queue, QueueError};
-use crate::sink::{Sink, SinkError, SinkErrorKind};
+use crate::queue::{Batch, Counters, Envelope, Queue, QueueError};
+use crate::sink::{Sent, Sink, SinkError, SinkErrorKind};
 
 /// What a delivery pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,6 +102,10 @@ pub(crate) struct Courier<'a> {
     pub(crate) sink: &'a mut dyn Sink,
     pub(crate) queue: &'a Queue,
     pub(crate) config: DeliveryConfig,
+    /// Told of every acknowledgement and of every failed request.
+    pub(crate) pace: Option<&'a Pace>,
+    /// The sink's [second lane](Sink::second_lane), if it has one.
+    pub(crate) lane: Option<Box<dyn Sink>>,
 }
 
 impl Courier<'_> {
@@ -125,19 +130,64 @@ impl Courier<'_> {
             if batch.is_empty() || (full_only && batch.len() < self.config.batch_size) {
                 return Ok(());
             }
-            let mut settled = SendReport::default();
-            let outcome = if batch.envelopes.is_empty() {
-                Ok(())
-            } else {
-                self.settle(&batch.envelopes, deadline, wait, &mut settled)
+            // The next full batch goes out on the second lane while this
+            // one is settled.
+            let ahead = match &self.lane {
+                Some(_) if batch.len() == self.config.batch_size => {
+                    let next = self
+                        .queue
+                        .peek_after(&batch, self.config.batch_size)
+                        .map_err(Halt::Queue)?;
+                    (next.len() == self.config.batch_size).then_some(next)
+                }
+                _ => None,
             };
-            report.requests += settled.requests;
-            outcome?;
-            self.queue.ack(&batch).map_err(Halt::Queue)?;
-            self.count(&settled);
-            settled.requests = 0;
-            report.add(settled);
+            let mut lane = self.lane.take();
+            let (outcome, settled, early) = std::thread::scope(|scope| {
+                let early = ahead
+                    .as_ref()
+                    .zip(lane.as_mut())
+                    .map(|(next, lane)| scope.spawn(move || lane.send(&next.envelopes)));
+                let mut settled = SendReport::default();
+                let outcome = if batch.envelopes.is_empty() {
+                    Ok(())
+                } else {
+                    self.settle(&batch.envelopes, None, deadline, wait, &mut settled)
+                };
+                // A lane that panicked made no attempt that counts.
+                let early = early.and_then(|handle| handle.join().ok());
+                (outcome, settled, early)
+            });
+            self.lane = lane;
+            self.finish(&batch, outcome, settled, report)?;
+            if let Some(next) = ahead {
+                // Its first attempt is made: settled from there, in order.
+                let mut settled = SendReport::default();
+                let outcome = self.settle(&next.envelopes, early, deadline, wait, &mut settled);
+                self.finish(&next, outcome, settled, report)?;
+            }
         }
+    }
+
+    /// Acknowledges a settled batch and adds what settling it did to
+    /// `report`; an unsettled one only adds its requests.
+    fn finish(
+        &self,
+        batch: &Batch,
+        outcome: Result<(), Halt>,
+        mut settled: SendReport,
+        report: &mut SendReport,
+    ) -> Result<(), Halt> {
+        report.requests += settled.requests;
+        outcome?;
+        self.queue.ack(batch).map_err(Halt::Queue)?;
+        if let Some(pace) = self.pace {
+            pace.delivered();
+        }
+        self.count(&settled);
+        settled.requests = 0;
+        report.add(settled);
+        Ok(())
     }
 
     fn count(&self, settled: &SendReport) {
@@ -153,9 +203,12 @@ impl Courier<'_> {
 
     /// Delivers `envelopes` or refuses them for good; on `Err` nothing of
     /// them may leave the queue.
+    /// `first` is the outcome of an attempt already made (on the second
+    /// lane), if any.
     fn settle(
         &mut self,
         envelopes: &[Envelope],
+        mut first: Option<Result<Sent, SinkError>>,
         deadline: Option<Instant>,
         wait: &mut Wait<'_>,
         report: &mut SendReport,
@@ -163,7 +216,8 @@ impl Courier<'_> {
         let retry = self.config.retry;
         let mut retries = 0;
         loop {
-            let error = match self.sink.send(envelopes) {
+            let attempt = first.take().unwrap_or_else(|| self.sink.send(envelopes));
+            let error = match attempt {
                 Ok(sent) => {
                     // A sink that does not count its requests made one,
                     // unless it refused everything before sending.
@@ -179,11 +233,14 @@ impl Courier<'_> {
                 Err(error) => error,
             };
             report.requests += 1;
+            if let Some(pace) = self.pace {
+                pace.stalled();
+            }
             match error.kind {
                 SinkErrorKind::TooLarge if envelopes.len() > 1 => {
                     let (first, second) = envelopes.split_at(envelopes.len() / 2);
-                    self.settle(first, deadline, wait, report)?;
-                    return self.settle(second, deadline, wait, report);
+                    self.settle(first, None, deadline, wait, report)?;
+                    return self.settle(second, None, deadline, wait, report);
                 }
                 SinkErrorKind::TooLarge => {
                     tracing::warn!(

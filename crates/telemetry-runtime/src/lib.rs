@@ -46,6 +46,7 @@ pub mod custom;
 pub mod delivery;
 mod fs;
 mod handle;
+mod pace;
 pub mod policy;
 pub mod queue;
 pub mod settings;

@@ -31,6 +31,18 @@ pub const DEAD_LETTER_MAX_BYTES: u64 = 8 << 20;
 pub const CHANNEL_CAPACITY: usize = 4096;
 /// The most events the writer appends in one group commit.
 pub const WRITER_MAX_BATCH: usize = 4096;
+/// A commit of the writer takes the events that arrive within this long of
+/// its first (see `WRITER_MAX_BATCH`): 5 ms, which under load makes
+/// commits of thousands of events and costs a quiet application nothing.
+pub const WRITER_GATHER: Duration = Duration::from_millis(5);
+/// While the courier is delivering, the writer holds a batch that would
+/// take the queue past its byte bound until an acknowledgement makes room;
+/// it stops holding when the courier reports nothing for this long: 1 s.
+pub const WRITER_MAX_HOLD: Duration = Duration::from_secs(1);
+/// What the writer appends is synced to disk within this long (and at every
+/// flush): 1 s, the most that a power cut can take of what was written and
+/// not flushed. A crash of the process takes none of it.
+pub const WRITER_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `build` waits at most this long for another process's lock on the
 /// settings or the queue; past it, telemetry is off for this run and

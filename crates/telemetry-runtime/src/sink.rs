@@ -34,6 +34,20 @@ pub trait Sink: Send {
     fn delivery(&self) -> DeliveryConfig {
         DeliveryConfig::default()
     }
+
+    /// A second sink to the same destination, for a second request in
+    /// flight: while one batch is settled through `self`, the courier sends
+    /// the next one through this lane, so that encoding, compressing and
+    /// the server's work on one batch overlap with the other. `None` (the
+    /// default) keeps one request in flight.
+    ///
+    /// Batches are still acknowledged in queue order: a batch the lane
+    /// delivered while the one before it failed is sent again later, with
+    /// the same `uuid`s, which the destination must deduplicate (PostHog
+    /// does).
+    fn second_lane(&self) -> Option<Box<dyn Sink>> {
+        None
+    }
 }
 
 /// What one accepted [`Sink::send`] did.

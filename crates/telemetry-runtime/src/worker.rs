@@ -3,13 +3,15 @@
 //! commits, and, when telemetry is on with a sink, the courier, which drains
 //! the queue into the sink by the [`delivery`](crate::delivery) rules.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::counters::{AtomicCounters, CaptureCounters, PERSISTED_COUNTERS};
 use crate::delivery::{Courier, Halt, SendReport};
+use crate::pace::Pace;
 use crate::policy;
-use crate::queue::Queue;
+use crate::queue::{AppendReport, Queue};
 use crate::sink::Sink;
 
 /// What `capture`, `flush` and `shutdown` tell the writer.
@@ -22,21 +24,36 @@ pub(crate) enum Command {
     Shutdown(SyncSender<()>),
 }
 
-/// Appends lines in group commits: whatever is waiting is written with one
-/// `fsync`, and counters are persisted alongside. Tells the courier, if any,
-/// how many envelopes it appended.
+/// Appends lines in group commits and makes them durable within a sync
+/// window, telling the courier, if any, how many envelopes it appended.
+///
+/// - A commit takes what arrives within [`policy::WRITER_GATHER`] of its
+///   first line (at most [`policy::WRITER_MAX_BATCH`] lines, and no later
+///   than a flush or shutdown): one lock of the queue and one `write`
+///   for them all, so that the per-commit work (the lock, the cursor, the
+///   listing, the bounds) is paid once per thousands of events under load.
+/// - What is written is in the page cache, where a crash of the process
+///   cannot take it; it is synced (`fdatasync`) within
+///   [`policy::WRITER_SYNC_INTERVAL`] of being written, and before a flush
+///   or shutdown is answered. A power cut can take what was written in the
+///   last sync interval; a flush that returned `Ok` covers everything before
+///   it.
+/// - Counters are persisted with each sync.
 pub(crate) fn write_loop(
     queue: &Queue,
     receiver: &Receiver<Command>,
     counters: &AtomicCounters,
-    courier: Option<&Sender<Signal>>,
+    courier: Option<(&Sender<Signal>, &Pace)>,
 ) {
+    let mut queue_bytes = 0;
     let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut waiting: Vec<SyncSender<()>> = Vec::new();
     let mut persisted = CaptureCounters::default();
+    let mut unsynced = Unsynced::default();
     let mut exit = false;
     while !exit {
-        let first = match receiver.recv_timeout(Duration::from_secs(1)) {
+        let idle = unsynced.due_in().unwrap_or(Duration::from_secs(1));
+        let mut next = match receiver.recv_timeout(idle) {
             Ok(command) => Some(command),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
@@ -44,58 +61,149 @@ pub(crate) fn write_loop(
                 None
             }
         };
-        let mut next = first;
+        let gather_until = Instant::now() + policy::WRITER_GATHER;
         while let Some(command) = next.take() {
             match command {
                 Command::Line(line) => lines.push(line),
-                Command::Flush(done) => waiting.push(done),
+                Command::Flush(done) => {
+                    waiting.push(done);
+                    break;
+                }
                 Command::Shutdown(done) => {
                     waiting.push(done);
                     exit = true;
                     break;
                 }
             }
-            if lines.len() < policy::WRITER_MAX_BATCH {
-                next = receiver.try_recv().ok();
+            if lines.len() >= policy::WRITER_MAX_BATCH {
+                break;
+            }
+            next = match receiver
+                .recv_timeout(gather_until.saturating_duration_since(Instant::now()))
+            {
+                Ok(command) => Some(command),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    exit = true;
+                    None
+                }
+            };
+        }
+        if let Some((_, pace)) = courier {
+            hold(queue, pace, &lines, &mut queue_bytes);
+        }
+        if let Some(report) = commit(queue, &mut lines, counters) {
+            queue_bytes = report.queue_bytes;
+            if let Some(segment) = report.segment.filter(|_| report.appended > 0) {
+                unsynced.add(segment, report.appended);
+                if let Some((signals, _)) = courier {
+                    let _ = signals.send(Signal::Appended(report.appended));
+                }
             }
         }
-        let appended = commit(queue, &mut lines, counters);
-        if appended > 0
-            && let Some(courier) = courier
-        {
-            let _ = courier.send(Signal::Appended(appended));
+        if exit || !waiting.is_empty() || unsynced.is_due() {
+            unsynced.sync(counters);
+            persist_counters(queue, counters, &mut persisted);
         }
-        persist_counters(queue, counters, &mut persisted);
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-/// Appends `lines` and clears them; returns how many were appended.
-fn commit(queue: &Queue, lines: &mut Vec<Vec<u8>>, counters: &AtomicCounters) -> usize {
-    if lines.is_empty() {
-        return 0;
+/// Waits while the courier is delivering and `lines` would take the queue
+/// past its byte bound (see [`Pace`]), at most
+/// [`policy::WRITER_MAX_HOLD`] between two reports of the courier.
+/// `queue_bytes` is the queue's size as last seen.
+fn hold(queue: &Queue, pace: &Pace, lines: &[Vec<u8>], queue_bytes: &mut u64) {
+    let batch: u64 = lines.iter().map(|line| line.len() as u64).sum();
+    let max = queue.config().max_bytes;
+    while pace.is_delivering() && *queue_bytes > 0 && *queue_bytes + batch > max {
+        if !pace.wait(policy::WRITER_MAX_HOLD) {
+            return;
+        }
+        match queue.bytes() {
+            Ok(bytes) => *queue_bytes = bytes,
+            Err(_) => return,
+        }
     }
-    let appended = match queue.append_lines(lines) {
+}
+
+/// What the writer appended and has not synced yet.
+#[derive(Default)]
+struct Unsynced {
+    /// The segments written to, oldest first, each once.
+    segments: Vec<PathBuf>,
+    /// The envelopes appended to them.
+    events: u64,
+    /// When the oldest of them was written.
+    since: Option<Instant>,
+}
+
+impl Unsynced {
+    fn add(&mut self, segment: PathBuf, events: usize) {
+        if self.segments.last() != Some(&segment) {
+            self.segments.push(segment);
+        }
+        self.events += events as u64;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// How long until a sync is due, when anything waits for one.
+    fn due_in(&self) -> Option<Duration> {
+        self.since.map(|since| {
+            (since + policy::WRITER_SYNC_INTERVAL).saturating_duration_since(Instant::now())
+        })
+    }
+
+    fn is_due(&self) -> bool {
+        self.due_in().is_some_and(|left| left.is_zero())
+    }
+
+    /// Syncs every segment written since the last sync. When that fails,
+    /// the envelopes are counted as not durable (a later read may still
+    /// find and send them).
+    fn sync(&mut self, counters: &AtomicCounters) {
+        if self.since.is_none() {
+            return;
+        }
+        if let Err(error) = Queue::sync_segments(self.segments.iter().map(PathBuf::as_path)) {
+            tracing::warn!(%error, events = self.events, "telemetry events written but not made durable");
+            AtomicCounters::add(&counters.dropped_write_failed, self.events);
+        }
+        *self = Self::default();
+    }
+}
+
+/// Appends `lines` and clears them; returns what the queue reported, when
+/// the append succeeded.
+fn commit(
+    queue: &Queue,
+    lines: &mut Vec<Vec<u8>>,
+    counters: &AtomicCounters,
+) -> Option<AppendReport> {
+    if lines.is_empty() {
+        return None;
+    }
+    let report = match queue.append_lines(lines) {
         Ok(report) => {
             AtomicCounters::add(&counters.written, report.appended as u64);
             AtomicCounters::add(&counters.dropped_oversized, report.dropped_oversized as u64);
             for problem in &report.problems {
                 tracing::warn!(%problem, "telemetry queue");
             }
-            report.appended
+            Some(report)
         }
         Err(error) => {
             // A failed append leaves nothing of the batch on disk (the queue
             // takes a partial write back), so every line of it is counted.
             tracing::warn!(%error, events = lines.len(), "telemetry events could not be written");
             AtomicCounters::add(&counters.dropped_write_failed, lines.len() as u64);
-            0
+            None
         }
     };
     lines.clear();
-    appended
+    report
 }
 
 /// Adds what the counters gained since the last call to the queue's
@@ -182,12 +290,24 @@ pub(crate) fn courier_loop(
     queue: &Queue,
     signals: &Receiver<Signal>,
     backlog: bool,
+    pace: &Pace,
 ) {
+    // However the courier ends, the writer stops waiting for it.
+    struct Gone<'a>(&'a Pace);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            self.0.stalled();
+        }
+    }
+    let _gone = Gone(pace);
     let config = sink.delivery();
+    let lane = sink.second_lane();
     let mut courier = Courier {
         sink: &mut *sink,
         queue,
         config,
+        pace: Some(pace),
+        lane,
     };
     let mut deferred = Deferred::default();
     let mut hold: Option<Hold> = None;

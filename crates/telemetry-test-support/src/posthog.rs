@@ -217,12 +217,14 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool, api_key: &s
         let Some((head, body)) = read_request(&mut reader, stop) else {
             return;
         };
-        let (fault, verdict) = {
+        let (fault, rules) = {
             let mut state = state.lock().unwrap();
-            let fault = state.script.pop_front();
-            let verdict = judge(&mut state, &head, &body, api_key);
-            (fault, verdict)
+            (state.script.pop_front(), Rules::next(&mut state))
         };
+        // Judged outside the lock, so that connections are served in
+        // parallel, as by PostHog.
+        let (verdict, errors) = judge(&rules, &head, &body, api_key);
+        state.lock().unwrap().wire_errors.extend(errors);
         let (status, extra, text, verdict) = match (fault, verdict) {
             (Some(Fault::Drop), verdict) => {
                 record(state, verdict, 0);
@@ -347,13 +349,42 @@ fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
     })
 }
 
+/// What the server's settings say for one request, read under the lock.
+struct Rules {
+    any_client: bool,
+    always: Option<u16>,
+    max_body: Option<usize>,
+    /// Whether the seeded generator fails this request.
+    fail: bool,
+}
+
+impl Rules {
+    fn next(state: &mut State) -> Self {
+        let fail = state.fail_rate.as_mut().is_some_and(|(rate, seed)| {
+            // xorshift64: deterministic per seed.
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            #[allow(clippy::cast_precision_loss, reason = "a probability")]
+            let draw = (*seed >> 11) as f64 / (1_u64 << 53) as f64;
+            draw < *rate
+        });
+        Self {
+            any_client: state.any_client,
+            always: state.always,
+            max_body: state.max_body,
+            fail,
+        }
+    }
+}
+
 /// Checks the request like PostHog's capture endpoint and decides the
-/// status it would get without a fault.
-fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdict {
+/// status it would get without a fault; returns the wire errors found.
+fn judge(rules: &Rules, head: &[String], raw: &[u8], api_key: &str) -> (Verdict, Vec<String>) {
     let mut errors = Vec::new();
     let request_line = head.first().map(String::as_str).unwrap_or_default();
     let line_ok = request_line == "POST /batch/ HTTP/1.1"
-        || (state.any_client
+        || (rules.any_client
             && request_line.starts_with("POST /batch/?")
             && request_line.ends_with(" HTTP/1.1"));
     if !line_ok {
@@ -380,33 +411,27 @@ fn judge(state: &mut State, head: &[String], raw: &[u8], api_key: &str) -> Verdi
         Value::Null
     });
     let key_ok = body["api_key"].as_str() == Some(api_key);
-    check_body(&body, state.any_client, &mut errors);
-    let status = if let Some(status) = state.always {
+    check_body(&body, rules.any_client, &mut errors);
+    let status = if let Some(status) = rules.always {
         status
     } else if !key_ok {
         401
     } else if !errors.is_empty() {
         400
-    } else if state.max_body.is_some_and(|max| bytes.len() > max) {
+    } else if rules.max_body.is_some_and(|max| bytes.len() > max) {
         413
-    } else if let Some((rate, seed)) = &mut state.fail_rate {
-        // xorshift64: deterministic per seed.
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        #[allow(clippy::cast_precision_loss, reason = "a probability")]
-        let draw = (*seed >> 11) as f64 / (1_u64 << 53) as f64;
-        if draw < *rate { 500 } else { 200 }
+    } else if rules.fail {
+        500
     } else {
         200
     };
-    state.wire_errors.extend(errors);
-    Verdict {
+    let verdict = Verdict {
         status,
         gzip,
         body_len: bytes.len(),
         body,
-    }
+    };
+    (verdict, errors)
 }
 
 fn check_body(body: &Value, any_client: bool, errors: &mut Vec<String>) {

@@ -212,12 +212,15 @@ impl Queue {
                 report.appended += 1;
             }
         }
-        self.append_buf(&buf, report)
+        self.append_buf(&buf, report, Sync::Now)
     }
 
     /// Appends lines already written by [`Envelope::write_line`] (or
-    /// capture's equivalent), like [`append`](Self::append): the writer
-    /// thread's way, which copies bytes instead of building envelopes.
+    /// capture's equivalent), like [`append`](Self::append), but leaves
+    /// them in the page cache: the writer thread's way, which copies bytes
+    /// instead of building envelopes and makes what it wrote durable with
+    /// [`sync_segments`](Self::sync_segments), at most a sync window later
+    /// or at a flush. [`AppendReport::segment`] names the file written.
     pub(crate) fn append_lines(&self, lines: &[Vec<u8>]) -> Result<AppendReport, QueueError> {
         let mut report = AppendReport::default();
         if lines.is_empty() {
@@ -232,11 +235,45 @@ impl Queue {
                 report.appended += 1;
             }
         }
-        self.append_buf(&buf, report)
+        self.append_buf(&buf, report, Sync::Later)
+    }
+
+    /// Bytes of segment files, as [`QueueStats::bytes`] counts them, read
+    /// without the lock: a glance for the writer's pace, which a
+    /// concurrent change may make stale at once.
+    pub(crate) fn bytes(&self) -> Result<u64, QueueError> {
+        Ok(files::list_segments(self.dir())?
+            .iter()
+            .map(|segment| segment.len)
+            .sum())
+    }
+
+    /// Makes the segments in `paths`, written by
+    /// [`append_lines`](Self::append_lines), durable: one `fdatasync` each.
+    /// A segment that is gone (acknowledged, or dropped by the bounds) needs
+    /// nothing. Takes no lock: syncing changes nothing another process sees.
+    pub(crate) fn sync_segments<'p>(
+        paths: impl IntoIterator<Item = &'p Path>,
+    ) -> Result<(), QueueError> {
+        for path in paths {
+            let file = match File::open(path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(QueueError::io("open segment to sync", path, error)),
+            };
+            file.sync_data()
+                .map_err(|error| QueueError::io("sync segment", path, error))?;
+        }
+        Ok(())
     }
 
     /// Writes `buf` (whole lines), then enforces the bounds.
-    fn append_buf(&self, buf: &[u8], mut report: AppendReport) -> Result<AppendReport, QueueError> {
+    fn append_buf(
+        &self,
+        buf: &[u8],
+        mut report: AppendReport,
+        sync: Sync,
+    ) -> Result<AppendReport, QueueError> {
         let dir = self.dir();
         let _lock = self.lock_to_change()?;
         let mut delta = Counters::default();
@@ -245,11 +282,11 @@ impl Queue {
         // Listed once: the lock keeps others out, and writing updates it.
         let mut segments = files::list_segments(dir)?;
         if !buf.is_empty() {
-            self.write_batch(cursor, buf, &mut segments, &mut report, &mut delta)?;
+            self.write_batch(cursor, buf, sync, &mut segments, &mut report, &mut delta)?;
         }
-        // The batch is durable now: what fails from here on is reported
-        // beside it, never as a failed append, which would count durable
-        // envelopes as lost.
+        // The batch is written now (and durable, unless the caller syncs
+        // later): what fails from here on is reported beside it, never as a
+        // failed append, which would count queued envelopes as lost.
         let after = self
             .enforce_bounds(segments, &mut cursor, &mut report)
             .and_then(|()| state::add_counters(dir, &delta));
@@ -297,8 +334,27 @@ impl Queue {
         max: usize,
         wait: Option<std::time::Duration>,
     ) -> Result<Batch, QueueError> {
+        self.peek_from(None, max, wait)
+    }
+
+    /// Like [`peek`](Self::peek), the envelopes that follow `batch`: what
+    /// `peek` will return once `batch` is acknowledged. For the courier's
+    /// second request in flight.
+    pub(crate) fn peek_after(&self, batch: &Batch, max: usize) -> Result<Batch, QueueError> {
+        self.peek_from(Some(batch.end), max, None)
+    }
+
+    /// Up to `max` envelopes from `start` (or the cursor, when it is
+    /// further on or `start` is `None`).
+    fn peek_from(
+        &self,
+        start: Option<Position>,
+        max: usize,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Batch, QueueError> {
         let _lock = DirLock::acquire_to_read_within(self.dir(), wait)?;
         let (cursor, _) = state::load_cursor(self.dir())?;
+        let cursor = start.map_or(cursor, |start| start.max(cursor));
         let mut batch = Batch {
             envelopes: Vec::new(),
             skipped_lines: 0,
@@ -481,6 +537,7 @@ impl Queue {
         &self,
         cursor: Position,
         buf: &[u8],
+        sync: Sync,
         segments: &mut Vec<Segment>,
         report: &mut AppendReport,
         delta: &mut Counters,
@@ -529,7 +586,9 @@ impl Queue {
             let _ = file.set_len(len);
             return Err(QueueError::io("write segment", &path, error));
         }
-        if let Err(error) = file.sync_data() {
+        if sync == Sync::Now
+            && let Err(error) = file.sync_data()
+        {
             // Not known to be on disk: take the batch back, so that a failed
             // append means none of it is queued.
             let _ = file.set_len(len);
@@ -542,6 +601,8 @@ impl Queue {
             let _ = std::fs::remove_file(&path);
             return Err(error);
         }
+        report.bytes_written = buf.len() as u64;
+        report.segment = Some(path.clone());
         let written = Segment {
             id,
             len: len + buf.len() as u64,
@@ -553,9 +614,17 @@ impl Queue {
         } else if let Some(newest) = segments.last_mut() {
             *newest = written;
         }
-        report.bytes_written = buf.len() as u64;
         Ok(())
     }
+}
+
+/// When an append makes its lines durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Before it returns: one `fdatasync` per append.
+    Now,
+    /// When the caller syncs the segment ([`Queue::sync_segments`]).
+    Later,
 }
 
 /// Opens the newest segment for writing and cuts off a torn last line.
@@ -627,6 +696,21 @@ fn count_lines(segment: &Segment, from: u64) -> Result<(usize, usize), QueueErro
     files::scan_lines(&segment.path, from, |line, _| {
         match line {
             RawLine::Complete(line) if envelope::is_valid_line(line) => valid += 1,
+            RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok((valid, bad))
+}
+
+/// Like [`count_lines`], by each line's shape alone: a complete line that
+/// starts with `{` and ends with `}` counts as valid. For the bounds, which
+/// count what they drop (see there).
+fn count_line_shapes(segment: &Segment, from: u64) -> Result<(usize, usize), QueueError> {
+    let (mut valid, mut bad) = (0, 0);
+    files::scan_lines(&segment.path, from, |line, _| {
+        match line {
+            RawLine::Complete([b'{', .., b'}']) => valid += 1,
             RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
         }
         ControlFlow::Continue(())

@@ -80,6 +80,11 @@ pub struct AppendReport {
     pub dropped_by_bounds: u64,
     /// Segments the bounds dropped after writing.
     pub segments_dropped: usize,
+    /// The segment file the batch went to, when anything was written.
+    pub segment: Option<PathBuf>,
+    /// Bytes of segment files once the bounds were enforced (what
+    /// [`QueueConfig::max_bytes`] bounds).
+    pub queue_bytes: u64,
     /// Problems found and worked around.
     pub problems: Vec<QueueProblem>,
 }
