@@ -4,7 +4,8 @@
 //! the queue into the sink by the [`delivery`](crate::delivery) rules.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use crate::counters::{AtomicCounters, CaptureCounters, PERSISTED_COUNTERS};
@@ -32,12 +33,15 @@ pub(crate) enum Command {
 ///   than a flush or shutdown): one lock of the queue and one `write`
 ///   for them all, so that the per-commit work (the lock, the cursor, the
 ///   listing, the bounds) is paid once per thousands of events under load.
+///   While it gathers, the writer looks at the channel every
+///   [`policy::WRITER_GATHER_STEP`] rather than waking for every event.
 /// - What is written is in the page cache, where a crash of the process
 ///   cannot take it; it is synced (`fdatasync`) within
 ///   [`policy::WRITER_SYNC_INTERVAL`] of being written, and before a flush
 ///   or shutdown is answered. A power cut can take what was written in the
 ///   last sync interval; a flush that returned `Ok` covers everything before
-///   it.
+///   it. Syncing is done by a second thread (`telemetry-sync`), in order,
+///   so that the writer goes on taking events while the disk catches up.
 /// - Counters are persisted with each sync.
 pub(crate) fn write_loop(
     queue: &Queue,
@@ -45,68 +49,144 @@ pub(crate) fn write_loop(
     counters: &AtomicCounters,
     courier: Option<(&Sender<Signal>, &Pace)>,
 ) {
-    let mut queue_bytes = 0;
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    let mut waiting: Vec<SyncSender<()>> = Vec::new();
-    let mut persisted = CaptureCounters::default();
-    let mut unsynced = Unsynced::default();
-    let mut exit = false;
-    while !exit {
-        let idle = unsynced.due_in().unwrap_or(Duration::from_secs(1));
-        let mut next = match receiver.recv_timeout(idle) {
-            Ok(command) => Some(command),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                exit = true;
-                None
+    // What the persisted counters hold, for whichever thread syncs.
+    let persisted = &Mutex::new(CaptureCounters::default());
+    std::thread::scope(|scope| {
+        let (jobs, job_receiver) = mpsc::channel::<SyncJob>();
+        let syncer = std::thread::Builder::new()
+            .name("telemetry-sync".to_owned())
+            .spawn_scoped(scope, move || {
+                for job in job_receiver {
+                    job.run(queue, counters, persisted);
+                }
+            });
+        // Without its thread, the writer syncs itself.
+        let jobs = syncer.ok().map(|_| jobs);
+        let mut writer = Writer {
+            queue,
+            counters,
+            courier,
+            queue_bytes: 0,
+            lines: Vec::new(),
+            waiting: Vec::new(),
+            unsynced: Unsynced::default(),
+        };
+        let mut exit = false;
+        while !exit {
+            exit = writer.gather(receiver);
+            writer.commit();
+            if exit || !writer.waiting.is_empty() || writer.unsynced.is_due() {
+                let job = SyncJob {
+                    unsynced: std::mem::take(&mut writer.unsynced),
+                    replies: std::mem::take(&mut writer.waiting),
+                };
+                match &jobs {
+                    Some(jobs) => {
+                        if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                            job.run(queue, counters, persisted);
+                        }
+                    }
+                    None => job.run(queue, counters, persisted),
+                }
             }
+        }
+    });
+}
+
+/// The writer thread's state between commits.
+struct Writer<'a> {
+    queue: &'a Queue,
+    counters: &'a AtomicCounters,
+    courier: Option<(&'a Sender<Signal>, &'a Pace)>,
+    /// The queue's size after the last commit.
+    queue_bytes: u64,
+    lines: Vec<Vec<u8>>,
+    /// Flushes and a shutdown to answer once what came before is synced.
+    waiting: Vec<SyncSender<()>>,
+    unsynced: Unsynced,
+}
+
+impl Writer<'_> {
+    /// Waits for a command (at most until a sync is due), then gathers
+    /// lines for a commit; `true` when the writer must exit after it.
+    fn gather(&mut self, receiver: &Receiver<Command>) -> bool {
+        let idle = self.unsynced.due_in().unwrap_or(Duration::from_secs(1));
+        let first = match receiver.recv_timeout(idle) {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => return false,
+            Err(RecvTimeoutError::Disconnected) => return true,
         };
         let gather_until = Instant::now() + policy::WRITER_GATHER;
-        while let Some(command) = next.take() {
-            match command {
-                Command::Line(line) => lines.push(line),
-                Command::Flush(done) => {
-                    waiting.push(done);
-                    break;
+        let mut next = Some(first);
+        loop {
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Line(line) => self.lines.push(line),
+                    Command::Flush(done) => {
+                        self.waiting.push(done);
+                        return false;
+                    }
+                    Command::Shutdown(done) => {
+                        self.waiting.push(done);
+                        return true;
+                    }
                 }
-                Command::Shutdown(done) => {
-                    waiting.push(done);
-                    exit = true;
-                    break;
+                if self.lines.len() >= policy::WRITER_MAX_BATCH {
+                    return false;
                 }
+                next = match receiver.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return true,
+                };
             }
-            if lines.len() >= policy::WRITER_MAX_BATCH {
-                break;
+            let left = gather_until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
             }
-            next = match receiver
-                .recv_timeout(gather_until.saturating_duration_since(Instant::now()))
-            {
+            std::thread::sleep(left.min(policy::WRITER_GATHER_STEP));
+            next = match receiver.try_recv() {
                 Ok(command) => Some(command),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    exit = true;
-                    None
-                }
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return true,
             };
         }
-        if let Some((_, pace)) = courier {
-            hold(queue, pace, &lines, &mut queue_bytes);
+    }
+
+    /// Appends the gathered lines (after holding them while the courier
+    /// makes room) and tells the courier.
+    fn commit(&mut self) {
+        if let Some((_, pace)) = self.courier {
+            hold(self.queue, pace, &self.lines, &mut self.queue_bytes);
         }
-        if let Some(report) = commit(queue, &mut lines, counters) {
-            queue_bytes = report.queue_bytes;
-            if let Some(segment) = report.segment.filter(|_| report.appended > 0) {
-                unsynced.add(segment, report.appended);
-                if let Some((signals, _)) = courier {
-                    let _ = signals.send(Signal::Appended(report.appended));
-                }
+        let Some(report) = commit(self.queue, &mut self.lines, self.counters) else {
+            return;
+        };
+        self.queue_bytes = report.queue_bytes;
+        if let Some(segment) = report.segment.filter(|_| report.appended > 0) {
+            self.unsynced.add(segment, report.appended);
+            if let Some((signals, _)) = self.courier {
+                let _ = signals.send(Signal::Appended(report.appended));
             }
         }
-        if exit || !waiting.is_empty() || unsynced.is_due() {
-            unsynced.sync(counters);
+    }
+}
+
+/// A sync for the `telemetry-sync` thread: the segments to sync, then the
+/// flushes to answer.
+struct SyncJob {
+    unsynced: Unsynced,
+    replies: Vec<SyncSender<()>>,
+}
+
+impl SyncJob {
+    fn run(self, queue: &Queue, counters: &AtomicCounters, persisted: &Mutex<CaptureCounters>) {
+        self.unsynced.sync(counters);
+        if let Ok(mut persisted) = persisted.lock() {
             persist_counters(queue, counters, &mut persisted);
         }
-        for done in waiting.drain(..) {
-            let _ = done.send(());
+        for reply in self.replies {
+            let _ = reply.send(());
         }
     }
 }
@@ -163,7 +243,7 @@ impl Unsynced {
     /// Syncs every segment written since the last sync. When that fails,
     /// the envelopes are counted as not durable (a later read may still
     /// find and send them).
-    fn sync(&mut self, counters: &AtomicCounters) {
+    fn sync(self, counters: &AtomicCounters) {
         if self.since.is_none() {
             return;
         }
@@ -171,7 +251,6 @@ impl Unsynced {
             tracing::warn!(%error, events = self.events, "telemetry events written but not made durable");
             AtomicCounters::add(&counters.dropped_write_failed, self.events);
         }
-        *self = Self::default();
     }
 }
 

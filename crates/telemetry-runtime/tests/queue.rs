@@ -352,8 +352,83 @@ fn an_eviction_counted_but_not_finished_by_a_crash_is_finished_and_not_counted_t
     assert!(!first.exists(), "the interrupted eviction is finished");
     assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [3, 4]);
     assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 2);
+    // The mark may stay: it names a segment that is gone, and ids only grow.
+    queue.append(&[envelope(5)]).unwrap();
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [3, 4, 5]);
+}
+
+#[test]
+fn oldest_segments_counted_by_one_mark_and_left_by_a_crash_are_skipped_and_not_counted_twice() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    let queue = small_queue(dir, 400, 1 << 20);
+    for pair in 0..3 {
+        queue
+            .append(&[envelope(2 * pair), envelope(2 * pair + 1)])
+            .unwrap();
+    }
+    let segments = segment_files(dir);
+    assert_eq!(segments.len(), 3);
+    let id = |path: &Path| -> u64 {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        name.trim_start_matches("segment-").parse().unwrap()
+    };
+    // The state a crash leaves after counting the two oldest segments with
+    // one mark, before deleting them.
+    fs::write(
+        dir.join("counters.json"),
+        format!(
+            r#"{{"dropped_by_bounds":4,"evicted_through":{}}}"#,
+            id(&segments[1])
+        ),
+    )
+    .unwrap();
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [4, 5]);
+    assert_eq!(queue.stats().unwrap().events, 2);
+    assert!(
+        queue
+            .stats()
+            .unwrap()
+            .counters
+            .iter()
+            .all(|(name, _)| name != "evicted_through"),
+        "the mark is not a counter"
+    );
+    let report = queue.append(&[envelope(6)]).unwrap();
+    assert_eq!(report.dropped_by_bounds, 0, "already counted");
+    assert_eq!(report.segments_dropped, 2);
+    assert!(!segments[0].exists() && !segments[1].exists());
+    assert_eq!(numbers(&queue.read_all().unwrap().envelopes), [4, 5, 6]);
+    assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 4);
+}
+
+#[test]
+fn a_full_queue_drops_its_oldest_segments_with_one_counted_mark() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    // Segments of two envelopes.
+    let queue = small_queue(dir, 300, 1 << 20);
+    for pair in 0..3 {
+        queue
+            .append(&[envelope(2 * pair), envelope(2 * pair + 1)])
+            .unwrap();
+    }
+    assert_eq!(segment_files(dir).len(), 3);
+    // Under a bound of one segment, the next batch pushes out all three.
+    let queue = small_queue(dir, 300, 300);
+    let report = queue
+        .append(&(6..12).map(envelope).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(report.segments_dropped, 3);
+    assert_eq!(report.dropped_by_bounds, 6);
     let on_disk = fs::read_to_string(dir.join("counters.json")).unwrap();
+    assert!(on_disk.contains("evicted_through"), "{on_disk}");
     assert!(!on_disk.contains("evicting_segment"), "{on_disk}");
+    assert_eq!(
+        numbers(&queue.read_all().unwrap().envelopes),
+        (6..12).collect::<Vec<_>>()
+    );
+    assert_eq!(queue.stats().unwrap().counters.dropped_by_bounds(), 6);
 }
 
 #[test]

@@ -18,8 +18,8 @@
 use std::time::SystemTime;
 
 use super::files::{self, Segment};
-use super::state::{self, Position};
-use super::{AppendReport, Counters, Queue, QueueError, count_line_shapes};
+use super::state::{self, Mark, Position};
+use super::{AppendReport, Counters, Queue, QueueError};
 
 impl Queue {
     /// Drops every segment last written longer than `max_age` ago, then
@@ -27,76 +27,97 @@ impl Queue {
     /// newest).
     pub(super) fn enforce_bounds(
         &self,
-        mut segments: Vec<Segment>,
+        segments: Vec<Segment>,
         cursor: &mut Position,
         report: &mut AppendReport,
     ) -> Result<(), QueueError> {
         let dir = self.dir();
         let now = SystemTime::now();
-        // A segment whose eviction a crash interrupted after counting it:
-        // it goes now, uncounted.
-        let pending = state::pending_eviction(dir)?;
+        // Segments an eviction counted and a crash kept from deleting: they
+        // go now, uncounted.
+        let eviction = state::pending_eviction(dir)?;
+        let (leftovers, mut segments): (Vec<Segment>, Vec<Segment>) = segments
+            .into_iter()
+            .partition(|segment| eviction.covers(segment.id));
         let newest = segments.last().map(|segment| segment.id);
-        let expired: Vec<u64> = segments
+        let mut dropped = vec![false; segments.len()];
+        for (drop, segment) in dropped.iter_mut().zip(&segments) {
+            *drop = self.expired(segment, Some(segment.id) == newest, now);
+        }
+        let mut total: u64 = segments
             .iter()
-            .filter(|segment| {
-                Some(segment.id) == pending
-                    || self.expired(segment, Some(segment.id) == newest, now)
-            })
-            .map(|segment| segment.id)
-            .collect();
-        let mut dropped = Vec::new();
-        segments.retain(|segment| {
-            let keep = !expired.contains(&segment.id);
-            if !keep {
-                dropped.push(segment.clone());
-            }
-            keep
-        });
-        let mut total: u64 = segments.iter().map(|segment| segment.len).sum();
-        let all_but_newest = segments.len().saturating_sub(1);
-        for segment in &segments[..all_but_newest] {
-            if total <= self.config.max_bytes {
+            .zip(&dropped)
+            .filter(|(_, drop)| !**drop)
+            .map(|(segment, _)| segment.len)
+            .sum();
+        let kept = dropped.iter().filter(|drop| !**drop).count();
+        let mut may_drop = kept.saturating_sub(1);
+        for (drop, segment) in dropped.iter_mut().zip(&segments) {
+            if total <= self.config.max_bytes || may_drop == 0 {
                 break;
             }
-            total -= segment.len;
-            dropped.push(segment.clone());
+            if !*drop {
+                *drop = true;
+                total -= segment.len;
+                may_drop -= 1;
+            }
         }
         report.queue_bytes = total;
-        if dropped.is_empty() {
-            // A mark whose segment is already gone (the crash came after
-            // the deletion) is cleared.
-            if pending.is_some() {
-                report.problems.extend(state::finish_eviction(dir)?);
-            }
+        // The oldest dropped segments are marked with one id ("through
+        // here"); one aged out after a segment that is kept (the clock was
+        // set back) needs its own mark.
+        let oldest = dropped.iter().take_while(|drop| **drop).count();
+        let dropped: Vec<Segment> = segments
+            .drain(..)
+            .zip(dropped)
+            .filter_map(|(segment, drop)| drop.then_some(segment))
+            .collect();
+        if leftovers.is_empty() && dropped.is_empty() {
             return Ok(());
         }
-        for segment in &dropped {
-            if segment.id >= cursor.segment && Some(segment.id) != pending {
-                let from = if segment.id == cursor.segment {
-                    cursor.offset
-                } else {
-                    0
-                };
-                let (valid, bad) = count_line_shapes(segment, from)?;
-                let mut counted = Counters::default();
-                counted.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
-                counted.add(Counters::TORN_LINES_SKIPPED, bad as u64);
-                report
-                    .problems
-                    .extend(state::add_counters_evicting(dir, &counted, segment.id)?);
-                report.dropped_by_bounds += valid as u64;
-            }
+        for segment in &leftovers {
             files::remove(&segment.path, "remove segment")?;
             report.segments_dropped += 1;
         }
-        // Every dropped segment is gone: no eviction is pending any more.
-        report.problems.extend(state::finish_eviction(dir)?);
+        let (prefix, others) = dropped.split_at(oldest);
+        if let Some(last) = prefix.last() {
+            let counted = Self::count_dropped(prefix, *cursor, report)?;
+            report.problems.extend(state::add_counters_evicting(
+                dir,
+                &counted,
+                Mark::Through(last.id),
+            )?);
+            for segment in prefix {
+                files::remove(&segment.path, "remove segment")?;
+                report.segments_dropped += 1;
+            }
+        }
+        for segment in others {
+            let counted = Self::count_dropped(std::slice::from_ref(segment), *cursor, report)?;
+            report.problems.extend(state::add_counters_evicting(
+                dir,
+                &counted,
+                Mark::One(segment.id),
+            )?);
+            files::remove(&segment.path, "remove segment")?;
+            report.segments_dropped += 1;
+            report.problems.extend(state::add_counters_evicting(
+                dir,
+                &Counters::default(),
+                Mark::ClearOne,
+            )?);
+        }
         files::sync_dir(dir)?;
         // A cursor in a dropped segment moves to the start of the next one (the
         // same place in the queue), so that acknowledging a batch peeked from
         // the dropped segment neither moves it nor counts its lines twice.
-        if dropped.iter().any(|segment| segment.id == cursor.segment) {
+        let gone = |id| {
+            leftovers
+                .iter()
+                .chain(&dropped)
+                .any(|segment| segment.id == id)
+        };
+        if gone(cursor.segment) {
             *cursor = Position {
                 segment: cursor.segment.saturating_add(1),
                 offset: 0,
@@ -104,6 +125,30 @@ impl Queue {
             state::save_cursor(dir, *cursor)?;
         }
         Ok(())
+    }
+
+    /// Counts the unacknowledged lines of `segments`, about to be dropped.
+    fn count_dropped(
+        segments: &[Segment],
+        cursor: Position,
+        report: &mut AppendReport,
+    ) -> Result<Counters, QueueError> {
+        let mut counted = Counters::default();
+        for segment in segments
+            .iter()
+            .filter(|segment| segment.id >= cursor.segment)
+        {
+            let from = if segment.id == cursor.segment {
+                cursor.offset
+            } else {
+                0
+            };
+            let (valid, bad) = files::count_line_shapes(&segment.path, from)?;
+            counted.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
+            counted.add(Counters::TORN_LINES_SKIPPED, bad as u64);
+            report.dropped_by_bounds += valid as u64;
+        }
+        Ok(counted)
     }
 
     /// Whether the queue last wrote to `segment` longer than `max_age` ago.

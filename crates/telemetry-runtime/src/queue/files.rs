@@ -315,6 +315,58 @@ pub(crate) fn scan_lines(
     }
 }
 
+/// Counts the lines of `path` from byte `from` by their shape, without
+/// keeping them: complete lines that start with `{` and end with `}`, and
+/// the others (a torn last line included). A file that has disappeared
+/// reads as empty.
+pub(crate) fn count_line_shapes(path: &Path, from: u64) -> Result<(usize, usize), QueueError> {
+    let read_error = |error| QueueError::io("read segment", path, error);
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(error) => return Err(read_error(error)),
+    };
+    if from > 0 {
+        file.seek(SeekFrom::Start(from)).map_err(read_error)?;
+    }
+    let (mut valid, mut bad) = (0, 0);
+    // The first byte of the line under way (none yet: at its start), and
+    // the last byte read.
+    let (mut first, mut last) = (None, 0u8);
+    let mut chunk = vec![0; 256 << 10];
+    loop {
+        let read = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        let chunk = &chunk[..read];
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            if end > start {
+                first.get_or_insert(chunk[start]);
+                last = chunk[end - 1];
+            }
+            if first == Some(b'{') && last == b'}' {
+                valid += 1;
+            } else {
+                bad += 1;
+            }
+            (first, last) = (None, 0);
+            start = end + 1;
+        }
+        if start < chunk.len() {
+            first.get_or_insert(chunk[start]);
+            last = chunk[chunk.len() - 1];
+        }
+    }
+    if first.is_some() {
+        bad += 1;
+    }
+    Ok((valid, bad))
+}
+
 /// Reads one line into `line` (without its `\n`), keeping at most
 /// [`MAX_LINE_BYTES`]. Returns the bytes consumed, whether the line ended in
 /// `\n`, and whether it was too long.
@@ -402,6 +454,26 @@ mod tests {
         ] {
             assert_eq!(segment_id(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn lines_are_counted_by_shape_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("segment");
+        let mut data = b"{\"a\":1}\n{\"long\":\"".to_vec();
+        // A line that spans two reads, and one whose `}` starts a read.
+        data.extend(std::iter::repeat_n(b'x', (256 << 10) - data.len() - 1));
+        data.extend(b"\"}\ngarbage\n\n{\"b\":2}\n{\"c\"");
+        std::fs::write(&path, &data).unwrap();
+        // Valid: the first, the long one, `{"b":2}`; bad: garbage, the empty
+        // line, the torn tail.
+        assert_eq!(count_line_shapes(&path, 0).unwrap(), (3, 3));
+        let second = b"{\"a\":1}\n".len() as u64;
+        assert_eq!(count_line_shapes(&path, second).unwrap(), (2, 3));
+        assert_eq!(
+            count_line_shapes(&dir.path().join("gone"), 0).unwrap(),
+            (0, 0)
+        );
     }
 
     #[test]

@@ -457,7 +457,6 @@ impl Queue {
         }
         files::sync_dir(dir)?;
         state::add_counters(dir, &delta)?;
-        state::finish_eviction(dir)?;
         Ok(events)
     }
 
@@ -662,19 +661,18 @@ fn open_newest(
     Ok((file, cut, false))
 }
 
-/// The segments holding unacknowledged lines, each with the offset to read
-/// from.
-/// The segments a reader may deliver: all of them but one whose eviction a
-/// crash interrupted after counting it (its events are counted as dropped;
-/// the next change deletes it).
+/// The segments a reader may deliver: all of them but those an eviction
+/// counted and a crash kept from deleting (their events are counted as
+/// dropped; the next append deletes them).
 fn readable_segments(dir: &Path) -> Result<Vec<Segment>, QueueError> {
     let mut segments = files::list_segments(dir)?;
-    if let Some(pending) = state::pending_eviction(dir)? {
-        segments.retain(|segment| segment.id != pending);
-    }
+    let eviction = state::pending_eviction(dir)?;
+    segments.retain(|segment| !eviction.covers(segment.id));
     Ok(segments)
 }
 
+/// The segments holding unacknowledged lines, each with the offset to read
+/// from.
 fn unacknowledged(segments: &[Segment], cursor: Position) -> impl Iterator<Item = (&Segment, u64)> {
     segments
         .iter()
@@ -696,21 +694,6 @@ fn count_lines(segment: &Segment, from: u64) -> Result<(usize, usize), QueueErro
     files::scan_lines(&segment.path, from, |line, _| {
         match line {
             RawLine::Complete(line) if envelope::is_valid_line(line) => valid += 1,
-            RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
-        }
-        ControlFlow::Continue(())
-    })?;
-    Ok((valid, bad))
-}
-
-/// Like [`count_lines`], by each line's shape alone: a complete line that
-/// starts with `{` and ends with `}` counts as valid. For the bounds, which
-/// count what they drop (see there).
-fn count_line_shapes(segment: &Segment, from: u64) -> Result<(usize, usize), QueueError> {
-    let (mut valid, mut bad) = (0, 0);
-    files::scan_lines(&segment.path, from, |line, _| {
-        match line {
-            RawLine::Complete([b'{', .., b'}']) => valid += 1,
             RawLine::Complete(_) | RawLine::Oversized | RawLine::Torn => bad += 1,
         }
         ControlFlow::Continue(())

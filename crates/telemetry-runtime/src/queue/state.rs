@@ -152,30 +152,57 @@ impl Counters {
     }
 }
 
-/// The key in `counters.json` that marks a segment whose eviction is
-/// counted but which may not be deleted yet; not a counter.
+/// The key in `counters.json` that marks the newest segment of the last
+/// eviction of the oldest segments: it and every older segment are counted
+/// as dropped, deleted or not yet (a crash between counting and deleting).
+/// Not a counter; once the segments are gone it stays, harmless, since
+/// segment ids only grow.
+const EVICTED_THROUGH: &str = "evicted_through";
+/// The key that marks one segment, not among the oldest, whose eviction is
+/// counted but which may not be deleted yet (a segment aged out while an
+/// older one did not, after the clock was set back); not a counter.
 const EVICTING: &str = "evicting_segment";
 
-/// What `counters.json` holds: the counters, and the segment being evicted.
+/// The segments that an eviction counted as dropped and a crash may have
+/// left on disk: readers skip them, the next append deletes them uncounted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Eviction {
+    /// Every segment through this id.
+    pub(crate) through: Option<u64>,
+    /// This one segment.
+    pub(crate) one: Option<u64>,
+}
+
+impl Eviction {
+    /// Whether segment `id` was counted as dropped.
+    pub(crate) fn covers(self, id: u64) -> bool {
+        self.through.is_some_and(|through| id <= through) || self.one == Some(id)
+    }
+}
+
+/// What `counters.json` holds: the counters, and the eviction marks.
 struct CountersFile {
     counters: Counters,
-    evicting: Option<u64>,
+    eviction: Eviction,
 }
 
 fn load_file(dir: &Path) -> Result<(CountersFile, Option<QueueProblem>), QueueError> {
     let empty = CountersFile {
         counters: Counters::default(),
-        evicting: None,
+        eviction: Eviction::default(),
     };
     let Some(bytes) = files::read_optional(dir, COUNTERS_FILE)? else {
         return Ok((empty, None));
     };
     match serde_json::from_slice::<BTreeMap<String, u64>>(&bytes) {
         Ok(mut map) => {
-            let evicting = map.remove(EVICTING);
+            let eviction = Eviction {
+                through: map.remove(EVICTED_THROUGH),
+                one: map.remove(EVICTING),
+            };
             let file = CountersFile {
                 counters: Counters(map),
-                evicting,
+                eviction,
             };
             Ok((file, None))
         }
@@ -195,26 +222,27 @@ pub(crate) fn load_counters(dir: &Path) -> Result<(Counters, Option<QueueProblem
     load_file(dir).map(|(file, problem)| (file.counters, problem))
 }
 
-/// The segment a crash may have left behind after its eviction was counted
-/// (see [`add_counters_evicting`]), if any.
-pub(crate) fn pending_eviction(dir: &Path) -> Result<Option<u64>, QueueError> {
-    load_file(dir).map(|(file, _)| file.evicting)
+/// The marks of the evictions so far (see [`add_counters_evicting`]).
+pub(crate) fn pending_eviction(dir: &Path) -> Result<Eviction, QueueError> {
+    load_file(dir).map(|(file, _)| file.eviction)
 }
 
-/// What a counters write does with the mark of a pending eviction.
+/// What a counters write does with the eviction marks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    /// Leave it as it is.
+pub(crate) enum Mark {
+    /// Leave them as they are.
     Keep,
-    /// Mark this segment.
-    Set(u64),
-    /// The eviction is finished: remove the mark.
-    Clear,
+    /// Every segment through this id is evicted.
+    Through(u64),
+    /// This one segment is evicted.
+    One(u64),
+    /// The one segment marked is gone: remove its mark.
+    ClearOne,
 }
 
 /// Adds `delta` to the persisted counters (under the exclusive lock),
-/// keeping the mark of a pending eviction. A corrupt counters file is moved
-/// aside and counting starts again, the reset itself counted; the problem is
+/// keeping the eviction marks. A corrupt counters file is moved aside and
+/// counting starts again, the reset itself counted; the problem is
 /// returned.
 pub(crate) fn add_counters(
     dir: &Path,
@@ -223,22 +251,17 @@ pub(crate) fn add_counters(
     write_counters(dir, delta, Mark::Keep)
 }
 
-/// Removes the mark of a pending eviction, once its segment is gone.
-pub(crate) fn finish_eviction(dir: &Path) -> Result<Option<QueueProblem>, QueueError> {
-    write_counters(dir, &Counters::default(), Mark::Clear)
-}
-
-/// Adds `delta`, the count of segment `id`'s eviction, and marks `id` in
-/// the same atomic write, before the segment is deleted: a crash before the
-/// deletion leaves the mark, and the next append deletes the segment without
-/// counting it again. Counting and deleting are so consistent after any
-/// crash.
+/// Adds `delta`, the count of an eviction, and sets `mark` in the same
+/// atomic write, before the segments are deleted: a crash before the
+/// deletion leaves the mark, readers skip the segments, and the next append
+/// deletes them without counting them again. Counting and deleting are so
+/// consistent after any crash.
 pub(crate) fn add_counters_evicting(
     dir: &Path,
     delta: &Counters,
-    id: u64,
+    mark: Mark,
 ) -> Result<Option<QueueProblem>, QueueError> {
-    write_counters(dir, delta, Mark::Set(id))
+    write_counters(dir, delta, mark)
 }
 
 fn write_counters(
@@ -247,12 +270,15 @@ fn write_counters(
     mark: Mark,
 ) -> Result<Option<QueueProblem>, QueueError> {
     let (mut file, problem) = load_file(dir)?;
-    let evicting = match mark {
-        Mark::Keep => file.evicting,
-        Mark::Set(id) => Some(id),
-        Mark::Clear => None,
-    };
-    if delta.is_empty() && file.evicting == evicting {
+    let before = file.eviction;
+    let mut eviction = before;
+    match mark {
+        Mark::Keep => {}
+        Mark::Through(id) => eviction.through = Some(before.through.map_or(id, |old| old.max(id))),
+        Mark::One(id) => eviction.one = Some(id),
+        Mark::ClearOne => eviction.one = None,
+    }
+    if delta.is_empty() && eviction == before {
         return Ok(None);
     }
     if problem.is_some() {
@@ -263,7 +289,10 @@ fn write_counters(
     }
     file.counters.merge(delta);
     let mut map = file.counters.0;
-    if let Some(id) = evicting {
+    if let Some(id) = eviction.through {
+        map.insert(EVICTED_THROUGH.to_owned(), id);
+    }
+    if let Some(id) = eviction.one {
         map.insert(EVICTING.to_owned(), id);
     }
     let json = serde_json::to_vec(&map).unwrap_or_default();
