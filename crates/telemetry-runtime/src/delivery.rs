@@ -7,6 +7,13 @@
 //!   file). A crash between sending and acknowledging sends the batch again
 //!   on the next run with the same `uuid`s and timestamps, which lets the
 //!   server drop the copies.
+//! - Two requests in flight, when the sink offers a
+//!   [second lane](Sink::second_lane) and two full batches are queued: the
+//!   next batch's first attempt runs on the lane while this one is settled.
+//!   Batches are acknowledged in queue order; the lane's answer is taken up
+//!   once the batch before it is settled (a failure goes through the rules
+//!   below as a first attempt), and a batch the lane delivered while the one
+//!   before it failed is sent again later with the same `uuid`s.
 //! - [`SinkErrorKind::Transient`]: retried up to [`RetryPolicy::max_retries`](crate::policy::RetryPolicy::max_retries)
 //!   times, so at most `max_retries + 1` attempts for one batch in one run,
 //!   after an exponential backoff with jitter (the first wait between

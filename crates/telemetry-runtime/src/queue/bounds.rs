@@ -107,7 +107,11 @@ impl Queue {
                 Mark::ClearOne,
             )?);
         }
-        files::sync_dir(dir)?;
+        // Neither the deletions nor the cursor below are synced: the marks
+        // are durable, and after a power cut a segment that comes back is
+        // one they cover (skipped, deleted by the next append, never counted
+        // twice), and a cursor in a deleted segment reads from the next one.
+        //
         // A cursor in a dropped segment moves to the start of the next one (the
         // same place in the queue), so that acknowledging a batch peeked from
         // the dropped segment neither moves it nor counts its lines twice.
@@ -122,7 +126,7 @@ impl Queue {
                 segment: cursor.segment.saturating_add(1),
                 offset: 0,
             };
-            state::save_cursor(dir, *cursor)?;
+            state::replace_cursor(dir, *cursor, false)?;
         }
         Ok(())
     }
