@@ -382,7 +382,7 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<(u64, 
         if available.is_empty() {
             return Ok((consumed, false, oversized));
         }
-        let (chunk, used, done) = match available.iter().position(|&byte| byte == b'\n') {
+        let (chunk, used, done) = match memchr::memchr(b'\n', available) {
             Some(end) => (&available[..end], end + 1, true),
             None => (available, available.len(), false),
         };
