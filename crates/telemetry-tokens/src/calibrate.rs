@@ -502,7 +502,9 @@ fn summarize(
         Some(_) if confidence < options.confidence_threshold => (
             None,
             Some(format!(
-                "confidence {confidence:.2} < --confidence-threshold {:.2}",
+                "confidence {} < --confidence-threshold {}",
+                // Cut, not rounded, so that 0.6996 never reads as 0.700.
+                (confidence * 1000.0).floor() / 1000.0,
                 options.confidence_threshold
             )),
         ),
