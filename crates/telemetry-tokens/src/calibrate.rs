@@ -27,6 +27,7 @@
 //!   (before) and with the refitted multiplier applied (after).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use rusqlite::types::ValueRef;
 
@@ -94,7 +95,7 @@ impl GroupKey {
             label.push_str(model);
         }
         if let Some(count) = self.deliverables {
-            label.push_str(&format!(" · {count} deliverables"));
+            let _ = write!(label, " · {count} deliverables");
         }
         label
     }
@@ -296,7 +297,7 @@ pub fn is_held_out(run_id: &[u8], phase_id: &[u8], holdout_percent: u8) -> bool 
     split_hash(run_id, phase_id) % 100 < u64::from(holdout_percent)
 }
 
-fn text<'r>(value: ValueRef<'r>) -> &'r [u8] {
+fn text(value: ValueRef<'_>) -> &[u8] {
     match value {
         ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
         _ => b"",
@@ -319,6 +320,47 @@ pub fn calibrate(
     coefficients: &Coefficients,
     options: &Options,
 ) -> Result<Calibration, StoreError> {
+    let Read {
+        keys,
+        groups,
+        events,
+        usable,
+    } = read(store, options)?;
+    let mut pooled = HeldOutErrors {
+        before: Vec::new(),
+        after: Vec::new(),
+    };
+    let mut reports: Vec<GroupReport> = Vec::with_capacity(groups.len());
+    for (key, group) in keys.into_iter().zip(groups) {
+        let (report, errors) = summarize(key, group, coefficients, options);
+        if let Some(errors) = errors {
+            pooled.before.extend(errors.before);
+            pooled.after.extend(errors.after);
+        }
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    let backtest = pooled.summary(None);
+    Ok(Calibration {
+        options: options.clone(),
+        events,
+        usable,
+        groups: reports,
+        backtest,
+    })
+}
+
+/// Every group's calls, in the order first seen.
+struct Read {
+    keys: Vec<GroupKey>,
+    groups: Vec<Accumulator>,
+    events: usize,
+    usable: usize,
+}
+
+/// One pass over the table, borrowing each row's strings: a group is found
+/// by its key's bytes, with no allocation per row.
+fn read(store: &Store, options: &Options) -> Result<Read, StoreError> {
     let mut statement = store
         .connection()
         .prepare(
@@ -405,27 +447,11 @@ pub fn calibrate(
             group.waste.push(ceiling as f64 / actual);
         }
     }
-    let mut pooled = HeldOutErrors {
-        before: Vec::new(),
-        after: Vec::new(),
-    };
-    let mut reports: Vec<GroupReport> = Vec::with_capacity(groups.len());
-    for (key, group) in keys.into_iter().zip(groups) {
-        let (report, errors) = summarize(key, group, coefficients, options);
-        if let Some(errors) = errors {
-            pooled.before.extend(errors.before);
-            pooled.after.extend(errors.after);
-        }
-        reports.push(report);
-    }
-    reports.sort_by(|a, b| a.key.cmp(&b.key));
-    let backtest = pooled.summary(None);
-    Ok(Calibration {
-        options: options.clone(),
+    Ok(Read {
+        keys,
+        groups,
         events,
         usable,
-        groups: reports,
-        backtest,
     })
 }
 

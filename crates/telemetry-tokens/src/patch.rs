@@ -149,17 +149,17 @@ impl Patch {
             path: path.to_owned(),
             reason,
         };
-        let patch: Self =
+        let parsed: Self =
             serde_json::from_str(&text).map_err(|error| not_a_patch(error.to_string()))?;
-        if patch.format != FORMAT || patch.version != 1 {
+        if parsed.format != FORMAT || parsed.version != 1 {
             return Err(not_a_patch(format!(
                 "format {:?} version {}, expected {FORMAT:?} version 1",
-                patch.format, patch.version
+                parsed.format, parsed.version
             )));
         }
         // The same rules as a coefficients file.
         Coefficients::parse(&text, &path.display().to_string())?;
-        Ok(patch)
+        Ok(parsed)
     }
 
     /// The patch as pretty JSON, with a final newline.

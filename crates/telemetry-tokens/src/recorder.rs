@@ -150,11 +150,14 @@ impl std::fmt::Debug for TokenRecorder {
     }
 }
 
+/// Reads an environment variable.
+type EnvReader = Box<dyn Fn(&str) -> Option<String>>;
+
 /// Configures a [`TokenRecorder`]; see [`TokenRecorder::builder`].
 #[must_use]
 pub struct RecorderBuilder {
     env_prefix: String,
-    env: Box<dyn Fn(&str) -> Option<String>>,
+    env: EnvReader,
     database: Option<PathBuf>,
     capacity: usize,
 }

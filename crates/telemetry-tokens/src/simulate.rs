@@ -39,7 +39,7 @@ const MODELS: [(&str, &str); 3] = [
 /// The largest `max_tokens` the simulated providers accept.
 const PROVIDER_CAP: u64 = 32_000;
 
-/// SplitMix64: small, fast, and the same everywhere.
+/// `SplitMix64`: small, fast, and the same everywhere.
 struct Rng(u64);
 
 impl Rng {
@@ -115,9 +115,7 @@ impl Simulation {
     /// groups below the sample gate.
     pub fn records<'e>(&self, estimator: &'e Estimator) -> impl Iterator<Item = TokenUsage> + 'e {
         let mut rng = Rng(self.seed);
-        let start = Timestamp::parse("2026-01-05T09:00:00Z")
-            .map(|t| t.as_offset_date_time())
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let start = time::macros::datetime!(2026-01-05 09:00:00 UTC);
         let (prefix, per_run) = (self.run_prefix.clone(), self.calls_per_run.max(1));
         (0..self.calls).map(move |call| {
             let u = rng.unit();
