@@ -361,13 +361,22 @@ struct Read {
 /// One pass over the table, borrowing each row's strings: a group is found
 /// by its key's bytes, with no allocation per row.
 fn read(store: &Store, options: &Options) -> Result<Read, StoreError> {
+    // Only the columns this grouping needs: reading a column is most of
+    // the cost.
+    let query = format!(
+        "SELECT category, complexity, run_id, phase_id, estimated_output_tokens,
+                actual_output_tokens, actual_max_tokens, success, truncated, {}, {}
+         FROM token_estimation_v2_events",
+        if options.by_model { "model" } else { "NULL" },
+        if options.by_deliverables {
+            "deliverable_count"
+        } else {
+            "NULL"
+        },
+    );
     let mut statement = store
         .connection()
-        .prepare(
-            "SELECT category, complexity, model, deliverable_count, run_id, phase_id,
-                    estimated_output_tokens, actual_output_tokens, actual_max_tokens, success, truncated
-             FROM token_estimation_v2_events",
-        )
+        .prepare(&query)
         .map_err(|error| store.error(error))?;
     let mut rows = statement.query([]).map_err(|error| store.error(error))?;
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -379,12 +388,12 @@ fn read(store: &Store, options: &Options) -> Result<Read, StoreError> {
         let get = |at| row.get_ref(at).map_err(|error| store.error(error));
         let (category, complexity) = (text(get(0)?), text(get(1)?));
         let model = if options.by_model {
-            Some(text(get(2)?))
+            Some(text(get(9)?))
         } else {
             None
         };
         let deliverables = if options.by_deliverables {
-            integer(get(3)?)
+            integer(get(10)?)
         } else {
             None
         };
@@ -417,15 +426,15 @@ fn read(store: &Store, options: &Options) -> Result<Read, StoreError> {
         let group = &mut groups[at];
         events += 1;
         group.calls += 1;
-        let truncated = integer(get(10)?).unwrap_or(0) != 0;
-        let success = integer(get(9)?).unwrap_or(0) != 0;
+        let truncated = integer(get(8)?).unwrap_or(0) != 0;
+        let success = integer(get(7)?).unwrap_or(0) != 0;
         if truncated {
             group.truncated += 1;
         }
         if !success || truncated {
             continue;
         }
-        let (Some(estimated), Some(actual)) = (integer(get(6)?), integer(get(7)?)) else {
+        let (Some(estimated), Some(actual)) = (integer(get(4)?), integer(get(5)?)) else {
             continue;
         };
         if estimated <= 0 || actual < 0 {
@@ -436,11 +445,11 @@ fn read(store: &Store, options: &Options) -> Result<Read, StoreError> {
         let (estimated, actual) = (estimated as f64, actual as f64);
         group.ratios.push(actual / estimated);
         group.held_out.push(is_held_out(
-            text(get(4)?),
-            text(get(5)?),
+            text(get(2)?),
+            text(get(3)?),
             options.holdout_percent,
         ));
-        if let Some(ceiling) = integer(get(8)?)
+        if let Some(ceiling) = integer(get(6)?)
             && actual > 0.0
         {
             #[allow(clippy::cast_precision_loss, reason = "token counts far below 2^52")]

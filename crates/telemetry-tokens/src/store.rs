@@ -136,10 +136,12 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut connection = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-        // WAL: the recorder's writer and a `check` may run at once.
+        // WAL: the recorder's writer and a `check` may run at once. Reads
+        // through a memory map: calibration scans the whole table.
         connection
             .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;
+                 PRAGMA mmap_size = 1073741824;",
             )
             .map_err(sqlite)?;
         let upgraded_from = migrate(&mut connection, path)?;
