@@ -174,7 +174,9 @@ mod tests {
 
     #[test]
     fn the_calibration_line_parses() {
-        let numbers = parse("noise\ntokens rows=1000000 groups=30 calibrate_s=0.7988 max_median_diff=0e0\n").unwrap();
+        let numbers =
+            parse("noise\ntokens rows=1000000 groups=30 calibrate_s=0.7988 max_median_diff=0e0\n")
+                .unwrap();
         assert_eq!(numbers["rows"], 1_000_000.0);
         assert_eq!(numbers["calibrate_s"], 0.7988);
         assert_eq!(numbers["max_median_diff"], 0.0);

@@ -57,7 +57,10 @@ fn backtest_error_before(stdout: &str) -> f64 {
 }
 
 #[test]
-#[allow(clippy::too_many_lines, reason = "the workflow, one step after another")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the workflow, one step after another"
+)]
 fn the_reference_workflow_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
