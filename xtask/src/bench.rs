@@ -386,14 +386,20 @@ pub(crate) fn today() -> anyhow::Result<String> {
 
 /// Replaces the generated section of the document, keeping the rest.
 fn write_section(section: &str) -> anyhow::Result<()> {
+    write_between(BEGIN, END, section)
+}
+
+/// Replaces what stands between the `begin` and `end` lines of
+/// `docs/benchmarks.md` with `section`, keeping the rest.
+pub(crate) fn write_between(begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
     let document = std::fs::read_to_string(DOC).with_context(|| format!("read {DOC}"))?;
     let (before, rest) = document
-        .split_once(BEGIN)
-        .with_context(|| format!("{DOC} has no `{BEGIN}` line"))?;
+        .split_once(begin)
+        .with_context(|| format!("{DOC} has no `{begin}` line"))?;
     let (_, after) = rest
-        .split_once(END)
-        .with_context(|| format!("{DOC} has no `{END}` line"))?;
-    std::fs::write(DOC, format!("{before}{BEGIN}\n{section}{END}{after}"))?;
+        .split_once(end)
+        .with_context(|| format!("{DOC} has no `{end}` line"))?;
+    std::fs::write(DOC, format!("{before}{begin}\n{section}{end}{after}"))?;
     Ok(())
 }
 

@@ -16,9 +16,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::bench::{captured, cpu_model, divan_medians, duration, today, verdict};
+use crate::bench::{captured, cpu_model, divan_medians, duration, today, verdict, write_between};
 
-const DOC: &str = "docs/benchmarks.md";
 const BEGIN: &str = "<!-- bench-tokens:begin (written by `cargo xtask bench tokens`) -->";
 const END: &str = "<!-- bench-tokens:end -->";
 
@@ -29,30 +28,22 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         Some(other) => bail!("`bench tokens` takes only --no-write, got `{other}`"),
     };
     let started = Instant::now();
-    let record = divan_medians(&captured(
-        "token recording",
-        "cargo",
-        &[
-            "bench",
-            "--locked",
-            "-p",
-            "telemetry-benches",
-            "--bench",
-            "tokens_record",
-        ],
-    )?)?;
-    let calibrate = captured(
-        "token calibration",
-        "cargo",
-        &[
-            "bench",
-            "--locked",
-            "-p",
-            "telemetry-benches",
-            "--bench",
-            "tokens_calibrate",
-        ],
-    )?;
+    let bench = |step, name| {
+        captured(
+            step,
+            "cargo",
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "telemetry-benches",
+                "--bench",
+                name,
+            ],
+        )
+    };
+    let record = divan_medians(&bench("token recording", "tokens_record")?)?;
+    let calibrate = bench("token calibration", "tokens_calibrate")?;
     let numbers = parse(&calibrate)?;
     let table = table(&record, &numbers)?;
     let section = format!(
@@ -64,8 +55,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     );
     println!("\n{section}");
     if write {
-        write_section(&section)?;
-        eprintln!("xtask bench tokens: wrote {DOC}");
+        write_between(BEGIN, END, &section)?;
+        eprintln!("xtask bench tokens: wrote docs/benchmarks.md");
     }
     Ok(())
 }
@@ -153,19 +144,6 @@ fn table(record: &HashMap<String, f64>, numbers: &HashMap<String, f64>) -> anyho
         "—",
     ]);
     Ok(out)
-}
-
-/// Replaces the section between the markers, keeping the rest.
-fn write_section(section: &str) -> anyhow::Result<()> {
-    let document = std::fs::read_to_string(DOC).with_context(|| format!("read {DOC}"))?;
-    let (before, rest) = document
-        .split_once(BEGIN)
-        .with_context(|| format!("{DOC} has no `{BEGIN}` line"))?;
-    let (_, after) = rest
-        .split_once(END)
-        .with_context(|| format!("{DOC} has no `{END}` line"))?;
-    std::fs::write(DOC, format!("{before}{BEGIN}\n{section}{END}{after}"))?;
-    Ok(())
 }
 
 #[cfg(test)]

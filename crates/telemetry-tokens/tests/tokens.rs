@@ -390,14 +390,19 @@ fn apply_refuses_malformed_and_inapplicable_patches_naming_the_file() {
     );
 }
 
+/// The committed fixture: a database as version 1 wrote it.
+fn version_1_sql() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v1.sql"),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_version_1_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    let sql = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v1.sql"),
-    )
-    .unwrap();
+    let sql = version_1_sql();
     Connection::open(&path)
         .unwrap()
         .execute_batch(&sql)
@@ -447,11 +452,7 @@ fn a_version_1_database_is_upgraded_in_place() {
 fn a_table_without_a_version_number_is_read_for_its_columns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("unversioned.db");
-    let sql = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema_v1.sql"),
-    )
-    .unwrap()
-    .replace("PRAGMA user_version = 1;", "");
+    let sql = version_1_sql().replace("PRAGMA user_version = 1;", "");
     Connection::open(&path)
         .unwrap()
         .execute_batch(&sql)
