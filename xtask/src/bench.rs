@@ -30,6 +30,11 @@ const OFFLINE_EVENTS: &str = "1000000";
 const MICRO_RUNS: usize = 3;
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    // `bench tokens`: the token-usage benchmarks alone; the full run does them first.
+    if args.first().map(String::as_str) == Some("tokens") {
+        return crate::bench_tokens::run(&args[1..]);
+    }
+    crate::bench_tokens::run(args)?;
     let write = match args.first().map(String::as_str) {
         None => true,
         Some("--no-write") => false,
@@ -88,7 +93,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// Runs a command, echoed like every xtask step, and returns its standard
 /// output; standard error passes through.
-fn captured(step: &str, program: &str, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn captured(step: &str, program: &str, args: &[&str]) -> anyhow::Result<String> {
     eprintln!("$ {program} {}", args.join(" "));
     let started = Instant::now();
     let output = Command::new(program)
@@ -109,7 +114,7 @@ fn captured(step: &str, program: &str, args: &[&str]) -> anyhow::Result<String> 
 
 /// Medians in nanoseconds by benchmark name, from divan's table:
 /// `├─ name  fastest │ slowest │ median │ mean │ samples │ iters`.
-fn divan_medians(output: &str) -> anyhow::Result<HashMap<String, f64>> {
+pub(crate) fn divan_medians(output: &str) -> anyhow::Result<HashMap<String, f64>> {
     let mut medians = HashMap::new();
     for line in output.lines() {
         let columns: Vec<&str> = line.split('│').collect();
@@ -228,7 +233,7 @@ impl E2e {
 }
 
 /// `1.23 µs`, `456 ns`, `0.44 ns`.
-fn duration(nanos: f64) -> String {
+pub(crate) fn duration(nanos: f64) -> String {
     if nanos >= 1e3 {
         format!("{:.2} µs", nanos / 1e3)
     } else if nanos >= 10.0 {
@@ -238,7 +243,7 @@ fn duration(nanos: f64) -> String {
     }
 }
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
@@ -456,7 +461,7 @@ fn offline_rows(e2e: &E2e, line: &str, row: &mut impl FnMut([&str; 6])) -> anyho
 }
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture without one.
-fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     cpuinfo
         .lines()
@@ -467,21 +472,27 @@ fn cpu_model() -> String {
         )
 }
 
-fn today() -> anyhow::Result<String> {
+pub(crate) fn today() -> anyhow::Result<String> {
     let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output()?;
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
 /// Replaces the generated section of the document, keeping the rest.
 fn write_section(section: &str) -> anyhow::Result<()> {
+    write_between(BEGIN, END, section)
+}
+
+/// Replaces what stands between the `begin` and `end` lines of
+/// `docs/benchmarks.md` with `section`, keeping the rest.
+pub(crate) fn write_between(begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
     let document = std::fs::read_to_string(DOC).with_context(|| format!("read {DOC}"))?;
     let (before, rest) = document
-        .split_once(BEGIN)
-        .with_context(|| format!("{DOC} has no `{BEGIN}` line"))?;
+        .split_once(begin)
+        .with_context(|| format!("{DOC} has no `{begin}` line"))?;
     let (_, after) = rest
-        .split_once(END)
-        .with_context(|| format!("{DOC} has no `{END}` line"))?;
-    std::fs::write(DOC, format!("{before}{BEGIN}\n{section}{END}{after}"))?;
+        .split_once(end)
+        .with_context(|| format!("{DOC} has no `{end}` line"))?;
+    std::fs::write(DOC, format!("{before}{begin}\n{section}{end}{after}"))?;
     Ok(())
 }
 

@@ -24,6 +24,8 @@ pub(crate) const SHIPPED: &[&[&str]] = &[
         "telemetry-runtime",
         "-p",
         "telemetry-posthog",
+        "-p",
+        "telemetry-tokens",
     ],
     &["-p", "telemetry-cli"],
 ];

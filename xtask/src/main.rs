@@ -8,6 +8,7 @@
 
 mod audit;
 mod bench;
+mod bench_tokens;
 mod ci;
 mod cmd;
 mod manifest;
@@ -32,7 +33,10 @@ tasks:
                         fails when the committed file is stale
   bench [--no-write]    every benchmark (divan, and the end-to-end comparison with
                         posthog-rs in benches/e2e); prints one table of medians and
-                        ratios and writes it into docs/benchmarks.md";
+                        ratios and writes it into docs/benchmarks.md
+  bench tokens [--no-write]
+                        the token-usage benchmarks alone (recording cost; calibrate on
+                        1,000,000 rows beside reading them and beside Python)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

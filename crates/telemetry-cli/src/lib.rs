@@ -32,6 +32,7 @@
 mod demo;
 mod pretty;
 mod render;
+mod tokens;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
 
 pub use demo::DemoArgs;
+pub use tokens::{ApplyArgs, CalibrateArgs, CheckArgs, DatabaseArg, SimulateArgs, TokensCommand};
 
 /// The commands a host application embeds, as a `clap` subcommand enum: see,
 /// send, purge and disable. [`TelemetryCommandWithDemo`] adds `demo`.
@@ -76,6 +78,10 @@ pub enum TelemetryCommandWithDemo {
     /// Simulate a short session of a code-search app on a directory and show
     /// what it records.
     Demo(DemoArgs),
+    /// Token-usage telemetry: check the database, calibrate the estimator,
+    /// apply a calibration patch.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
 }
 
 /// `--json` for machine-readable output.
@@ -153,7 +159,19 @@ pub fn run_with_demo(
     exit_code(match command {
         TelemetryCommandWithDemo::Control(command) => execute(command, builder, out),
         TelemetryCommandWithDemo::Demo(args) => demo::run(args, builder, out),
+        TelemetryCommandWithDemo::Tokens(command) => tokens::run(command, &builder, out),
     })
+}
+
+/// Runs a `tokens` command for the application configured by `builder`
+/// (its environment prefix names the variables), for a host that embeds
+/// [`TokensCommand`] in its own CLI. Returns the exit code.
+pub fn run_tokens(
+    command: &TokensCommand,
+    builder: &TelemetryBuilder,
+    out: &mut impl Write,
+) -> i32 {
+    exit_code(tokens::run(command, builder, out))
 }
 
 /// The exit code of `result`, its cause printed to stderr.
