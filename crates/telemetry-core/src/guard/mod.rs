@@ -216,6 +216,7 @@
 
 mod detectors;
 mod json;
+mod write;
 
 use std::fmt::{self, Write as _};
 
@@ -223,6 +224,7 @@ use serde_json::Value;
 
 pub use detectors::is_hash_digest;
 pub use json::scan_json;
+pub use write::write_json;
 
 /// A kind of personal or secret value the guard looks for.
 ///
