@@ -1346,29 +1346,26 @@ fn check_against_serde_json(
     Ok(())
 }
 
-/// What `write_json` must do with `value`: write exactly what serde_json
+/// What `write_json` must do with `value`: write exactly what `serde_json`
 /// writes and return `true` only when `scan_json` passes those bytes, or
 /// return `false` and leave the output alone. Returns what it returned.
 fn check_write_json(value: &(impl serde::Serialize + ?Sized)) -> Result<bool, TestCaseError> {
     let mut out = b"head:".to_vec();
     let written = write_json(&mut out, value);
-    match serde_json::to_vec(value) {
-        Ok(expected) => {
-            if written {
-                prop_assert_eq!(
-                    String::from_utf8_lossy(&out[5..]),
-                    String::from_utf8_lossy(&expected)
-                );
-                prop_assert_eq!(scan_json(&expected), Ok(()));
-                prop_assert!(!out.contains(&b'\n') && !out.contains(&b'\r'));
-            } else {
-                prop_assert_eq!(&out, b"head:");
-            }
-        }
-        Err(_) => {
-            prop_assert!(!written);
-            prop_assert_eq!(&out, b"head:");
-        }
+    let Ok(expected) = serde_json::to_vec(value) else {
+        prop_assert!(!written);
+        prop_assert_eq!(&out, b"head:");
+        return Ok(written);
+    };
+    if written {
+        prop_assert_eq!(
+            String::from_utf8_lossy(&out[5..]),
+            String::from_utf8_lossy(&expected)
+        );
+        prop_assert_eq!(scan_json(&expected), Ok(()));
+        prop_assert!(!out.contains(&b'\n') && !out.contains(&b'\r'));
+    } else {
+        prop_assert_eq!(&out, b"head:");
     }
     Ok(written)
 }
@@ -1500,6 +1497,16 @@ fn everything() -> Everything {
     }
 }
 
+/// A change to [`everything`] that plants a value a detector fires on.
+type Plant = fn(&mut Everything);
+
+/// A field hashed with the app-wide key, which the test's anonymizer lacks.
+#[derive(TelemetrySafe)]
+struct AppHashed {
+    #[telemetry(hash(scope = "app"))]
+    model: String,
+}
+
 #[test]
 fn write_json_writes_derived_events_as_serde_json_does() {
     let anonymizer = Anonymizer::new(&HashKey::from_bytes([9; 32]));
@@ -1508,14 +1515,14 @@ fn write_json_writes_derived_events_as_serde_json_does() {
 
     // A hit anywhere: nothing written, and the scan of serde_json's bytes
     // finds it.
-    let planted: [(Detector, fn(&mut Everything)); 4] = [
+    let planted: [(Detector, Plant); 4] = [
         (Detector::Email, |e| e.label = "mail ana@example.com".into()),
         (Detector::Ipv4, |e| {
             e.by_language.insert("10.0.0.1".into(), 1);
         }),
         (Detector::HomePath, |e| e.nested.name = "~/notes".into()),
         (Detector::UnixPath, |e| {
-            e.languages.push("/home/ana/x".into())
+            e.languages.push("/home/ana/x".into());
         }),
     ];
     for (detector, plant) in planted {
@@ -1528,11 +1535,6 @@ fn write_json_writes_derived_events_as_serde_json_does() {
     }
 
     // A failure of the value's own (no app-wide key) is not written either.
-    #[derive(TelemetrySafe)]
-    struct AppHashed {
-        #[telemetry(hash(scope = "app"))]
-        model: String,
-    }
     let app = AppHashed {
         model: "m".to_owned(),
     };
@@ -1546,6 +1548,7 @@ fn write_json_leaves_to_serde_json_what_it_does_not_write() {
 
     #[derive(serde::Serialize)]
     enum Shape {
+        Lexical,
         Circle(f64),
         Square { side: f64 },
         Pair(u8, u8),
@@ -1588,11 +1591,7 @@ fn write_json_leaves_to_serde_json_what_it_does_not_write() {
         assert!(!check_write_json(&nested(depth)).unwrap(), "{depth}");
     }
     // What it writes of enums: unit variants, as labels.
-    #[derive(serde::Serialize)]
-    enum Mode {
-        Lexical,
-    }
-    let keyed: BTreeMap<&str, Mode> = [("mode", Mode::Lexical)].into_iter().collect();
+    let keyed: BTreeMap<&str, Shape> = [("mode", Shape::Lexical)].into_iter().collect();
     assert!(check_write_json(&keyed).unwrap());
-    assert!(check_write_json(&(Mode::Lexical, b"bytes" as &[u8], 'x')).unwrap());
+    assert!(check_write_json(&(Shape::Lexical, b"bytes" as &[u8], 'x')).unwrap());
 }

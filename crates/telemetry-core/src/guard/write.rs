@@ -365,6 +365,7 @@ struct Compound<'w, 'o> {
 
 impl Compound<'_, '_> {
     /// The comma before every element or member but the first.
+    #[inline]
     fn separate(&mut self) {
         if self.first {
             self.first = false;
@@ -373,11 +374,13 @@ impl Compound<'_, '_> {
         }
     }
 
+    #[inline]
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
         self.separate();
         value.serialize(&mut *self.writer)
     }
 
+    #[inline]
     fn member<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Stop> {
         self.separate();
         string(self.writer.out, key)?;

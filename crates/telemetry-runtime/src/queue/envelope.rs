@@ -634,7 +634,8 @@ mod tests {
         begin_new_line(&mut line, &["app", "_", "search"], "client-1");
         line.extend_from_slice(br#"{"hits":3}"#);
         end_compact_line(&mut line);
-        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert!(!line[..line.len() - 1].contains(&b'\n'));
         let envelope = Envelope::from_line(&line[..line.len() - 1]).unwrap();
         assert_eq!(envelope.event, "app_search");
         assert_eq!(envelope.distinct_id, "client-1");
