@@ -166,6 +166,60 @@ fn format(
     write(&mut CompactFormatter, out).map_err(|_| Stop)
 }
 
+/// The serializer methods of text, the same for values and keys: the
+/// string, a `char`, a unit variant's name, what a newtype wraps, and a
+/// `Display`'s text.
+macro_rules! text {
+    () => {
+        fn serialize_str(self, v: &str) -> Result<(), Stop> {
+            string(self.out, v)
+        }
+
+        fn serialize_char(self, v: char) -> Result<(), Stop> {
+            string(self.out, v.encode_utf8(&mut [0; 4]))
+        }
+
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+        ) -> Result<(), Stop> {
+            string(self.out, variant)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            value: &T,
+        ) -> Result<(), Stop> {
+            value.serialize(self)
+        }
+
+        fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Stop> {
+            display_string(self.out, value)
+        }
+    };
+}
+
+/// Serializer methods that write a number with `serde_json`'s formatter.
+macro_rules! numbers {
+    ($($method:ident($ty:ty) => $write:ident),* $(,)?) => {$(
+        fn $method(self, v: $ty) -> Result<(), Stop> {
+            format(self.out, |f, w| f.$write(w, v))
+        }
+    )*};
+}
+
+/// Serializer methods that leave the value to `serde_json`.
+macro_rules! refused {
+    ($($method:ident($ty:ty)),* $(,)?) => {$(
+        fn $method(self, _: $ty) -> Result<(), Stop> {
+            Err(Stop)
+        }
+    )*};
+}
+
 impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     type Ok = ();
     type Error = Stop;
@@ -177,50 +231,25 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     type SerializeStruct = Compound<'w, 'o>;
     type SerializeStructVariant = Impossible<(), Stop>;
 
+    text!();
+
     fn serialize_bool(self, v: bool) -> Result<(), Stop> {
         self.out
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_i8(w, v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_i16(w, v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_i32(w, v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_i64(w, v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_i128(w, v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_u8(w, v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_u16(w, v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_u32(w, v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_u64(w, v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Stop> {
-        format(self.out, |f, w| f.write_u128(w, v))
+    numbers! {
+        serialize_i8(i8) => write_i8,
+        serialize_i16(i16) => write_i16,
+        serialize_i32(i32) => write_i32,
+        serialize_i64(i64) => write_i64,
+        serialize_i128(i128) => write_i128,
+        serialize_u8(u8) => write_u8,
+        serialize_u16(u16) => write_u16,
+        serialize_u32(u32) => write_u32,
+        serialize_u64(u64) => write_u64,
+        serialize_u128(u128) => write_u128,
     }
 
     /// `null` when not finite, as `serde_json` writes it.
@@ -237,14 +266,6 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
             return self.serialize_unit();
         }
         format(self.out, |f, w| f.write_f64(w, v))
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Stop> {
-        string(self.out, v.encode_utf8(&mut [0; 4]))
-    }
-
-    fn serialize_str(self, v: &str) -> Result<(), Stop> {
-        string(self.out, v)
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Stop> {
@@ -268,23 +289,6 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         self.serialize_unit()
     }
 
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Stop> {
-        string(self.out, variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        value.serialize(self)
-    }
-
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
@@ -296,11 +300,7 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'o>, Stop> {
-        self.open(b'[')?;
-        Ok(Compound {
-            writer: self,
-            first: true,
-        })
+        Compound::open(self, b'[')
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'o>, Stop> {
@@ -326,11 +326,7 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'o>, Stop> {
-        self.open(b'{')?;
-        Ok(Compound {
-            writer: self,
-            first: true,
-        })
+        Compound::open(self, b'{')
     }
 
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'w, 'o>, Stop> {
@@ -351,10 +347,6 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     ) -> Result<Self::SerializeStructVariant, Stop> {
         Err(Stop)
     }
-
-    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Stop> {
-        display_string(self.out, value)
-    }
 }
 
 /// An array or an object being written.
@@ -363,7 +355,16 @@ struct Compound<'w, 'o> {
     first: bool,
 }
 
-impl Compound<'_, '_> {
+impl<'w, 'o> Compound<'w, 'o> {
+    /// Opens an array or an object.
+    fn open(writer: &'w mut Writer<'o>, bracket: u8) -> Result<Self, Stop> {
+        writer.open(bracket)?;
+        Ok(Self {
+            writer,
+            first: true,
+        })
+    }
+
     /// The comma before every element or member but the first.
     #[inline]
     fn separate(&mut self) {
@@ -389,44 +390,30 @@ impl Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Stop;
+/// The impls of the serializers of arrays: sequences, tuples and tuple
+/// structs, which JSON writes alike.
+macro_rules! arrays {
+    ($($serialize:ident :: $element:ident),* $(,)?) => {$(
+        impl ser::$serialize for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Stop;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.element(value)
-    }
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), Stop> {
-        self.writer.close(b']');
-        Ok(())
-    }
+            fn end(self) -> Result<(), Stop> {
+                self.writer.close(b']');
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Stop;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Stop> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Stop;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Stop> {
-        ser::SerializeSeq::end(self)
-    }
+arrays! {
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
 }
 
 impl ser::SerializeMap for Compound<'_, '_> {
@@ -485,81 +472,22 @@ impl ser::Serializer for KeyWriter<'_> {
     type SerializeStruct = Impossible<(), Stop>;
     type SerializeStructVariant = Impossible<(), Stop>;
 
-    fn serialize_str(self, v: &str) -> Result<(), Stop> {
-        string(self.out, v)
-    }
+    text!();
 
-    fn serialize_char(self, v: char) -> Result<(), Stop> {
-        string(self.out, v.encode_utf8(&mut [0; 4]))
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Stop> {
-        string(self.out, variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        value.serialize(self)
-    }
-
-    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Stop> {
-        display_string(self.out, value)
-    }
-
-    fn serialize_bool(self, _: bool) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_i8(self, _: i8) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_i16(self, _: i16) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_i32(self, _: i32) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_i64(self, _: i64) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_u8(self, _: u8) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_u16(self, _: u16) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_u32(self, _: u32) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_u64(self, _: u64) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_f32(self, _: f32) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_f64(self, _: f64) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Stop> {
-        Err(Stop)
+    refused! {
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str),
     }
 
     fn serialize_none(self) -> Result<(), Stop> {
@@ -571,10 +499,6 @@ impl ser::Serializer for KeyWriter<'_> {
     }
 
     fn serialize_unit(self) -> Result<(), Stop> {
-        Err(Stop)
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Stop> {
         Err(Stop)
     }
 
