@@ -169,9 +169,20 @@ pub struct QualifiedName<'a> {
     event: &'a str,
 }
 
+impl<'a> QualifiedName<'a> {
+    /// The name's text in pieces, one after the other: the prefix, `_` and
+    /// the event, to write without formatting.
+    #[must_use]
+    pub const fn pieces(&self) -> [&'a str; 3] {
+        [self.prefix, "_", self.event]
+    }
+}
+
 impl fmt::Display for QualifiedName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", self.prefix, self.event)
+        self.pieces()
+            .iter()
+            .try_for_each(|piece| f.write_str(piece))
     }
 }
 

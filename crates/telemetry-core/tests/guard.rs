@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use telemetry_core::guard::{Detector, Violation, detect, scan_json, scan_value};
+use telemetry_core::guard::{Detector, Violation, detect, scan_json, scan_value, write_json};
 use telemetry_core::{Anonymizer, HashKey, HashScope, TelemetrySafe};
 
 /// At least two true positives per detector, each with the detector that
@@ -1344,4 +1344,254 @@ fn check_against_serde_json(
         }
     }
     Ok(())
+}
+
+/// What `write_json` must do with `value`: write exactly what `serde_json`
+/// writes and return `true` only when `scan_json` passes those bytes, or
+/// return `false` and leave the output alone. Returns what it returned.
+fn check_write_json(value: &(impl serde::Serialize + ?Sized)) -> Result<bool, TestCaseError> {
+    let mut out = b"head:".to_vec();
+    let written = write_json(&mut out, value);
+    let Ok(expected) = serde_json::to_vec(value) else {
+        prop_assert!(!written);
+        prop_assert_eq!(&out, b"head:");
+        return Ok(written);
+    };
+    if written {
+        prop_assert_eq!(
+            String::from_utf8_lossy(&out[5..]),
+            String::from_utf8_lossy(&expected)
+        );
+        prop_assert_eq!(scan_json(&expected), Ok(()));
+        prop_assert!(!out.contains(&b'\n') && !out.contains(&b'\r'));
+    } else {
+        prop_assert_eq!(&out, b"head:");
+    }
+    Ok(written)
+}
+
+/// A JSON value of strings and keys built from fragments and the detectors'
+/// true positives and look-alikes, numbers of every kind, nested a few
+/// levels.
+fn json_value() -> impl Strategy<Value = Value> {
+    let text = prop_oneof![
+        3 => tricky_string(),
+        1 => prop::sample::select(TRUE_POSITIVES).prop_map(|(text, _)| (*text).to_owned()),
+        1 => prop::sample::select(LOOK_ALIKES).prop_map(|text| (*text).to_owned()),
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        text.clone().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((text.clone(), inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+    /// The guard's writer and serde_json then `scan_json` agree: the same
+    /// bytes, and `true` exactly when the scan passes them (every value
+    /// here is one the writer writes itself).
+    #[test]
+    fn write_json_agrees_with_serde_json_and_scan_json(value in json_value()) {
+        let written = check_write_json(&value)?;
+        let bytes = serde_json::to_vec(&value).unwrap();
+        prop_assert_eq!(written, scan_json(&bytes).is_ok());
+    }
+
+    /// The same for a hit or a near miss alone, as a key and as a value.
+    #[test]
+    fn write_json_agrees_on_single_strings(text in tricky_string()) {
+        for value in [
+            Value::from(text.clone()),
+            json!({"k": text.clone()}),
+            json!({text.clone(): 1}),
+        ] {
+            let written = check_write_json(&value)?;
+            prop_assert_eq!(written, detect(&text).is_none());
+        }
+    }
+}
+
+/// A derived event, with every conversion and nested values of many types.
+#[derive(TelemetrySafe)]
+#[telemetry(event = "writer_demo")]
+struct Everything {
+    label: String,
+    #[telemetry(hash)]
+    repository: std::path::PathBuf,
+    #[telemetry(hash)]
+    missing: Option<String>,
+    #[telemetry(distribution)]
+    languages: Vec<String>,
+    #[telemetry(count)]
+    files: Vec<String>,
+    #[telemetry(text_count)]
+    query: String,
+    #[telemetry(boolean)]
+    config: Option<std::path::PathBuf>,
+    #[telemetry(forbidden)]
+    secret: String,
+    by_language: std::collections::BTreeMap<String, u32>,
+    hashed_keys: std::collections::HashMap<String, Vec<f32>>,
+    sizes: Vec<Option<u64>>,
+    ratio: f64,
+    not_a_number: f64,
+    big: u128,
+    small: i128,
+    letter: char,
+    unit: (),
+    nested: Inner,
+    when: telemetry_core::Timestamp,
+}
+
+#[derive(TelemetrySafe)]
+struct Inner {
+    name: String,
+    level: i8,
+    flags: [bool; 2],
+}
+
+fn everything() -> Everything {
+    Everything {
+        label: "search \"quoted\"\n\t\u{1}\u{7f} caf\u{e9}".to_owned(),
+        repository: "/home/ana/secret-project".into(),
+        missing: None,
+        languages: vec!["rust".into(), "c++".into(), "rust".into()],
+        files: vec!["a".into(), "b".into()],
+        query: "fn main".to_owned(),
+        config: Some("/etc/x/y".into()),
+        secret: "hunter2".to_owned(),
+        by_language: [("rust".to_owned(), 3), ("go\\lang".to_owned(), 1)]
+            .into_iter()
+            .collect(),
+        hashed_keys: [
+            ("b".to_owned(), vec![1.5, f32::INFINITY]),
+            ("a".to_owned(), vec![]),
+        ]
+        .into_iter()
+        .collect(),
+        sizes: vec![Some(1), None, Some(u64::MAX)],
+        ratio: -0.000_123,
+        not_a_number: f64::NAN,
+        big: u128::MAX,
+        small: i128::MIN,
+        letter: '\u{1f389}',
+        unit: (),
+        nested: Inner {
+            name: "sentence-transformers/all-MiniLM-L6-v2".to_owned(),
+            level: -3,
+            flags: [true, false],
+        },
+        when: telemetry_core::Timestamp::parse("2026-01-23T12:34:56.25Z").unwrap(),
+    }
+}
+
+/// A change to [`everything`] that plants a value a detector fires on.
+type Plant = fn(&mut Everything);
+
+/// A field hashed with the app-wide key, which the test's anonymizer lacks.
+#[derive(TelemetrySafe)]
+struct AppHashed {
+    #[telemetry(hash(scope = "app"))]
+    model: String,
+}
+
+#[test]
+fn write_json_writes_derived_events_as_serde_json_does() {
+    let anonymizer = Anonymizer::new(&HashKey::from_bytes([9; 32]));
+    let mut event = everything();
+    assert!(check_write_json(&event.telemetry_view(&anonymizer)).unwrap());
+
+    // A hit anywhere: nothing written, and the scan of serde_json's bytes
+    // finds it.
+    let planted: [(Detector, Plant); 4] = [
+        (Detector::Email, |e| e.label = "mail ana@example.com".into()),
+        (Detector::Ipv4, |e| {
+            e.by_language.insert("10.0.0.1".into(), 1);
+        }),
+        (Detector::HomePath, |e| e.nested.name = "~/notes".into()),
+        (Detector::UnixPath, |e| {
+            e.languages.push("/home/ana/x".into());
+        }),
+    ];
+    for (detector, plant) in planted {
+        event = everything();
+        plant(&mut event);
+        let view = event.telemetry_view(&anonymizer);
+        assert!(!check_write_json(&view).unwrap(), "{detector}");
+        let bytes = serde_json::to_vec(&view).unwrap();
+        assert_eq!(scan_json(&bytes).unwrap_err().detector, detector);
+    }
+
+    // A failure of the value's own (no app-wide key) is not written either.
+    let app = AppHashed {
+        model: "m".to_owned(),
+    };
+    assert!(!check_write_json(&app.telemetry_view(&anonymizer)).unwrap());
+}
+
+#[test]
+fn write_json_leaves_to_serde_json_what_it_does_not_write() {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+
+    #[derive(serde::Serialize)]
+    enum Shape {
+        Lexical,
+        Circle(f64),
+        Square { side: f64 },
+        Pair(u8, u8),
+    }
+
+    /// A `Display` that fails, written with `collect_str`.
+    struct Broken;
+
+    impl std::fmt::Display for Broken {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Err(std::fmt::Error)
+        }
+    }
+
+    impl serde::Serialize for Broken {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(self)
+        }
+    }
+
+    let raw = RawValue::from_string("{\n \"a\": 1}".to_owned()).unwrap();
+    let with_raw: BTreeMap<&str, &RawValue> = [("raw", &*raw)].into_iter().collect();
+    let numbered: BTreeMap<u32, &str> = [(1, "x")].into_iter().collect();
+    let flagged: BTreeMap<bool, &str> = [(true, "x")].into_iter().collect();
+    let nested = |depth: usize| -> Value {
+        (0..depth).fold(Value::Null, |inner, _| Value::Array(vec![inner]))
+    };
+    assert!(!check_write_json(&with_raw).unwrap());
+    assert!(!check_write_json(&numbered).unwrap());
+    assert!(!check_write_json(&flagged).unwrap());
+    assert!(!check_write_json(&Shape::Circle(1.0)).unwrap());
+    assert!(!check_write_json(&Shape::Square { side: 1.0 }).unwrap());
+    assert!(!check_write_json(&Shape::Pair(1, 2)).unwrap());
+    // serde_json panics on it; the writer only stops.
+    let mut out = b"head:".to_vec();
+    assert!(!write_json(&mut out, &vec![Broken]));
+    assert_eq!(out, b"head:");
+    assert!(check_write_json(&nested(64)).unwrap());
+    for depth in [65, 127, 128, 200] {
+        assert!(!check_write_json(&nested(depth)).unwrap(), "{depth}");
+    }
+    // What it writes of enums: unit variants, as labels.
+    let keyed: BTreeMap<&str, Shape> = [("mode", Shape::Lexical)].into_iter().collect();
+    assert!(check_write_json(&keyed).unwrap());
+    assert!(check_write_json(&(Shape::Lexical, b"bytes" as &[u8], 'x')).unwrap());
 }

@@ -195,11 +195,20 @@ impl Telemetry {
         let mut line = Vec::with_capacity(512);
         envelope::begin_new_line(
             &mut line,
-            &inner.prefix.qualified(E::EVENT),
+            &inner.prefix.qualified(E::EVENT).pieces(),
             &inner.client_id,
         );
         let properties = line.len();
-        if let Err(error) = serde_json::to_writer(&mut line, &event.telemetry_view(anonymizer)) {
+        let view = event.telemetry_view(anonymizer);
+        // The guard's writer checks every key and string as it writes them,
+        // and leaves the rest (a hit, an error, a value it does not write)
+        // to serde_json and the scan, which decide and say where.
+        if guard::write_json(&mut line, &view) {
+            envelope::end_compact_line(&mut line);
+            self.enqueue(line);
+            return;
+        }
+        if let Err(error) = serde_json::to_writer(&mut line, &view) {
             AtomicCounters::bump(&inner.counters.dropped_unserializable);
             tracing::warn!(event = E::EVENT, %error, "telemetry event dropped: it could not be serialized");
             return;

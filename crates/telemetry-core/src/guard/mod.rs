@@ -5,8 +5,12 @@
 //! its value, so that it can be logged and counted.
 //!
 //! The same detectors serve the audit of committed JSON snapshots
-//! (`cargo xtask audit`): [`scan_json`] parses serialized bytes with
-//! `serde_json` and stops at the first hit (the run-time check), [`scan_value`] walks a parsed
+//! (`cargo xtask audit`): [`write_json`] writes a payload as `serde_json`
+//! does and checks every key and string as it writes it (the run-time
+//! check, which leaves a hit and what it does not write to the next),
+//! [`scan_json`] parses serialized bytes with `serde_json` and stops at the
+//! first hit (the run-time check of payloads serialized elsewhere, and the
+//! one that says where a hit is), [`scan_value`] walks a parsed
 //! [`serde_json::Value`] and reports every hit (the audit), and [`detect`]
 //! checks one string.
 //!
@@ -188,10 +192,13 @@
 //! =`, digits, uppercase letters, `z`, and `-` or `_` in a string long
 //! enough for a MAC address), then runs only the detectors those and the
 //! string's length allow; a label such as `"dot_product"` costs that one
-//! pass. [`scan_json`] drives `serde_json`'s parser with a visitor, so that
-//! it validates and scans in one walk: it borrows every string that holds
-//! no escape, allocates nothing for a clean payload beyond what `serde_json`
-//! needs to unescape, and builds the violation's path only on a hit. A
+//! pass. [`write_json`] runs them on each string as it writes the payload,
+//! from the same pass that tells whether the string needs escaping, so that
+//! a clean payload is never read back. [`scan_json`] drives `serde_json`'s
+//! parser with a visitor, so that it validates and scans in one walk: it
+//! borrows every string that holds no escape, allocates nothing for a
+//! clean payload beyond what `serde_json` needs to unescape, and builds the
+//! violation's path only on a hit. A
 //! 12-field payload of short strings takes a small fraction of a
 //! microsecond in a release build.
 //!
@@ -216,6 +223,7 @@
 
 mod detectors;
 mod json;
+mod write;
 
 use std::fmt::{self, Write as _};
 
@@ -223,6 +231,7 @@ use serde_json::Value;
 
 pub use detectors::is_hash_digest;
 pub use json::scan_json;
+pub use write::write_json;
 
 /// A kind of personal or secret value the guard looks for.
 ///

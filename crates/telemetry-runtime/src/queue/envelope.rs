@@ -8,7 +8,6 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::Timestamp;
@@ -81,7 +80,7 @@ impl Envelope {
         write_head(
             buf,
             self.uuid,
-            self.event.as_str(),
+            &[self.event.as_str()],
             &self.distinct_id,
             self.timestamp,
         );
@@ -305,25 +304,60 @@ impl<'de> Deserialize<'de> for TimestampText {
     }
 }
 
-/// Writes `value` (text, or `format_args!` of text) as JSON.
-fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+/// Writes `text` as a JSON string.
+fn push_json(buf: &mut Vec<u8>, text: &str) {
     // Writing text into a `Vec` cannot fail: serde_json's only error
     // sources here are I/O (a `Vec` has none) and non-string map keys.
-    if serde_json::to_writer(&mut *buf, value).is_err() {
+    if serde_json::to_writer(&mut *buf, text).is_err() {
         buf.extend_from_slice(b"\"\"");
     }
 }
 
+/// Writes the text of `pieces`, one after the other, as one JSON string: as
+/// it is when no piece holds a byte that JSON escapes (`"`, `\`, a control
+/// character), as names and ids do; through [`push_json`] otherwise.
+fn push_json_text(buf: &mut Vec<u8>, pieces: &[&str]) {
+    if pieces.iter().any(|piece| escapes(piece.as_bytes())) {
+        push_json(buf, &pieces.concat());
+        return;
+    }
+    buf.push(b'"');
+    for piece in pieces {
+        buf.extend_from_slice(piece.as_bytes());
+    }
+    buf.push(b'"');
+}
+
+/// Whether `text` holds a byte that a JSON string escapes: `"`, `\` or a
+/// control character (below `0x20`). Eight bytes a step.
+fn escapes(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when a byte of `word` is below `n` (for `n` <= 0x80).
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    let holds = |word: u64, b: u8| below(word ^ (ONES * u64::from(b)), 1);
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(bytes);
+        if below(word, 0x20) | holds(word, b'"') | holds(word, b'\\') != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Writes a fresh envelope's line up to its properties, as
 /// [`Envelope::new`] would draw it (a new UUID v7, the current time), for
-/// the caller to write the properties in place and then [`end_line`]:
-/// capture builds its line this way, without an [`Envelope`] in between.
-/// `event` is written as a JSON string.
-pub(crate) fn begin_new_line(
-    buf: &mut Vec<u8>,
-    event: &(impl Serialize + ?Sized),
-    distinct_id: &str,
-) {
+/// the caller to write the properties in place and then end the line with
+/// [`end_line`] or [`end_compact_line`]: capture builds its line this way,
+/// without an [`Envelope`] in between. The event name is the text of
+/// `event`'s pieces, one after the other.
+pub(crate) fn begin_new_line(buf: &mut Vec<u8>, event: &[&str], distinct_id: &str) {
     write_head(buf, Uuid::now_v7(), event, distinct_id, Timestamp::now());
 }
 
@@ -338,14 +372,22 @@ pub(crate) fn end_line(buf: &mut Vec<u8>, properties_start: usize) {
             *byte = b' ';
         }
     }
+    end_compact_line(buf);
+}
+
+/// Ends a line whose properties hold no line break, as compact JSON
+/// written without raw fragments has none (its strings escape them): the
+/// object and the line are closed.
+pub(crate) fn end_compact_line(buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"}\n");
 }
 
-/// Everything before the properties: `{"uuid":…,"event":…,"distinct_id":…,"timestamp":…,"properties":`.
+/// Everything before the properties: `{"uuid":…,"event":…,"distinct_id":…,"timestamp":…,"properties":`,
+/// the event name being the text of `event`'s pieces.
 fn write_head(
     buf: &mut Vec<u8>,
     uuid: Uuid,
-    event: &(impl Serialize + ?Sized),
+    event: &[&str],
     distinct_id: &str,
     timestamp: Timestamp,
 ) {
@@ -356,27 +398,59 @@ fn write_head(
             .as_bytes(),
     );
     buf.extend_from_slice(b"\",\"event\":");
-    push_json(buf, event);
+    push_json_text(buf, event);
     buf.extend_from_slice(b",\"distinct_id\":");
-    push_json(buf, distinct_id);
+    push_json_text(buf, &[distinct_id]);
     buf.extend_from_slice(b",\"timestamp\":\"");
     write_rfc3339(buf, timestamp.as_offset_date_time());
     buf.extend_from_slice(b"\",\"properties\":");
 }
 
-/// RFC 3339 text of `time`, clamped to the years RFC 3339 can write.
+/// RFC 3339 text of `time` in UTC, as `time`'s
+/// [`Rfc3339`](time::format_description::well_known::Rfc3339) writes it
+/// (`2026-01-23T12:34:56.25Z`: the fraction of a second without its
+/// trailing zeros, none when it is zero, and `Z`), clamped to the years
+/// RFC 3339 can write. Written by hand: `time`'s formatter goes through its
+/// generic machinery for every component.
 fn write_rfc3339(buf: &mut Vec<u8>, time: OffsetDateTime) {
-    let start = buf.len();
-    if time.format_into(buf, &Rfc3339).is_ok() {
-        return;
+    /// Writes `n` as `N` decimal digits (the low ones, zero-padded).
+    fn digits<const N: usize>(out: &mut [u8], mut n: u32) {
+        for digit in out[..N].iter_mut().rev() {
+            #[allow(clippy::cast_possible_truncation, reason = "a digit fits a byte")]
+            let d = (n % 10) as u8;
+            *digit = b'0' + d;
+            n /= 10;
+        }
     }
-    buf.truncate(start);
-    let clamped = if time.year() < 0 {
+
+    let time = time.to_offset(time::UtcOffset::UTC);
+    let time = if time.year() < 0 {
         time::macros::datetime!(0000-01-01 00:00:00 UTC)
-    } else {
+    } else if time.year() > 9999 {
         time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC)
+    } else {
+        time
     };
-    let _ = clamped.format_into(buf, &Rfc3339);
+    let (year, month, day) = time.to_calendar_date();
+    let (hour, minute, second, nanos) = time.to_hms_nano();
+    // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` at the longest.
+    let mut text = *b"0000-00-00T00:00:00.000000000Z";
+    digits::<4>(&mut text[0..], year.unsigned_abs());
+    digits::<2>(&mut text[5..], u32::from(u8::from(month)));
+    digits::<2>(&mut text[8..], u32::from(day));
+    digits::<2>(&mut text[11..], u32::from(hour));
+    digits::<2>(&mut text[14..], u32::from(minute));
+    digits::<2>(&mut text[17..], u32::from(second));
+    let mut len = 19;
+    if nanos != 0 {
+        digits::<9>(&mut text[20..], nanos);
+        len = 29;
+        while text[len - 1] == b'0' {
+            len -= 1;
+        }
+    }
+    text[len] = b'Z';
+    buf.extend_from_slice(&text[..=len]);
 }
 
 #[cfg(test)]
@@ -455,6 +529,120 @@ mod tests {
             );
         }
         assert!(is_valid_line(good));
+    }
+
+    /// What `time`'s own RFC 3339 formatter writes of the instant in UTC,
+    /// clamped as [`write_rfc3339`] clamps.
+    fn rfc3339_by_time(time: OffsetDateTime) -> String {
+        use time::format_description::well_known::Rfc3339;
+        let time = time.to_offset(time::UtcOffset::UTC);
+        time.format(&Rfc3339).unwrap_or_else(|_| {
+            let clamped = if time.year() < 0 {
+                time::macros::datetime!(0000-01-01 00:00:00 UTC)
+            } else {
+                time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC)
+            };
+            clamped.format(&Rfc3339).unwrap()
+        })
+    }
+
+    fn rfc3339(time: OffsetDateTime) -> String {
+        let mut buf = b"x".to_vec();
+        write_rfc3339(&mut buf, time);
+        String::from_utf8(buf[1..].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_are_written_as_time_writes_them() {
+        use time::macros::datetime;
+        let fixed = [
+            datetime!(2026-01-23 12:34:56 UTC),
+            datetime!(2026-01-23 12:34:56.5 UTC),
+            datetime!(2026-01-23 12:34:56.25 UTC),
+            datetime!(2026-01-23 12:34:56.000_000_001 UTC),
+            datetime!(2026-01-23 12:34:56.999_999_999 UTC),
+            datetime!(2026-01-23 12:34:56.100_200_300 UTC),
+            datetime!(2026-01-23 14:34:56.5 +02:00),
+            datetime!(0000-01-01 00:00:00 UTC),
+            datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+            datetime!(2024-02-29 23:59:59 UTC),
+            datetime!(0999-12-31 00:00:00.01 UTC),
+            datetime!(-0001-12-31 23:59:59 UTC),
+        ];
+        assert_eq!(rfc3339(fixed[0]), "2026-01-23T12:34:56Z");
+        assert_eq!(rfc3339(fixed[2]), "2026-01-23T12:34:56.25Z");
+        assert_eq!(rfc3339(fixed[6]), "2026-01-23T12:34:56.5Z");
+        assert_eq!(rfc3339(fixed[11]), "0000-01-01T00:00:00Z");
+        assert_eq!(rfc3339(fixed[8]), "9999-12-31T23:59:59.999999999Z");
+        // Instants spread over the years RFC 3339 writes and the negative
+        // ones before them, with every number of fraction digits.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let drawn = (0..20_000).map(|_| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let seconds = i64::try_from(seed >> 30).unwrap() % 353_000_000_000 - 100_000_000_000;
+            let nanos = match seed % 4 {
+                0 => 0,
+                1 => u32::try_from(seed % 1_000).unwrap() * 1_000_000,
+                _ => u32::try_from(seed % 1_000_000_000).unwrap(),
+            };
+            OffsetDateTime::from_unix_timestamp(seconds)
+                .unwrap()
+                .replace_nanosecond(nanos)
+                .unwrap()
+        });
+        for time in fixed.into_iter().chain(drawn) {
+            assert_eq!(rfc3339(time), rfc3339_by_time(time), "{time}");
+        }
+    }
+
+    #[test]
+    fn text_is_escaped_exactly_when_json_needs_it() {
+        let specials = [b'"', b'\\', b'\n', 0x00, 0x1f, 0x20, 0x7f, b'a', 0xc3];
+        for len in 0..20 {
+            for at in 0..len {
+                for special in specials {
+                    let mut text = vec![b'a'; len];
+                    text[at] = special;
+                    let expected = special < 0x20 || special == b'"' || special == b'\\';
+                    assert_eq!(escapes(&text), expected, "{text:?}");
+                }
+            }
+        }
+        for pieces in [
+            &["app", "_", "search"][..],
+            &["app", "_", "se\"arch"],
+            &["a\tb"],
+            &["caf\u{e9}"],
+            &[""],
+            &[],
+        ] {
+            let mut buf = Vec::new();
+            push_json_text(&mut buf, pieces);
+            assert_eq!(
+                buf,
+                serde_json::to_vec(&pieces.concat()).unwrap(),
+                "{pieces:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_line_is_a_valid_envelope() {
+        let mut line = Vec::new();
+        begin_new_line(&mut line, &["app", "_", "search"], "client-1");
+        line.extend_from_slice(br#"{"hits":3}"#);
+        end_compact_line(&mut line);
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert!(!line[..line.len() - 1].contains(&b'\n'));
+        let envelope = Envelope::from_line(&line[..line.len() - 1]).unwrap();
+        assert_eq!(envelope.event, "app_search");
+        assert_eq!(envelope.distinct_id, "client-1");
+        assert_eq!(envelope.uuid.get_version_num(), 7);
+        assert_eq!(envelope.properties.get(), r#"{"hits":3}"#);
+        // Written as an envelope writes itself.
+        assert_eq!(envelope.to_line(), line);
     }
 
     #[test]

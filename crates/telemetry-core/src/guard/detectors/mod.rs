@@ -34,37 +34,43 @@ pub use entropy::is_hash_digest;
 use super::Detector;
 
 /// Byte classes, as bit flags: the byte kinds of [`bytes`] (letters,
-/// digits, vowels, base64 punctuation) in the low five bits, and above them
-/// the punctuation and letters that single detectors look for.
-const DIGIT: u16 = bytes::DIGIT as u16;
-const UPPER: u16 = bytes::UPPER as u16;
-const SLASH: u16 = 1 << 8;
-const BACKSLASH: u16 = 1 << 9;
-const TILDE: u16 = 1 << 10;
-const AT: u16 = 1 << 11;
-const DOT: u16 = 1 << 12;
-const COLON: u16 = 1 << 13;
+/// digits, vowels, base64 punctuation) in the low five bits, above them
+/// the punctuation and letters that single detectors look for, and
+/// [`ESCAPED`], which no detector needs.
+const DIGIT: u32 = bytes::DIGIT as u32;
+const UPPER: u32 = bytes::UPPER as u32;
+const SLASH: u32 = 1 << 8;
+const BACKSLASH: u32 = 1 << 9;
+const TILDE: u32 = 1 << 10;
+const AT: u32 = 1 << 11;
+const DOT: u32 = 1 << 12;
+const COLON: u32 = 1 << 13;
 /// `?`, `&`, `#`, `;`: what comes before a query parameter.
-const QUERY: u16 = 1 << 14;
-const EQUALS: u16 = 1 << 15;
+const QUERY: u32 = 1 << 14;
+const EQUALS: u32 = 1 << 15;
+/// `"` and the control characters (below U+0020): with `\`, the bytes that
+/// JSON writes escaped inside a string. Not a trigger: the writer of
+/// [`write_json`](super::write_json) learns from the same pass whether a
+/// string can be copied as it is.
+const ESCAPED: u32 = 1 << 16;
 
 /// `_`, `-`, `+` and `/`, one of which every lowercase secret prefix holds.
-const TOKEN_PUNCTUATION: u16 = bytes::TOKEN_PUNCTUATION as u16;
+const TOKEN_PUNCTUATION: u32 = bytes::TOKEN_PUNCTUATION as u32;
 /// `-`, which a MAC address of lowercase letters holds (`ab-cd-ef-…`).
-const DASH: u16 = 1 << 5;
+const DASH: u32 = 1 << 5;
 /// `w` and `W`, which `password`, `passwd` and `pwd` hold.
-const LETTER_W: u16 = 1 << 6;
+const LETTER_W: u32 = 1 << 6;
 /// `z` and `Z`, which `authorization` holds, and few other words do.
-const LETTER_Z: u16 = 1 << 7;
+const LETTER_Z: u32 = 1 << 7;
 
 /// Every class some detector needs besides length (`LETTER_Z` only with the
 /// length of an `Authorization` header, see [`detect`]).
-const TRIGGERS: u16 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
+const TRIGGERS: u32 = SLASH | BACKSLASH | TILDE | AT | DOT | COLON | QUERY | EQUALS | DIGIT | UPPER;
 
 /// The class of every byte.
-static CLASSES: [u16; 256] = classes();
+static CLASSES: [u32; 256] = classes();
 
-const fn classes() -> [u16; 256] {
+const fn classes() -> [u32; 256] {
     let mut table = [0; 256];
     let mut b = 0;
     while b < 256 {
@@ -82,16 +88,17 @@ const fn classes() -> [u16; 256] {
             b'-' => DASH,
             b'w' | b'W' => LETTER_W,
             b'z' | b'Z' => LETTER_Z,
+            b'"' | 0x00..=0x1f => ESCAPED,
             _ => 0,
         };
-        table[b] = bytes::KIND_TABLE[b] as u16 | punctuation;
+        table[b] = bytes::KIND_TABLE[b] as u32 | punctuation;
         b += 1;
     }
     table
 }
 
 /// The classes of the bytes of `s`, combined.
-fn classify(s: &[u8]) -> u16 {
+fn classify(s: &[u8]) -> u32 {
     let class = |seen, &b: &u8| seen | CLASSES[usize::from(b)];
     // Eight bytes a step, which the compiler unrolls.
     let mut chunks = s.chunks_exact(8);
@@ -102,7 +109,23 @@ fn classify(s: &[u8]) -> u16 {
 /// The first detector, in [`Detector::ALL`] order, that fires on `text`.
 #[inline]
 pub(super) fn detect(text: &str) -> Option<Detector> {
+    detect_classified(text, classify(text.as_bytes()))
+}
+
+/// [`detect`], and whether `text` holds a byte that a JSON string writes
+/// escaped (`"`, `\`, a control character), from the same pass over it.
+#[inline]
+pub(super) fn detect_json_string(text: &str) -> (Option<Detector>, bool) {
     let seen = classify(text.as_bytes());
+    (
+        detect_classified(text, seen),
+        seen & (ESCAPED | BACKSLASH) != 0,
+    )
+}
+
+/// [`detect`], given the classes of `text`'s bytes.
+#[inline]
+fn detect_classified(text: &str, seen: u32) -> Option<Detector> {
     // Most keys and labels (`dot_product`, `median_response_ms`, `size`):
     // no byte any detector needs, and too short for the entropy detector,
     // for a MAC address of lowercase letters and dashes
@@ -117,8 +140,8 @@ pub(super) fn detect(text: &str) -> Option<Detector> {
     detect_slow(text, seen)
 }
 
-fn detect_slow(text: &str, seen: u16) -> Option<Detector> {
-    let has = |flags: u16| seen & flags == flags;
+fn detect_slow(text: &str, seen: u32) -> Option<Detector> {
+    let has = |flags: u32| seen & flags == flags;
     let s = text.as_bytes();
     let len = s.len();
     // The most common long strings of a payload, which nothing can match.

@@ -125,16 +125,20 @@ fn groups(part: &[u8]) -> Option<usize> {
 pub(super) fn mac_address(s: &[u8]) -> bool {
     let mut i = 0;
     while i + MAC_LEN <= s.len() {
+        // The first two separators, before the whole shape.
+        let sep = s[i + 2];
+        if !matches!(sep, b':' | b'-') || s[i + 5] != sep {
+            i += 1;
+            continue;
+        }
         let candidate = &s[i..i + MAC_LEN];
-        let sep = candidate[2];
-        let shaped = matches!(sep, b':' | b'-')
-            && candidate.iter().enumerate().all(|(k, &b)| {
-                if k % 3 == 2 {
-                    b == sep
-                } else {
-                    b.is_ascii_hexdigit()
-                }
-            });
+        let shaped = candidate.iter().enumerate().all(|(k, &b)| {
+            if k % 3 == 2 {
+                b == sep
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
         if shaped && mac_stands_alone(s, i) && names_a_device(candidate) {
             return true;
         }

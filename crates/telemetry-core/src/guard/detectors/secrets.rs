@@ -72,15 +72,25 @@ fn random_suffix(s: &[u8]) -> bool {
 pub(super) fn secret_prefix(s: &[u8]) -> bool {
     // A prefix must not follow a letter or digit, so only the start of each
     // token is tried: the start of `s`, and the byte after each byte that
-    // is neither.
+    // is neither; and only where a key can start.
     let mut at = 0;
     while at < s.len() {
-        if prefixed_key(&s[at..]) {
+        if can_start_key(s[at]) && prefixed_key(&s[at..]) {
             return true;
         }
         at += run_len(&s[at..], |b| kind(b) & ALNUM != 0) + 1;
     }
     false
+}
+
+/// Whether a key can start with `first`: the first byte of a prefix of
+/// [`prefixes`], `AKIA`, `ASIA` or `xox`. A cheap test before
+/// [`prefixed_key`].
+const fn can_start_key(first: u8) -> bool {
+    matches!(
+        first,
+        b'p' | b's' | b'r' | b'w' | b'g' | b'x' | b'h' | b'n' | b'd' | b'A'
+    )
 }
 
 /// Whether `rest` starts with a known prefix and the random part of a key.
@@ -125,4 +135,24 @@ pub(super) fn jwt(s: &[u8]) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prefix_starts_with_a_byte_that_can_start_a_key() {
+        for first in 0..=u8::MAX {
+            if !can_start_key(first) {
+                assert!(prefixes(first).is_empty(), "{first}");
+            }
+            for prefix in prefixes(first) {
+                assert_eq!(prefix[0], first);
+            }
+        }
+        for special in [b"AKIA", b"ASIA", b"xoxb", b"AIza"] {
+            assert!(can_start_key(special[0]));
+        }
+    }
 }
