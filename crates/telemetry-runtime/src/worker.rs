@@ -247,7 +247,11 @@ impl Unsynced {
         if self.since.is_none() {
             return;
         }
-        if let Err(error) = Queue::sync_segments(self.segments.iter().map(PathBuf::as_path)) {
+        let dir = self.segments.first().and_then(|segment| segment.parent());
+        let synced = dir.map_or(Ok(()), |dir| {
+            Queue::sync_segments(dir, self.segments.iter().map(PathBuf::as_path))
+        });
+        if let Err(error) = synced {
             tracing::warn!(%error, events = self.events, "telemetry events written but not made durable");
             AtomicCounters::add(&counters.dropped_write_failed, self.events);
         }

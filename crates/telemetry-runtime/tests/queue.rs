@@ -432,6 +432,42 @@ fn a_full_queue_drops_its_oldest_segments_with_one_counted_mark() {
 }
 
 #[test]
+fn a_segment_another_queue_appended_to_is_counted_whole_when_dropped() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path();
+    // Two queues on one directory, as two processes would have: each knows
+    // only the lines it wrote itself.
+    let mine = small_queue(dir, 1000, 1000);
+    let other = small_queue(dir, 1000, 1000);
+    mine.append(&[envelope(0), envelope(1)]).unwrap();
+    other.append(&[envelope(2)]).unwrap();
+    assert_eq!(segment_files(dir).len(), 1);
+    // A batch that needs a new segment takes the queue past its bound.
+    let report = mine
+        .append(&(3..9).map(envelope).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(report.segments_dropped, 1, "{report:?}");
+    assert_eq!(report.dropped_by_bounds, 3, "the other queue's line counts");
+    assert_eq!(
+        numbers(&mine.read_all().unwrap().envelopes),
+        (3..9).collect::<Vec<_>>()
+    );
+    // Two of them delivered; the rest go, counted from the cursor, by
+    // whichever queue's append takes the bound past.
+    let batch = mine.peek(2).unwrap();
+    mine.ack(&batch).unwrap();
+    other.append(&[envelope(9)]).unwrap();
+    mine.append(&(10..16).map(envelope).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(
+        numbers(&mine.read_all().unwrap().envelopes),
+        (10..16).collect::<Vec<_>>()
+    );
+    // 0-2, then 5-8, then 9: every envelope neither delivered nor queued.
+    assert_eq!(mine.stats().unwrap().counters.dropped_by_bounds(), 8);
+}
+
+#[test]
 fn evictions_are_counted_exactly_as_segments_leave() {
     // Every envelope ever appended is either still queued or counted as
     // dropped: with the count written before each deletion, nothing in

@@ -81,7 +81,7 @@ impl Queue {
         }
         let (prefix, others) = dropped.split_at(oldest);
         if let Some(last) = prefix.last() {
-            let counted = Self::count_dropped(prefix, *cursor, report)?;
+            let counted = self.count_dropped(prefix, *cursor, report)?;
             report.problems.extend(state::add_counters_evicting(
                 dir,
                 &counted,
@@ -93,7 +93,7 @@ impl Queue {
             }
         }
         for segment in others {
-            let counted = Self::count_dropped(std::slice::from_ref(segment), *cursor, report)?;
+            let counted = self.count_dropped(std::slice::from_ref(segment), *cursor, report)?;
             report.problems.extend(state::add_counters_evicting(
                 dir,
                 &counted,
@@ -133,6 +133,7 @@ impl Queue {
 
     /// Counts the unacknowledged lines of `segments`, about to be dropped.
     fn count_dropped(
+        &self,
         segments: &[Segment],
         cursor: Position,
         report: &mut AppendReport,
@@ -147,7 +148,11 @@ impl Queue {
             } else {
                 0
             };
-            let (valid, bad) = files::count_line_shapes(&segment.path, from)?;
+            let known = self.known_lines(segment).filter(|_| from == 0);
+            let (valid, bad) = match known {
+                Some(lines) => (lines, 0),
+                None => files::count_line_shapes(&segment.path, from)?,
+            };
             counted.add(Counters::DROPPED_BY_BOUNDS, valid as u64);
             counted.add(Counters::TORN_LINES_SKIPPED, bad as u64);
             report.dropped_by_bounds += valid as u64;

@@ -88,11 +88,12 @@ mod files;
 mod state;
 mod types;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use envelope::Envelope;
 pub use error::{QueueError, QueueProblem};
@@ -114,6 +115,10 @@ pub struct Queue {
     /// Set once the directory is created and checked: by `open`, or by the
     /// first change of a queue opened lazily.
     prepared: Arc<OnceLock<()>>,
+    /// Segments this queue wrote from their start: by id, the length it
+    /// left and the lines it wrote, so that the bounds can count a dropped
+    /// segment without reading it while nothing else wrote to it.
+    known: Arc<Mutex<HashMap<u64, (u64, usize)>>>,
 }
 
 impl Queue {
@@ -145,6 +150,7 @@ impl Queue {
         Ok(Self {
             config,
             prepared: Arc::default(),
+            known: Arc::default(),
         })
     }
 
@@ -249,10 +255,12 @@ impl Queue {
     }
 
     /// Makes the segments in `paths`, written by
-    /// [`append_lines`](Self::append_lines), durable: one `fdatasync` each.
+    /// [`append_lines`](Self::append_lines), durable: one `fdatasync` each,
+    /// then one of the directory `dir`, for the names of new ones.
     /// A segment that is gone (acknowledged, or dropped by the bounds) needs
     /// nothing. Takes no lock: syncing changes nothing another process sees.
     pub(crate) fn sync_segments<'p>(
+        dir: &Path,
         paths: impl IntoIterator<Item = &'p Path>,
     ) -> Result<(), QueueError> {
         for path in paths {
@@ -264,7 +272,8 @@ impl Queue {
             file.sync_data()
                 .map_err(|error| QueueError::io("sync segment", path, error))?;
         }
-        Ok(())
+        // The names of segments created since the last sync.
+        files::sync_dir(dir)
     }
 
     /// Writes `buf` (whole lines), then enforces the bounds.
@@ -593,7 +602,12 @@ impl Queue {
             let _ = file.set_len(len);
             return Err(QueueError::io("sync segment", &path, error));
         }
-        if created && let Err(error) = files::sync_dir(dir) {
+        // A new segment's name is synced with it: here, or by
+        // `sync_segments`.
+        if created
+            && sync == Sync::Now
+            && let Err(error) = files::sync_dir(dir)
+        {
             // The new segment's name may not survive a power cut: take it
             // back, so that a failed append means none of it is queued.
             drop(file);
@@ -602,6 +616,7 @@ impl Queue {
         }
         report.bytes_written = buf.len() as u64;
         report.segment = Some(path.clone());
+        self.know(id, len, buf.len() as u64, report.appended, segments);
         let written = Segment {
             id,
             len: len + buf.len() as u64,
@@ -614,6 +629,40 @@ impl Queue {
             *newest = written;
         }
         Ok(())
+    }
+}
+
+impl Queue {
+    /// Records that segment `id`, `len` bytes long, took `lines` lines of
+    /// `bytes` bytes: its count stays known while this queue is the only
+    /// writer of it. Forgets segments older than the oldest on disk.
+    fn know(&self, id: u64, len: u64, bytes: u64, lines: usize, segments: &[Segment]) {
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        let before = if len == 0 {
+            Some(0)
+        } else {
+            known
+                .get(&id)
+                .filter(|(known_len, _)| *known_len == len)
+                .map(|(_, lines)| *lines)
+        };
+        match before {
+            Some(before) => known.insert(id, (len + bytes, before + lines)),
+            None => known.remove(&id),
+        };
+        let oldest = segments.first().map_or(id, |segment| segment.id);
+        known.retain(|known_id, _| *known_id >= oldest);
+    }
+
+    /// The lines of `segment` if this queue wrote all of them, as it is.
+    fn known_lines(&self, segment: &Segment) -> Option<usize> {
+        let known = self.known.lock().ok()?;
+        known
+            .get(&segment.id)
+            .filter(|(len, _)| *len == segment.len)
+            .map(|(_, lines)| *lines)
     }
 }
 
