@@ -19,6 +19,7 @@ use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
 use crate::policy;
+use crate::pool::LinePool;
 use crate::queue::{Envelope, envelope};
 use crate::worker::{Command, Signal};
 use uuid::Uuid;
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     /// The writer and courier threads, joined by `shutdown`.
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) counters: Arc<AtomicCounters>,
+    /// Line buffers the writer gives back.
+    pub(crate) lines: Arc<LinePool>,
     /// The counters as the previous `flush` reported them.
     pub(crate) flushed: Mutex<CaptureCounters>,
     pub(crate) debug: bool,
@@ -162,6 +165,7 @@ impl Telemetry {
                 courier: None,
                 threads: Mutex::new(Vec::new()),
                 counters: Arc::new(AtomicCounters::default()),
+                lines: Arc::default(),
                 flushed: Mutex::new(CaptureCounters::default()),
                 debug: false,
                 unguarded_custom: false,
@@ -192,7 +196,7 @@ impl Telemetry {
         };
         // The queue line is written here, around the properties, and handed
         // to the writer as bytes: one allocation per event, no envelope.
-        let mut line = Vec::with_capacity(512);
+        let mut line = inner.lines.take();
         envelope::begin_new_line(
             &mut line,
             &inner.prefix.qualified(E::EVENT).pieces(),
