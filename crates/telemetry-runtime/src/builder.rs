@@ -16,7 +16,6 @@ use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::handle::{Inner, Telemetry};
 use crate::names::{self, InvalidAppName};
 use crate::pace::Pace;
-use crate::pool::LinePool;
 use crate::sink::Sink;
 use crate::{Anonymizer, HashKey};
 use crate::{policy, worker};
@@ -214,17 +213,15 @@ impl TelemetryBuilder {
         });
         let (sender, receiver) = mpsc::sync_channel(control.config().channel_capacity);
         let counters = Arc::new(AtomicCounters::default());
-        let lines = Arc::new(LinePool::default());
         let writer = {
             let queue = control.queue().clone();
             let counters = Arc::clone(&counters);
-            let lines = Arc::clone(&lines);
             let courier = courier
                 .as_ref()
                 .map(|((signals, pace), _)| (signals.clone(), Arc::clone(pace)));
             spawn("telemetry-writer", move || {
                 let courier = courier.as_ref().map(|(signals, pace)| (signals, &**pace));
-                worker::write_loop(&queue, &receiver, &counters, &lines, courier);
+                worker::write_loop(&queue, &receiver, &counters, courier);
             })
         };
         let writer = match writer {
@@ -249,7 +246,6 @@ impl TelemetryBuilder {
             courier,
             threads: Mutex::new(vec![writer].into_iter().chain(courier_thread).collect()),
             counters,
-            lines,
             flushed: Mutex::new(CaptureCounters::default()),
             debug,
             unguarded_custom,

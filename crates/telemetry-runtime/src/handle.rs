@@ -19,7 +19,6 @@ use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
 use crate::policy;
-use crate::pool::LinePool;
 use crate::queue::{Envelope, envelope};
 use crate::worker::{Command, Signal};
 use uuid::Uuid;
@@ -41,8 +40,6 @@ pub(crate) struct Inner {
     /// The writer and courier threads, joined by `shutdown`.
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) counters: Arc<AtomicCounters>,
-    /// Line buffers the writer gives back.
-    pub(crate) lines: Arc<LinePool>,
     /// The counters as the previous `flush` reported them.
     pub(crate) flushed: Mutex<CaptureCounters>,
     pub(crate) debug: bool,
@@ -165,7 +162,6 @@ impl Telemetry {
                 courier: None,
                 threads: Mutex::new(Vec::new()),
                 counters: Arc::new(AtomicCounters::default()),
-                lines: Arc::default(),
                 flushed: Mutex::new(CaptureCounters::default()),
                 debug: false,
                 unguarded_custom: false,
@@ -196,7 +192,7 @@ impl Telemetry {
         };
         // The queue line is written here, around the properties, and handed
         // to the writer as bytes: one allocation per event, no envelope.
-        let mut line = inner.lines.take();
+        let mut line = Vec::with_capacity(512);
         envelope::begin_new_line(
             &mut line,
             &inner.prefix.qualified(E::EVENT).pieces(),

@@ -48,7 +48,6 @@ mod fs;
 mod handle;
 mod pace;
 pub mod policy;
-mod pool;
 pub mod queue;
 pub mod settings;
 pub mod sink;

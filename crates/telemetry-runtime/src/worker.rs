@@ -12,7 +12,6 @@ use crate::counters::{AtomicCounters, CaptureCounters, PERSISTED_COUNTERS};
 use crate::delivery::{Courier, Halt, SendReport};
 use crate::pace::Pace;
 use crate::policy;
-use crate::pool::LinePool;
 use crate::queue::{AppendReport, Queue};
 use crate::sink::Sink;
 
@@ -48,7 +47,6 @@ pub(crate) fn write_loop(
     queue: &Queue,
     receiver: &Receiver<Command>,
     counters: &AtomicCounters,
-    lines: &LinePool,
     courier: Option<(&Sender<Signal>, &Pace)>,
 ) {
     // What the persisted counters hold, for whichever thread syncs.
@@ -67,7 +65,6 @@ pub(crate) fn write_loop(
         let mut writer = Writer {
             queue,
             counters,
-            pool: lines,
             courier,
             queue_bytes: 0,
             lines: Vec::new(),
@@ -100,8 +97,6 @@ pub(crate) fn write_loop(
 struct Writer<'a> {
     queue: &'a Queue,
     counters: &'a AtomicCounters,
-    /// Where the buffers of committed lines go back to.
-    pool: &'a LinePool,
     courier: Option<(&'a Sender<Signal>, &'a Pace)>,
     /// The queue's size after the last commit.
     queue_bytes: u64,
@@ -164,9 +159,7 @@ impl Writer<'_> {
         if let Some((_, pace)) = self.courier {
             hold(self.queue, pace, &self.lines, &mut self.queue_bytes);
         }
-        let report = commit(self.queue, &self.lines, self.counters);
-        self.pool.give_back(&mut self.lines);
-        let Some(report) = report else {
+        let Some(report) = commit(self.queue, &mut self.lines, self.counters) else {
             return;
         };
         self.queue_bytes = report.queue_bytes;
@@ -265,13 +258,17 @@ impl Unsynced {
     }
 }
 
-/// Appends `lines`; returns what the queue reported, when the append
-/// succeeded.
-fn commit(queue: &Queue, lines: &[Vec<u8>], counters: &AtomicCounters) -> Option<AppendReport> {
+/// Appends `lines` and clears them; returns what the queue reported, when
+/// the append succeeded.
+fn commit(
+    queue: &Queue,
+    lines: &mut Vec<Vec<u8>>,
+    counters: &AtomicCounters,
+) -> Option<AppendReport> {
     if lines.is_empty() {
         return None;
     }
-    match queue.append_lines(lines) {
+    let report = match queue.append_lines(lines) {
         Ok(report) => {
             AtomicCounters::add(&counters.written, report.appended as u64);
             AtomicCounters::add(&counters.dropped_oversized, report.dropped_oversized as u64);
@@ -287,7 +284,9 @@ fn commit(queue: &Queue, lines: &[Vec<u8>], counters: &AtomicCounters) -> Option
             AtomicCounters::add(&counters.dropped_write_failed, lines.len() as u64);
             None
         }
-    }
+    };
+    lines.clear();
+    report
 }
 
 /// Adds what the counters gained since the last call to the queue's
