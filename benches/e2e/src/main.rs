@@ -35,10 +35,10 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use telemetry_test_support::events::SearchCompleted;
-use telemetry_test_support::posthog as fake;
 use telemetry_runtime::Telemetry;
 use telemetry_runtime::queue::{Counters, Queue, QueueConfig};
+use telemetry_test_support::events::SearchCompleted;
+use telemetry_test_support::posthog as fake;
 
 const API_KEY: &str = "phc_benchkey0123456789";
 /// Events per request for both clients: our largest `batch_size`, and the
@@ -303,8 +303,12 @@ fn offline(n: usize, rate: Option<usize>) -> anyhow::Result<()> {
     let url = format!("http://{}", closed.local_addr()?);
     drop(closed);
     let dir = tempfile::tempdir()?;
-    // The default channel (4096 events): what an application gets.
-    let telemetry = our_telemetry(dir.path(), &url, 4096)?;
+    // The default channel: what an application gets.
+    let telemetry = our_telemetry(
+        dir.path(),
+        &url,
+        telemetry_runtime::policy::CHANNEL_CAPACITY,
+    )?;
     let started = Instant::now();
     for i in 0..n {
         telemetry.capture(&SearchCompleted::sample(i as u64));
@@ -410,7 +414,11 @@ fn all(events: usize, offline_events: usize) -> anyhow::Result<()> {
                 counts[1],
                 counts[2]
             );
-            runs.push((numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0.0)));
+            runs.push((
+                numbers[0],
+                numbers[1],
+                numbers.get(2).copied().unwrap_or(0.0),
+            ));
         }
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (best, median) = (runs[0], runs[runs.len() / 2]);

@@ -88,7 +88,7 @@ impl TelemetryBuilder {
     }
 
     /// How many events may wait for the writer thread before new ones are
-    /// dropped (default 4096).
+    /// dropped (default 16,384).
     pub fn channel_capacity(mut self, capacity: usize) -> Self {
         self.config.channel_capacity = capacity.max(1);
         self

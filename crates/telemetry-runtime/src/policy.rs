@@ -27,8 +27,12 @@ pub const MIN_QUEUE_BYTES: u64 = 64 << 10;
 pub const DEAD_LETTER_MAX_BYTES: u64 = 8 << 20;
 
 /// How many captured events may wait for the writer thread before new ones
-/// are dropped and counted.
-pub const CHANNEL_CAPACITY: usize = 4096;
+/// are dropped and counted: 16,384, which at a quarter of a million events
+/// a second is 65 ms, longer than a commit waits on a busy disk (the durable
+/// write of an eviction's count, while the kernel writes back what the
+/// writer wrote). The channel holds only what is waiting; its slots take
+/// 512 KiB.
+pub const CHANNEL_CAPACITY: usize = 16_384;
 /// The most events the writer appends in one group commit.
 pub const WRITER_MAX_BATCH: usize = 4096;
 /// A commit of the writer takes the events that arrive within this long of
