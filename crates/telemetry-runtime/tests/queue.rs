@@ -53,6 +53,12 @@ fn small_queue(dir: &Path, segment_bytes: u64, max_bytes: u64) -> Queue {
     .unwrap()
 }
 
+/// The id in a segment file's name.
+fn segment_id(path: &Path) -> u64 {
+    let name = path.file_stem().unwrap().to_str().unwrap();
+    name.trim_start_matches("segment-").parse().unwrap()
+}
+
 /// The segment files, oldest first.
 fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
@@ -311,14 +317,7 @@ fn an_eviction_counted_but_not_finished_by_a_crash_is_finished_and_not_counted_t
     queue.append(&[envelope(0), envelope(1)]).unwrap();
     queue.append(&[envelope(2), envelope(3)]).unwrap();
     let first = segment_files(dir).remove(0);
-    let id: u64 = first
-        .file_stem()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .trim_start_matches("segment-")
-        .parse()
-        .unwrap();
+    let id = segment_id(&first);
     // The state a SIGKILL leaves between counting the first segment's
     // eviction and deleting it: counted and marked, still on disk.
     fs::write(
@@ -369,17 +368,13 @@ fn oldest_segments_counted_by_one_mark_and_left_by_a_crash_are_skipped_and_not_c
     }
     let segments = segment_files(dir);
     assert_eq!(segments.len(), 3);
-    let id = |path: &Path| -> u64 {
-        let name = path.file_stem().unwrap().to_str().unwrap();
-        name.trim_start_matches("segment-").parse().unwrap()
-    };
     // The state a crash leaves after counting the two oldest segments with
     // one mark, before deleting them.
     fs::write(
         dir.join("counters.json"),
         format!(
             r#"{{"dropped_by_bounds":4,"evicted_through":{}}}"#,
-            id(&segments[1])
+            segment_id(&segments[1])
         ),
     )
     .unwrap();
