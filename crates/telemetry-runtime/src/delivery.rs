@@ -209,9 +209,8 @@ impl Courier<'_> {
     }
 
     /// Delivers `envelopes` or refuses them for good; on `Err` nothing of
-    /// them may leave the queue.
-    /// `first` is the outcome of an attempt already made (on the second
-    /// lane), if any.
+    /// them may leave the queue. `first` is the outcome of an attempt
+    /// already made (on the second lane), if any.
     fn settle(
         &mut self,
         envelopes: &[Envelope],
