@@ -30,8 +30,8 @@ pub const DEAD_LETTER_MAX_BYTES: u64 = 8 << 20;
 /// are dropped and counted: 16,384, which at a quarter of a million events
 /// a second is 65 ms, longer than a commit waits on a busy disk (the durable
 /// write of an eviction's count, while the kernel writes back what the
-/// writer wrote). The channel holds only what is waiting; its slots take
-/// 512 KiB.
+/// writer wrote). The channel's slots are allocated when telemetry starts
+/// recording, well under a mebibyte; the lines in them are only what waits.
 pub const CHANNEL_CAPACITY: usize = 16_384;
 /// The most events the writer appends in one group commit.
 pub const WRITER_MAX_BATCH: usize = 4096;
