@@ -2,6 +2,7 @@
 //! HTTP/1.1 with keep-alive, decompresses gzip, checks the wire format, and
 //! can be told to fail.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -39,14 +40,27 @@ pub struct Request {
     pub gzip: bool,
     /// The decompressed body's length.
     pub body_len: usize,
-    /// The decompressed body, parsed.
-    pub body: Value,
+    /// The decompressed body, kept as it came: parsed into a `Value` only
+    /// when a test asks ([`body`](Self::body)), so that the server's own
+    /// work per request stays the checks PostHog makes.
+    raw: Arc<[u8]>,
 }
 
 impl Request {
+    /// The decompressed body, parsed (`Null` when it is not JSON).
+    pub fn body(&self) -> Value {
+        serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
+    }
+
     /// The events of the batch.
     pub fn events(&self) -> Vec<Value> {
-        self.body["batch"].as_array().cloned().unwrap_or_default()
+        match self.body() {
+            Value::Object(mut body) => match body.remove("batch") {
+                Some(Value::Array(events)) => events,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
     }
 
     /// The uuids of the batch, in order.
@@ -245,7 +259,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool, api_key: &s
                 verdict,
             ),
             (Some(Fault::Echo(status)), verdict) => {
-                let text = verdict.body.to_string();
+                let text = String::from_utf8_lossy(&verdict.raw).into_owned();
                 (status, String::new(), text, verdict)
             }
             (None, verdict) => {
@@ -273,7 +287,7 @@ struct Verdict {
     status: u16,
     gzip: bool,
     body_len: usize,
-    body: Value,
+    raw: Arc<[u8]>,
 }
 
 fn record(state: &Mutex<State>, verdict: Verdict, status: u16) {
@@ -282,7 +296,7 @@ fn record(state: &Mutex<State>, verdict: Verdict, status: u16) {
         status,
         gzip: verdict.gzip,
         body_len: verdict.body_len,
-        body: verdict.body,
+        raw: verdict.raw,
     });
 }
 
@@ -406,12 +420,16 @@ fn judge(rules: &Rules, head: &[String], raw: &[u8], api_key: &str) -> (Verdict,
     } else {
         raw.to_vec()
     };
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-        errors.push(format!("body is not JSON: {error}"));
-        Value::Null
-    });
-    let key_ok = body["api_key"].as_str() == Some(api_key);
-    check_body(&body, rules.any_client, &mut errors);
+    let key_ok = match serde_json::from_slice::<WireBody<'_>>(&bytes) {
+        Ok(body) => {
+            check_body(&body, rules.any_client, &mut errors);
+            body.api_key.as_deref() == Some(api_key)
+        }
+        Err(error) => {
+            errors.push(format!("body is not a batch: {error}"));
+            false
+        }
+    };
     let status = if let Some(status) = rules.always {
         status
     } else if !key_ok {
@@ -429,45 +447,135 @@ fn judge(rules: &Rules, head: &[String], raw: &[u8], api_key: &str) -> (Verdict,
         status,
         gzip,
         body_len: bytes.len(),
-        body,
+        raw: bytes.into(),
     };
     (verdict, errors)
 }
 
-fn check_body(body: &Value, any_client: bool, errors: &mut Vec<String>) {
+/// A `/batch/` body as PostHog reads it: the fields it checks, borrowed.
+#[derive(serde::Deserialize)]
+struct WireBody<'a> {
+    #[serde(borrow)]
+    api_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sent_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    batch: Option<Vec<WireEvent<'a>>>,
+}
+
+/// One event of a batch, as PostHog checks it.
+#[derive(serde::Deserialize)]
+struct WireEvent<'a> {
+    #[serde(borrow)]
+    distinct_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    properties: Option<WireProperties<'a>>,
+}
+
+/// The properties PostHog's client check reads.
+#[derive(serde::Deserialize)]
+struct WireProperties<'a> {
+    #[serde(borrow, rename = "$lib")]
+    lib: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "$lib_version")]
+    lib_version: Option<Cow<'a, str>>,
+}
+
+fn check_body(body: &WireBody<'_>, any_client: bool, errors: &mut Vec<String>) {
     let utc = |at: &str| at.ends_with('Z') || (any_client && at.ends_with("+00:00"));
-    if body["sent_at"].as_str().is_none_or(|at| !utc(at)) {
-        errors.push(format!("sent_at {}", body["sent_at"]));
+    if body.sent_at.as_deref().is_none_or(|at| !utc(at)) {
+        errors.push(format!("sent_at {:?}", body.sent_at));
     }
-    let Some(batch) = body["batch"].as_array() else {
+    let Some(batch) = &body.batch else {
         errors.push("no batch array".into());
         return;
     };
     if batch.is_empty() {
         errors.push("empty batch".into());
     }
-    for event in batch {
-        let distinct_id = event["distinct_id"].as_str().unwrap_or_default();
+    for (at, event) in batch.iter().enumerate() {
+        let distinct_id = event.distinct_id.as_deref().unwrap_or_default();
         if distinct_id.is_empty() || distinct_id.chars().count() > 200 || distinct_id == "anonymous"
         {
-            errors.push(format!("distinct_id {distinct_id:?}"));
+            errors.push(format!("distinct_id {distinct_id:?} in event {at}"));
         }
-        if event["event"].as_str().is_none_or(str::is_empty) {
-            errors.push(format!("event name in {event}"));
+        if event.event.as_deref().is_none_or(str::is_empty) {
+            errors.push(format!("event name in event {at}"));
         }
-        if event["uuid"]
-            .as_str()
+        if event
+            .uuid
+            .as_deref()
             .is_none_or(|uuid| uuid::Uuid::parse_str(uuid).is_err())
         {
-            errors.push(format!("uuid in {event}"));
+            errors.push(format!("uuid {:?} in event {at}", event.uuid));
         }
-        if event["timestamp"].as_str().is_none_or(|at| !utc(at)) {
-            errors.push(format!("timestamp in {event}"));
+        if event.timestamp.as_deref().is_none_or(|at| !utc(at)) {
+            errors.push(format!("timestamp {:?} in event {at}", event.timestamp));
         }
-        let properties = &event["properties"];
-        let lib_ok = any_client || properties["$lib"] == "telemetry-posthog";
-        if !lib_ok || properties["$lib_version"].as_str().is_none() {
-            errors.push(format!("$lib in {event}"));
+        let properties = event.properties.as_ref();
+        let lib_ok =
+            any_client || properties.and_then(|p| p.lib.as_deref()) == Some("telemetry-posthog");
+        if !lib_ok || properties.and_then(|p| p.lib_version.as_deref()).is_none() {
+            errors.push(format!("$lib in event {at}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(body: &str) -> (u16, Vec<String>) {
+        let rules = Rules {
+            any_client: false,
+            always: None,
+            max_body: None,
+            fail: false,
+        };
+        let head = [
+            "POST /batch/ HTTP/1.1".to_owned(),
+            "Content-Type: application/json".to_owned(),
+        ];
+        let (verdict, errors) = judge(&rules, &head, body.as_bytes(), "phc_key");
+        (verdict.status, errors)
+    }
+
+    fn event(uuid: &str, timestamp: &str, properties: &str) -> String {
+        format!(
+            r#"{{"api_key":"phc_key","sent_at":"2026-01-01T00:00:00Z","batch":[{{"distinct_id":"client-1","event":"x_search","uuid":"{uuid}","timestamp":"{timestamp}","properties":{properties}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn the_server_checks_what_posthog_checks() {
+        let uuid = "0190c3a4-6f1e-7a2b-9c3d-4e5f6a7b8c9d";
+        let lib = r#"{"$lib":"telemetry-posthog","$lib_version":"0.1.0"}"#;
+        assert_eq!(
+            judged(&event(uuid, "2026-01-01T00:00:00Z", lib)),
+            (200, vec![])
+        );
+
+        let (status, errors) = judged(&event("not-a-uuid", "2026-01-01T01:00:00+01:00", "{}"));
+        assert_eq!(status, 400);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors.iter().all(|error| error.ends_with("in event 0")),
+            "{errors:?}"
+        );
+
+        let wrong_key = event(uuid, "2026-01-01T00:00:00Z", lib).replace("phc_key", "phc_other");
+        assert_eq!(judged(&wrong_key).0, 401);
+        assert_eq!(judged(r#"{"batch":"#).0, 401, "not JSON: no key either");
+        assert!(
+            judged(r#"{"api_key":"phc_key","batch":[]}"#)
+                .1
+                .contains(&"empty batch".to_owned())
+        );
     }
 }
