@@ -76,19 +76,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     )?;
     let e2e = E2e::parse(&e2e)?;
     let table = table(&medians, &e2e)?;
-    let section = format!(
-        "Measured on {} ({} cores available) on {}, by `cargo xtask bench` in {:.0} s.\n\n{table}",
-        cpu_model(),
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        today()?,
-        started.elapsed().as_secs_f64(),
-    );
-    println!("\n{section}");
-    if write {
-        write_section(&section)?;
-        eprintln!("xtask bench: wrote {DOC}");
-    }
-    Ok(())
+    publish("bench", started, &table, write.then_some((BEGIN, END)))
 }
 
 /// Runs a command, echoed like every xtask step, and returns its standard
@@ -461,7 +449,7 @@ fn offline_rows(e2e: &E2e, line: &str, row: &mut impl FnMut([&str; 6])) -> anyho
 }
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture without one.
-pub(crate) fn cpu_model() -> String {
+fn cpu_model() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     cpuinfo
         .lines()
@@ -472,19 +460,38 @@ pub(crate) fn cpu_model() -> String {
         )
 }
 
-pub(crate) fn today() -> anyhow::Result<String> {
+fn today() -> anyhow::Result<String> {
     let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output()?;
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
-/// Replaces the generated section of the document, keeping the rest.
-fn write_section(section: &str) -> anyhow::Result<()> {
-    write_between(BEGIN, END, section)
+/// Prints `table` under a line saying on what, by `cargo xtask {task}`,
+/// and how long it took since `started`; with `markers`, also writes it
+/// between those lines of `docs/benchmarks.md`.
+pub(crate) fn publish(
+    task: &str,
+    started: Instant,
+    table: &str,
+    markers: Option<(&str, &str)>,
+) -> anyhow::Result<()> {
+    let section = format!(
+        "Measured on {} ({} cores available) on {}, by `cargo xtask {task}` in {:.0} s.\n\n{table}",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        today()?,
+        started.elapsed().as_secs_f64(),
+    );
+    println!("\n{section}");
+    if let Some((begin, end)) = markers {
+        write_between(begin, end, &section)?;
+        eprintln!("xtask {task}: wrote {DOC}");
+    }
+    Ok(())
 }
 
 /// Replaces what stands between the `begin` and `end` lines of
 /// `docs/benchmarks.md` with `section`, keeping the rest.
-pub(crate) fn write_between(begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
+fn write_between(begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
     let document = std::fs::read_to_string(DOC).with_context(|| format!("read {DOC}"))?;
     let (before, rest) = document
         .split_once(begin)

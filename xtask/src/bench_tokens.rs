@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::bench::{captured, cpu_model, divan_medians, duration, today, verdict, write_between};
+use crate::bench::{captured, divan_medians, duration, publish, verdict};
 
 const BEGIN: &str = "<!-- bench-tokens:begin (written by `cargo xtask bench tokens`) -->";
 const END: &str = "<!-- bench-tokens:end -->";
@@ -46,18 +46,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let calibrate = bench("token calibration", "tokens_calibrate")?;
     let numbers = parse(&calibrate)?;
     let table = table(&record, &numbers)?;
-    let section = format!(
-        "Measured on {} ({} cores available) on {}, by `cargo xtask bench tokens` in {:.0} s.\n\n{table}",
-        cpu_model(),
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        today()?,
-        started.elapsed().as_secs_f64(),
-    );
-    println!("\n{section}");
-    if write {
-        write_between(BEGIN, END, &section)?;
-        eprintln!("xtask bench tokens: wrote docs/benchmarks.md");
-    }
+    publish(
+        "bench tokens",
+        started,
+        &table,
+        write.then_some((BEGIN, END)),
+    )?;
     Ok(())
 }
 
