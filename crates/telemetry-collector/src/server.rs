@@ -1,0 +1,569 @@
+//! The HTTP server: its router, its limits and its handlers, each read in
+//! one place (as PostHog's capture service keeps `router.rs`).
+//!
+//! | endpoint | key | answer |
+//! | --- | --- | --- |
+//! | `POST /api/v1/telemetry` | ingest | `{"accepted", "rejected", "errors": [{"index", "reason"}]}` |
+//! | `POST /batch/` (and `/batch`) | ingest, as PostHog's `api_key` | `{"status": 1}` |
+//! | `POST /api/v1/deletion` | ingest | `{"deleted": N}` |
+//! | `GET /api/v1/models` | read | registrations per model |
+//! | `GET /healthz` | none | `{"status": "ok", "storage": "sqlite"}`, or 503 |
+//! | `GET /metrics` | read | Prometheus text |
+//!
+//! Only 429 and 5xx answers may be retried; they carry `Retry-After`. A
+//! partial success (some events rejected) is a 200 and must not be retried
+//! (OTLP's rule). A request is let in, in this order: a slot among
+//! `max_in_flight` (else 503), its key (401/403), its rate (429), its size
+//! as sent and decompressed (413); then it is checked and stored in one
+//! transaction, and 200 means committed.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::auth::{self, Keys, Principal};
+use crate::blobs::Blobs;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::policy::{self, MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES, MAX_REASON_CHARS, RETRY_AFTER_OVERLOADED};
+use crate::schema::{self, Checked, RequestError, Schemas};
+use crate::storage::{Storage, StorageError};
+
+/// Who the rate limiter counts a request against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RateKey {
+    Principal(Principal),
+    /// Every request while the limiter remembers as many keys as it may.
+    Overflow,
+}
+
+/// Everything a request needs, shared by all of them.
+pub struct App<S> {
+    storage: Arc<S>,
+    blobs: Blobs,
+    ingest: Keys,
+    read: Keys,
+    schemas: Schemas,
+    trusted_proxies: Vec<IpAddr>,
+    limiter: DefaultKeyedRateLimiter<RateKey>,
+    max_rate_keys: usize,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    retention_days: u32,
+}
+
+impl<S> std::fmt::Debug for App<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> App<S> {
+    /// The application for `config`, on `storage` and `blobs`, telling
+    /// time by `clock`.
+    pub fn new(
+        config: &Config,
+        storage: Arc<S>,
+        blobs: Blobs,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let per_second = NonZeroU32::new(config.rate_limit_per_second)
+            .ok_or("`rate_limit_per_second` must be at least 1")?;
+        let burst = NonZeroU32::new(config.rate_limit_burst)
+            .ok_or("`rate_limit_burst` must be at least 1")?;
+        Ok(Self {
+            storage,
+            blobs,
+            ingest: Keys::new(&config.ingest_keys).map_err(|e| format!("`ingest_keys`: {e}"))?,
+            read: Keys::new(&config.read_keys).map_err(|e| format!("`read_keys`: {e}"))?,
+            schemas: config.schemas()?,
+            trusted_proxies: config.trusted_proxies.clone(),
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            max_rate_keys: config.rate_limit_max_keys.max(1),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            max_in_flight: config.max_in_flight.max(1),
+            metrics: Metrics::default(),
+            clock,
+            retention_days: config.retention_days,
+        })
+    }
+
+    /// The storage.
+    #[must_use]
+    pub fn storage(&self) -> &Arc<S> {
+        &self.storage
+    }
+
+    /// Whether ingest needs a key.
+    #[must_use]
+    pub fn ingest_is_keyed(&self) -> bool {
+        !self.ingest.is_empty()
+    }
+
+    /// Whether reads need a key.
+    #[must_use]
+    pub fn read_is_keyed(&self) -> bool {
+        !self.read.is_empty()
+    }
+
+    /// Forgets rate-limit state that has been idle long enough to be full
+    /// again; run every [`policy::RATE_LIMIT_SWEEP`].
+    pub fn sweep_rate_limits(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Deletes what is older than `retention_days`; returns how many
+    /// records.
+    pub async fn apply_retention(&self) -> Result<u64, StorageError> {
+        let cutoff = self.clock.now() - time::Duration::days(i64::from(self.retention_days));
+        self.storage
+            .delete_received_before(cutoff.unix_timestamp())
+            .await
+    }
+}
+
+/// An answer other than 200, as `{"error": "…"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    fn storage(error: &StorageError) -> Self {
+        tracing::error!(%error, "storage refused a request");
+        let message: String = format!("storage: {error}").chars().take(MAX_REASON_CHARS).collect();
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_OVERLOADED)
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        let status = match error {
+            RequestError::Malformed(_) => StatusCode::BAD_REQUEST,
+            RequestError::EventTooLarge { .. } | RequestError::TooManyEvents(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+        };
+        Self::new(status, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(json!({ "error": self.message }))).into_response();
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: "0" would invite an immediate retry.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// The router for `app`.
+pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
+    Router::new()
+        .route("/api/v1/telemetry", post(registry::<S>))
+        .route("/batch/", post(batch::<S>))
+        .route("/batch", post(batch::<S>))
+        .route("/api/v1/deletion", post(deletion::<S>))
+        .route("/api/v1/models", get(models::<S>))
+        .route("/healthz", get(healthz::<S>))
+        .route("/metrics", get(metrics::<S>))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), admit::<S>))
+        .with_state(app)
+}
+
+/// The endpoint's name in metrics.
+fn endpoint_name(path: &str) -> &'static str {
+    match path {
+        "/api/v1/telemetry" => "registry",
+        "/batch/" | "/batch" => "posthog",
+        "/api/v1/deletion" => "deletion",
+        "/api/v1/models" => "models",
+        "/healthz" => "healthz",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// Takes a slot among `max_in_flight`, and times the answer.
+async fn admit<S: Storage>(State(app): State<Arc<App<S>>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let name = endpoint_name(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("", MatchedPath::as_str),
+    );
+    let response = match Arc::clone(&app.in_flight).try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} requests are in flight, the most this collector serves at once",
+                app.max_in_flight
+            ),
+        )
+        .retry_after(RETRY_AFTER_OVERLOADED)
+        .into_response(),
+    };
+    app.metrics
+        .answered(name, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy,
+/// the last address in `X-Forwarded-For` that is not one. Used for the
+/// loopback rule and the rate limit only; never stored or logged.
+fn client_address<S>(app: &App<S>, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let mut client = peer.ip();
+    if !app.trusted_proxies.contains(&client) {
+        return client;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        let Ok(address) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !app.trusted_proxies.contains(&address) {
+            break;
+        }
+    }
+    client
+}
+
+impl<S: Storage> App<S> {
+    fn let_in(
+        keys: &Keys,
+        side: &str,
+        presented: Option<&str>,
+        client: IpAddr,
+    ) -> Result<Principal, ApiError> {
+        keys.admit(presented, client).map_err(|denied| {
+            let status = match denied {
+                auth::Denied::NotLoopback => StatusCode::FORBIDDEN,
+                auth::Denied::Missing | auth::Denied::Wrong => StatusCode::UNAUTHORIZED,
+            };
+            ApiError::new(status, denied.message(side))
+        })
+    }
+
+    fn check_rate(&self, principal: Principal) -> Result<(), ApiError> {
+        let mut key = RateKey::Principal(principal);
+        if self.limiter.len() >= self.max_rate_keys {
+            key = RateKey::Overflow;
+        }
+        self.limiter.check_key(&key).map_err(|not_until| {
+            self.metrics.rate_limited();
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests for this API key")
+                .retry_after(wait)
+        })
+    }
+
+    fn received_at(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+}
+
+/// Reads the body: at most [`MAX_BODY_BYTES`] as sent, and, when gzipped,
+/// at most [`MAX_DECOMPRESSED_BYTES`] once inflated.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = |what: String| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{what}; {}", policy::limits_sentence()),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if let Some(length) = declared
+        && length > MAX_BODY_BYTES
+    {
+        return Err(too_large(format!("the body is {length} bytes")));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large(format!("the body is over {MAX_BODY_BYTES} bytes")))?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("" | "identity") => Ok(bytes),
+        Some("gzip") => {
+            let mut inflated = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_DECOMPRESSED_BYTES));
+            let limit = u64::try_from(MAX_DECOMPRESSED_BYTES).unwrap_or(u64::MAX) + 1;
+            flate2::read::GzDecoder::new(&bytes[..])
+                .take(limit)
+                .read_to_end(&mut inflated)
+                .map_err(|error| {
+                    ApiError::new(StatusCode::BAD_REQUEST, format!("the gzip body cannot be read: {error}"))
+                })?;
+            if inflated.len() > MAX_DECOMPRESSED_BYTES {
+                return Err(too_large(format!(
+                    "the body inflates to over {MAX_DECOMPRESSED_BYTES} bytes"
+                )));
+            }
+            Ok(Bytes::from(inflated))
+        }
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("`Content-Encoding: {other}` is not taken; send gzip or nothing"),
+        )),
+    }
+}
+
+fn count_rejections<S>(app: &App<S>, endpoint: &str, checked: &Checked) {
+    for rejection in &checked.rejected {
+        app.metrics.rejected(endpoint, rejection.kind.as_str(), 1);
+    }
+}
+
+/// The registry contract's answer, in reference 004's order.
+#[derive(serde::Serialize)]
+struct RegistryAnswer<'a> {
+    accepted: u64,
+    rejected: usize,
+    errors: Vec<RejectedEvent<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RejectedEvent<'a> {
+    index: usize,
+    reason: &'a str,
+}
+
+async fn registry<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let client = client_address(&app, peer, &headers);
+    let principal = App::<S>::let_in(&app.ingest, "ingest", auth::presented(&headers), client)?;
+    app.check_rate(principal)?;
+    let body = read_body(&headers, body).await?;
+    let checked = schema::registry(&body, &app.schemas, app.storage.hasher(), app.received_at())
+        .inspect_err(|_| app.metrics.rejected("registry", "request", 1))?;
+    count_rejections(&app, "registry", &checked);
+    let rejected = checked.rejected;
+    let stored = app
+        .storage
+        .store(checked.batch)
+        .await
+        .map_err(|error| ApiError::storage(&error))?;
+    let accepted = stored.inserted + stored.duplicates;
+    app.metrics.accepted("registry", accepted, stored.duplicates);
+    Ok(axum::Json(RegistryAnswer {
+        accepted,
+        rejected: rejected.len(),
+        errors: rejected
+            .iter()
+            .map(|rejection| RejectedEvent {
+                index: rejection.index,
+                reason: &rejection.reason,
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
+async fn batch<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let client = client_address(&app, peer, &headers);
+    let body = read_body(&headers, body).await?;
+    let parsed = schema::posthog_batch(&body)?;
+    // PostHog clients send the project key in the body; a header works too.
+    let presented = parsed.api_key.as_deref().or_else(|| auth::presented(&headers));
+    let principal = App::<S>::let_in(&app.ingest, "ingest", presented, client)?;
+    app.check_rate(principal)?;
+    let now = app.clock.now();
+    let now_text = telemetry_core::Timestamp::from(now).to_string();
+    let checked = schema::posthog_events(&parsed.batch, app.storage.hasher(), now.unix_timestamp(), &now_text);
+    count_rejections(&app, "posthog", &checked);
+    if !checked.rejected.is_empty() {
+        tracing::warn!(
+            rejected = checked.rejected.len(),
+            first = %checked.rejected[0].reason,
+            "posthog batch: events dropped on arrival"
+        );
+    }
+    let stored = app
+        .storage
+        .store(checked.batch)
+        .await
+        .map_err(|error| ApiError::storage(&error))?;
+    app.metrics
+        .accepted("posthog", stored.inserted + stored.duplicates, stored.duplicates);
+    Ok(axum::Json(json!({ "status": 1 })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeletionRequest {
+    client_id: String,
+}
+
+async fn deletion<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let client = client_address(&app, peer, &headers);
+    let principal = App::<S>::let_in(&app.ingest, "ingest", auth::presented(&headers), client)?;
+    app.check_rate(principal)?;
+    let body = read_body(&headers, body).await?;
+    let request: DeletionRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("a deletion request is {{\"client_id\": \"…\"}}: {error}"),
+        )
+    })?;
+    if request.client_id.is_empty() || request.client_id.len() > 128 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "`client_id` must be 1 to 128 characters"));
+    }
+    let deleted = app
+        .storage
+        .delete_client(request.client_id)
+        .await
+        .map_err(|error| ApiError::storage(&error))?;
+    tracing::info!(deleted, "deletion request served");
+    Ok(axum::Json(json!({ "deleted": deleted })).into_response())
+}
+
+async fn models<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let client = client_address(&app, peer, &headers);
+    let principal = App::<S>::let_in(&app.read, "read", auth::presented(&headers), client)?;
+    app.check_rate(principal)?;
+    let (groups, registrants) = app
+        .storage
+        .model_groups()
+        .await
+        .map_err(|error| ApiError::storage(&error))?;
+    Ok(axum::Json(crate::storage::models(groups, &registrants)).into_response())
+}
+
+async fn healthz<S: Storage>(State(app): State<Arc<App<S>>>) -> Result<Response, ApiError> {
+    app.storage
+        .ping()
+        .await
+        .map_err(|error| ApiError::storage(&error))?;
+    app.blobs.check().await.map_err(|error| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).retry_after(RETRY_AFTER_OVERLOADED)
+    })?;
+    Ok(axum::Json(json!({"status": "ok", "storage": app.storage.backend()})).into_response())
+}
+
+async fn metrics<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let client = client_address(&app, peer, &headers);
+    App::<S>::let_in(&app.read, "read", auth::presented(&headers), client)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+        .into_response())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight and closes the storage. Retention and the rate
+/// limiter's sweep run in the background meanwhile.
+pub async fn serve<S: Storage>(
+    app: Arc<App<S>>,
+    listener: tokio::net::TcpListener,
+    retention_every: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut sweep = tokio::time::interval(policy::RATE_LIMIT_SWEEP);
+            let mut retention = tokio::time::interval(retention_every);
+            loop {
+                tokio::select! {
+                    _ = sweep.tick() => app.sweep_rate_limits(),
+                    _ = retention.tick() => match app.apply_retention().await {
+                        Ok(0) => {}
+                        Ok(deleted) => tracing::info!(deleted, "retention: old records deleted"),
+                        Err(error) => tracing::warn!(%error, "retention failed; tried again later"),
+                    },
+                }
+            }
+        })
+    };
+    let served = axum::serve(
+        listener,
+        router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    background.abort();
+    app.storage.close().await;
+    served
+}
