@@ -45,7 +45,8 @@ pub struct Sqlite {
     /// Taken by [`Storage::close`]: the writer ends when the last clone of
     /// it is gone.
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    reader: Arc<Mutex<Connection>>,
+    /// Reads; taken by [`Storage::close`].
+    reader: Arc<Mutex<Option<Connection>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     hasher: KeyedHasher,
 }
@@ -148,7 +149,7 @@ impl Sqlite {
         Ok(Self {
             path: path.to_path_buf(),
             jobs: Mutex::new(Some(sender)),
-            reader: Arc::new(Mutex::new(reader)),
+            reader: Arc::new(Mutex::new(Some(reader))),
             writer: Mutex::new(Some(thread)),
             hasher: KeyedHasher::new(&key),
         })
@@ -187,7 +188,7 @@ impl Sqlite {
             let connection = reader
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            query(&connection)
+            query(connection.as_ref().ok_or(StorageError::Closed)?)
         })
         .await
         .map_err(|_| StorageError::Closed)?
@@ -467,5 +468,13 @@ impl Storage for Sqlite {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+        // The reader closes last: the last connection to close removes the
+        // WAL.
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(reader);
     }
 }
