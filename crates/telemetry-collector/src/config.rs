@@ -48,6 +48,10 @@ pub const ENV_PREFIX: &str = "TELEMETRY_COLLECTOR_";
 /// The variable that names the configuration file.
 pub const CONFIG_ENV: &str = "TELEMETRY_COLLECTOR_CONFIG";
 
+/// The variable that sets what is logged (`info`, `debug`, a `tracing`
+/// filter): read by the binary, not a configuration key.
+pub const LOG_ENV: &str = "TELEMETRY_COLLECTOR_LOG";
+
 /// The collector's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -258,7 +262,7 @@ impl Config {
             let Some(key) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if name == CONFIG_ENV {
+            if name == CONFIG_ENV || name == LOG_ENV {
                 continue;
             }
             figment = figment.merge(EnvVar {

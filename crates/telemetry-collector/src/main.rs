@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TELEMETRY_COLLECTOR_LOG")
+            tracing_subscriber::EnvFilter::try_from_env(telemetry_collector::config::LOG_ENV)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();

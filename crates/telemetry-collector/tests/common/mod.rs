@@ -108,11 +108,10 @@ impl Server {
             }
             text
         });
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+        let Some(url) = first.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.wait();
+            panic!("the collector did not start:\n{}", stderr.join().unwrap_or_default());
+        };
         Self {
             child,
             url,
