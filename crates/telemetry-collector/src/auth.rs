@@ -71,9 +71,9 @@ impl Denied {
     #[must_use]
     pub fn message(self, side: &str) -> String {
         match self {
-            Self::Missing => format!(
-                "an API key is required for {side}: send `Authorization: Bearer <key>`"
-            ),
+            Self::Missing => {
+                format!("an API key is required for {side}: send `Authorization: Bearer <key>`")
+            }
             Self::Wrong => format!("the API key is not valid for {side}"),
             Self::NotLoopback => format!(
                 "no {side} key is configured, so this collector takes {side} requests from loopback only"
@@ -153,17 +153,35 @@ mod tests {
     #[test]
     fn without_keys_only_loopback_is_admitted() {
         let keys = Keys::default();
-        assert_eq!(keys.admit(None, LOOPBACK), Ok(Principal::Loopback(LOOPBACK)));
-        assert_eq!(keys.admit(Some("anything"), REMOTE), Err(Denied::NotLoopback));
+        assert_eq!(
+            keys.admit(None, LOOPBACK),
+            Ok(Principal::Loopback(LOOPBACK))
+        );
+        assert_eq!(
+            keys.admit(Some("anything"), REMOTE),
+            Err(Denied::NotLoopback)
+        );
     }
 
     #[test]
     fn keys_are_matched_by_hash_whatever_the_address() {
-        let hashed = format!("sha256:{}", hex::encode(Sha256::digest(b"second-key-0123456789")));
+        let hashed = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(b"second-key-0123456789"))
+        );
         let keys = Keys::new(&["first-key-0123456789".to_owned(), hashed]).unwrap();
-        assert!(matches!(keys.admit(Some("first-key-0123456789"), REMOTE), Ok(Principal::Key(_))));
-        assert!(matches!(keys.admit(Some("second-key-0123456789"), REMOTE), Ok(Principal::Key(_))));
-        assert_eq!(keys.admit(Some("first-key-012345678"), LOOPBACK), Err(Denied::Wrong));
+        assert!(matches!(
+            keys.admit(Some("first-key-0123456789"), REMOTE),
+            Ok(Principal::Key(_))
+        ));
+        assert!(matches!(
+            keys.admit(Some("second-key-0123456789"), REMOTE),
+            Ok(Principal::Key(_))
+        ));
+        assert_eq!(
+            keys.admit(Some("first-key-012345678"), LOOPBACK),
+            Err(Denied::Wrong)
+        );
         assert_eq!(keys.admit(None, LOOPBACK), Err(Denied::Missing));
     }
 

@@ -33,7 +33,8 @@ impl Blobs {
             reason,
         };
         std::fs::create_dir_all(dir).map_err(|error| fail(error.to_string()))?;
-        let store = LocalFileSystem::new_with_prefix(dir).map_err(|error| fail(error.to_string()))?;
+        let store =
+            LocalFileSystem::new_with_prefix(dir).map_err(|error| fail(error.to_string()))?;
         Ok(Self {
             store: Arc::new(store),
             describe: dir.display().to_string(),
@@ -62,7 +63,8 @@ impl Blobs {
         #[cfg(not(feature = "s3"))]
         {
             Err(fail(
-                "this collector was built without S3 support: build it with `--features s3`".to_owned(),
+                "this collector was built without S3 support: build it with `--features s3`"
+                    .to_owned(),
             ))
         }
     }

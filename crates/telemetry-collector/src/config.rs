@@ -271,8 +271,7 @@ impl Config {
                 value,
             });
         }
-        figment = figment
-            .merge(Serialized::defaults(overrides));
+        figment = figment.merge(Serialized::defaults(overrides));
         let config: Self = figment.extract().map_err(from_figment)?;
         config.check()?;
         Ok(config)

@@ -59,12 +59,36 @@ impl Default for Metrics {
         let rate_limited = Counter::default();
         let requests = Family::<RequestLabel, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
-        registry.register("events_accepted", "Events accepted (stored or already stored)", accepted.clone());
-        registry.register("events_duplicate", "Accepted events that were already stored", duplicates.clone());
-        registry.register("events_rejected", "Events rejected, by reason", rejected.clone());
-        registry.register("requests_rate_limited", "Requests answered 429", rate_limited.clone());
-        registry.register("requests", "Requests answered, by endpoint and status", requests.clone());
-        registry.register("request_duration_seconds", "Time to answer a request", latency.clone());
+        registry.register(
+            "events_accepted",
+            "Events accepted (stored or already stored)",
+            accepted.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Accepted events that were already stored",
+            duplicates.clone(),
+        );
+        registry.register(
+            "events_rejected",
+            "Events rejected, by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "requests_rate_limited",
+            "Requests answered 429",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "requests",
+            "Requests answered, by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request",
+            latency.clone(),
+        );
         Self {
             registry,
             accepted,
@@ -87,7 +111,9 @@ impl Metrics {
     /// Counts accepted events, of which `duplicates` were already stored.
     pub fn accepted(&self, at: &str, events: u64, duplicates: u64) {
         self.accepted.get_or_create(&endpoint(at)).inc_by(events);
-        self.duplicates.get_or_create(&endpoint(at)).inc_by(duplicates);
+        self.duplicates
+            .get_or_create(&endpoint(at))
+            .inc_by(duplicates);
     }
 
     /// Counts `events` rejected for `reason`.

@@ -124,7 +124,9 @@ impl Schemas {
         fields: BTreeMap<String, FieldType>,
     ) -> Result<(), String> {
         if name == MODEL_REGISTRATION {
-            return Err(format!("`{name}` is built in and cannot be registered again"));
+            return Err(format!(
+                "`{name}` is built in and cannot be registered again"
+            ));
         }
         if name.is_empty()
             || name.len() > 64
@@ -136,7 +138,10 @@ impl Schemas {
                 "`{name}` is not an event type name: 1 to 64 lowercase letters, digits and `_`"
             ));
         }
-        if let Some(field) = fields.keys().find(|field| COMMON_FIELDS.contains(&field.as_str())) {
+        if let Some(field) = fields
+            .keys()
+            .find(|field| COMMON_FIELDS.contains(&field.as_str()))
+        {
             return Err(format!(
                 "field `{field}` of `{name}` is one every event has ({})",
                 COMMON_FIELDS.join(", ")
@@ -262,12 +267,14 @@ fn client_id(value: &str) -> Result<(), (RejectKind, String)> {
 }
 
 fn timestamp(value: &str) -> Result<String, (RejectKind, String)> {
-    Timestamp::parse(value).map(|at| at.to_string()).map_err(|_| {
-        (
-            RejectKind::Schema,
-            "`timestamp` is not an RFC 3339 time (2026-01-23T12:34:56Z)".to_owned(),
-        )
-    })
+    Timestamp::parse(value)
+        .map(|at| at.to_string())
+        .map_err(|_| {
+            (
+                RejectKind::Schema,
+                "`timestamp` is not an RFC 3339 time (2026-01-23T12:34:56Z)".to_owned(),
+            )
+        })
 }
 
 fn dedup_key(uuid: Option<&str>, raw: &RawValue) -> Result<String, (RejectKind, String)> {
@@ -322,6 +329,59 @@ struct WireRegistration<'a> {
 /// model's.
 const MAX_DIMENSION: u32 = 1 << 20;
 
+fn modalities(modalities: &[Cow<'_, str>]) -> Result<(), (RejectKind, String)> {
+    if modalities.is_empty() {
+        return Err((RejectKind::Schema, "`modalities` is empty".to_owned()));
+    }
+    for (at, modality) in modalities.iter().enumerate() {
+        if !matches!(modality.as_ref(), "text" | "image") {
+            return Err((
+                RejectKind::Schema,
+                format!("`modalities[{at}]` must be \"text\" or \"image\""),
+            ));
+        }
+        if modalities[..at].contains(modality) {
+            return Err((
+                RejectKind::Schema,
+                format!("`modalities[{at}]` repeats \"{modality}\""),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn local_path(source: &str, hash: Option<&str>) -> Result<(), (RejectKind, String)> {
+    if let Some(hash) = hash
+        && !(matches!(hash.len(), 32 | 64)
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    {
+        return Err((
+            RejectKind::Schema,
+            "`local_path_hash` must be 32 or 64 lowercase hex digits (a hash, never the path)"
+                .to_owned(),
+        ));
+    }
+    match (source, hash.is_some()) {
+        ("local_path", false) => {
+            return Err((
+                RejectKind::Schema,
+                "`local_path_hash` is missing: a model from a local path is registered by the hash of its path"
+                    .to_owned(),
+            ));
+        }
+        (source, true) if source != "local_path" => {
+            return Err((
+                RejectKind::Schema,
+                "`local_path_hash` is set, but `model_source` is not \"local_path\"".to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn registration(
     raw: &RawValue,
     hasher: &KeyedHasher,
@@ -358,55 +418,14 @@ fn registration(
             format!("`embedding_dimension` must be from 1 to {MAX_DIMENSION}"),
         ));
     }
-    if wire.modalities.is_empty() {
-        return Err((RejectKind::Schema, "`modalities` is empty".to_owned()));
-    }
-    for (at, modality) in wire.modalities.iter().enumerate() {
-        if !matches!(modality.as_ref(), "text" | "image") {
-            return Err((
-                RejectKind::Schema,
-                format!("`modalities[{at}]` must be \"text\" or \"image\""),
-            ));
-        }
-        if wire.modalities[..at].contains(modality) {
-            return Err((
-                RejectKind::Schema,
-                format!("`modalities[{at}]` repeats \"{modality}\""),
-            ));
-        }
-    }
+    modalities(&wire.modalities)?;
     if wire.inference_success && !wire.load_success {
         return Err((
             RejectKind::Schema,
             "`inference_success` is true, but `load_success` is false".to_owned(),
         ));
     }
-    if let Some(hash) = &wire.local_path_hash
-        && !(matches!(hash.len(), 32 | 64)
-            && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-    {
-        return Err((
-            RejectKind::Schema,
-            "`local_path_hash` must be 32 or 64 lowercase hex digits (a hash, never the path)"
-                .to_owned(),
-        ));
-    }
-    match (wire.model_source.as_ref(), wire.local_path_hash.is_some()) {
-        ("local_path", false) => {
-            return Err((
-                RejectKind::Schema,
-                "`local_path_hash` is missing: a model from a local path is registered by the hash of its path"
-                    .to_owned(),
-            ));
-        }
-        (source, true) if source != "local_path" => {
-            return Err((
-                RejectKind::Schema,
-                "`local_path_hash` is set, but `model_source` is not \"local_path\"".to_owned(),
-            ));
-        }
-        _ => {}
-    }
+    local_path(&wire.model_source, wire.local_path_hash.as_deref())?;
     let event_time = timestamp(&wire.timestamp)?;
     let modalities = serde_json::to_string(&wire.modalities).unwrap_or_else(|_| "[]".to_owned());
     Ok(Registration {
@@ -438,11 +457,7 @@ fn serde_message(error: &serde_json::Error) -> String {
     }
 }
 
-fn check_value(
-    field: &str,
-    value: &Value,
-    kind: Kind,
-) -> Result<(), (RejectKind, String)> {
+fn check_value(field: &str, value: &Value, kind: Kind) -> Result<(), (RejectKind, String)> {
     let fits = match kind {
         Kind::String => value.is_string(),
         Kind::Integer => value.is_i64() || value.is_u64(),
@@ -476,11 +491,17 @@ fn custom(
     };
     object.remove("event_type");
     let Some(Value::String(client)) = object.remove("client_id") else {
-        return Err((RejectKind::Schema, "`client_id` is missing or not a string".to_owned()));
+        return Err((
+            RejectKind::Schema,
+            "`client_id` is missing or not a string".to_owned(),
+        ));
     };
     client_id(&client)?;
     let Some(Value::String(at)) = object.remove("timestamp") else {
-        return Err((RejectKind::Schema, "`timestamp` is missing or not a string".to_owned()));
+        return Err((
+            RejectKind::Schema,
+            "`timestamp` is missing or not a string".to_owned(),
+        ));
     };
     let event_time = timestamp(&at)?;
     if let Some(unknown) = object.keys().find(|key| !fields.contains_key(key.as_str())) {
@@ -537,9 +558,7 @@ struct Head<'a> {
 
 fn events_array(body: &[u8]) -> Result<Vec<&RawValue>, RequestError> {
     let events: Vec<&RawValue> = serde_json::from_slice(body).map_err(|error| {
-        RequestError::Malformed(format!(
-            "the body is not a JSON array of events: {error}"
-        ))
+        RequestError::Malformed(format!("the body is not a JSON array of events: {error}"))
     })?;
     if events.len() > MAX_EVENTS_PER_REQUEST {
         return Err(RequestError::TooManyEvents(events.len()));
@@ -568,9 +587,11 @@ pub fn registry(
     let mut checked = Checked::default();
     for (index, raw) in events.into_iter().enumerate() {
         if !raw.get().starts_with('{') {
-            checked
-                .rejected
-                .push(reject(index, RejectKind::Schema, "the event is not a JSON object"));
+            checked.rejected.push(reject(
+                index,
+                RejectKind::Schema,
+                "the event is not a JSON object",
+            ));
             continue;
         }
         let event_type = match serde_json::from_str::<Head<'_>>(raw.get()) {
@@ -578,9 +599,11 @@ pub fn registry(
                 event_type: Some(event_type),
             }) => event_type,
             Ok(Head { event_type: None }) => {
-                checked
-                    .rejected
-                    .push(reject(index, RejectKind::Schema, "missing field `event_type`"));
+                checked.rejected.push(reject(
+                    index,
+                    RejectKind::Schema,
+                    "missing field `event_type`",
+                ));
                 continue;
             }
             Err(error) => {

@@ -41,7 +41,9 @@ use crate::blobs::Blobs;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::policy::{self, MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES, MAX_REASON_CHARS, RETRY_AFTER_OVERLOADED};
+use crate::policy::{
+    self, MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES, MAX_REASON_CHARS, RETRY_AFTER_OVERLOADED,
+};
 use crate::schema::{self, Checked, RequestError, Schemas};
 use crate::storage::{Storage, StorageError};
 
@@ -165,7 +167,10 @@ impl ApiError {
 
     fn storage(error: &StorageError) -> Self {
         tracing::error!(%error, "storage refused a request");
-        let message: String = format!("storage: {error}").chars().take(MAX_REASON_CHARS).collect();
+        let message: String = format!("storage: {error}")
+            .chars()
+            .take(MAX_REASON_CHARS)
+            .collect();
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_OVERLOADED)
     }
 }
@@ -184,7 +189,8 @@ impl From<RequestError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(json!({ "error": self.message }))).into_response();
+        let mut response =
+            (self.status, axum::Json(json!({ "error": self.message }))).into_response();
         if let Some(wait) = self.retry_after {
             // Whole seconds, rounded up: "0" would invite an immediate retry.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -224,7 +230,11 @@ fn endpoint_name(path: &str) -> &'static str {
 }
 
 /// Takes a slot among `max_in_flight`, and times the answer.
-async fn admit<S: Storage>(State(app): State<Arc<App<S>>>, request: Request, next: Next) -> Response {
+async fn admit<S: Storage>(
+    State(app): State<Arc<App<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let name = endpoint_name(
         request
@@ -248,8 +258,11 @@ async fn admit<S: Storage>(State(app): State<Arc<App<S>>>, request: Request, nex
         .retry_after(RETRY_AFTER_OVERLOADED)
         .into_response(),
     };
-    app.metrics
-        .answered(name, response.status().as_u16(), started.elapsed().as_secs_f64());
+    app.metrics.answered(
+        name,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -304,8 +317,11 @@ impl<S: Storage> App<S> {
         self.limiter.check_key(&key).map_err(|not_until| {
             self.metrics.rate_limited();
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many requests for this API key")
-                .retry_after(wait)
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests for this API key",
+            )
+            .retry_after(wait)
         })
     }
 
@@ -342,13 +358,17 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     match encoding.as_deref() {
         None | Some("" | "identity") => Ok(bytes),
         Some("gzip") => {
-            let mut inflated = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_DECOMPRESSED_BYTES));
+            let mut inflated =
+                Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_DECOMPRESSED_BYTES));
             let limit = u64::try_from(MAX_DECOMPRESSED_BYTES).unwrap_or(u64::MAX) + 1;
             flate2::read::GzDecoder::new(&bytes[..])
                 .take(limit)
                 .read_to_end(&mut inflated)
                 .map_err(|error| {
-                    ApiError::new(StatusCode::BAD_REQUEST, format!("the gzip body cannot be read: {error}"))
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("the gzip body cannot be read: {error}"),
+                    )
                 })?;
             if inflated.len() > MAX_DECOMPRESSED_BYTES {
                 return Err(too_large(format!(
@@ -404,7 +424,8 @@ async fn registry<S: Storage>(
         .await
         .map_err(|error| ApiError::storage(&error))?;
     let accepted = stored.inserted + stored.duplicates;
-    app.metrics.accepted("registry", accepted, stored.duplicates);
+    app.metrics
+        .accepted("registry", accepted, stored.duplicates);
     Ok(axum::Json(RegistryAnswer {
         accepted,
         rejected: rejected.len(),
@@ -429,12 +450,20 @@ async fn batch<S: Storage>(
     let body = read_body(&headers, body).await?;
     let parsed = schema::posthog_batch(&body)?;
     // PostHog clients send the project key in the body; a header works too.
-    let presented = parsed.api_key.as_deref().or_else(|| auth::presented(&headers));
+    let presented = parsed
+        .api_key
+        .as_deref()
+        .or_else(|| auth::presented(&headers));
     let principal = App::<S>::let_in(&app.ingest, "ingest", presented, client)?;
     app.check_rate(principal)?;
     let now = app.clock.now();
     let now_text = telemetry_core::Timestamp::from(now).to_string();
-    let checked = schema::posthog_events(&parsed.batch, app.storage.hasher(), now.unix_timestamp(), &now_text);
+    let checked = schema::posthog_events(
+        &parsed.batch,
+        app.storage.hasher(),
+        now.unix_timestamp(),
+        &now_text,
+    );
     count_rejections(&app, "posthog", &checked);
     if !checked.rejected.is_empty() {
         tracing::warn!(
@@ -448,8 +477,11 @@ async fn batch<S: Storage>(
         .store(checked.batch)
         .await
         .map_err(|error| ApiError::storage(&error))?;
-    app.metrics
-        .accepted("posthog", stored.inserted + stored.duplicates, stored.duplicates);
+    app.metrics.accepted(
+        "posthog",
+        stored.inserted + stored.duplicates,
+        stored.duplicates,
+    );
     Ok(axum::Json(json!({ "status": 1 })).into_response())
 }
 
@@ -476,7 +508,10 @@ async fn deletion<S: Storage>(
         )
     })?;
     if request.client_id.is_empty() || request.client_id.len() > 128 {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "`client_id` must be 1 to 128 characters"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "`client_id` must be 1 to 128 characters",
+        ));
     }
     let deleted = app
         .storage
@@ -509,7 +544,8 @@ async fn healthz<S: Storage>(State(app): State<Arc<App<S>>>) -> Result<Response,
         .await
         .map_err(|error| ApiError::storage(&error))?;
     app.blobs.check().await.map_err(|error| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()).retry_after(RETRY_AFTER_OVERLOADED)
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            .retry_after(RETRY_AFTER_OVERLOADED)
     })?;
     Ok(axum::Json(json!({"status": "ok", "storage": app.storage.backend()})).into_response())
 }

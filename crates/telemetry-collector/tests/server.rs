@@ -35,27 +35,54 @@ fn the_registry_answers_per_event_and_counts_a_retried_batch_once() {
     missing.as_object_mut().unwrap().remove("device_type");
     let mut mail = registration("m/y", "client-1");
     mail["device_type"] = json!("ana@example.com's laptop");
-    let batch = json!([registration("sentence-transformers/all-mpnet-base-v2", "client-1"), local, missing, mail, 7]);
+    let batch = json!([
+        registration("sentence-transformers/all-mpnet-base-v2", "client-1"),
+        local,
+        missing,
+        mail,
+        7
+    ]);
 
     let answer = server.post("/api/v1/telemetry", &batch);
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["accepted"], 1);
     assert_eq!(answer.body["rejected"], 4);
     let errors = answer.body["errors"].as_array().unwrap();
-    let indices: Vec<u64> = errors.iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    let indices: Vec<u64> = errors
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
     assert_eq!(indices, [1, 2, 3, 4]);
     let reason = |at: usize| errors[at]["reason"].as_str().unwrap().to_owned();
-    assert!(reason(0).contains("`model_name` looks like an absolute path"), "{}", reason(0));
+    assert!(
+        reason(0).contains("`model_name` looks like an absolute path"),
+        "{}",
+        reason(0)
+    );
     assert!(reason(0).contains("local_path_hash"), "{}", reason(0));
-    assert!(reason(1).contains("missing field `device_type`"), "{}", reason(1));
-    assert!(reason(2).contains("`device_type` looks like an e-mail address"), "{}", reason(2));
+    assert!(
+        reason(1).contains("missing field `device_type`"),
+        "{}",
+        reason(1)
+    );
+    assert!(
+        reason(2).contains("`device_type` looks like an e-mail address"),
+        "{}",
+        reason(2)
+    );
     assert!(reason(3).contains("not a JSON object"), "{}", reason(3));
     // No reason repeats what was refused.
     assert!(!answer.text.contains("/home/ana") && !answer.text.contains("ana@example.com"));
 
     // The same batch again, as a client retrying after a lost answer.
     let again = server.post("/api/v1/telemetry", &batch);
-    assert_eq!((again.body["accepted"].as_u64(), again.body["rejected"].as_u64()), (Some(1), Some(4)));
+    assert_eq!(
+        (
+            again.body["accepted"].as_u64(),
+            again.body["rejected"].as_u64()
+        ),
+        (Some(1), Some(4))
+    );
     assert_eq!(sqlite_counts(dir.path()), (1, 0));
     let stored = database_bytes(dir.path());
     for never in ["/home/ana", "ana@example.com", "client-1"] {
@@ -75,7 +102,13 @@ fn operator_event_types_are_checked_against_their_schema() {
         "[event_types.search_performed]\nquery_tokens = \"integer\"\nmode = \"string\"\ntags = \"string[]?\"\n",
     )
     .unwrap();
-    let server = Server::start(dir.path(), &Launch { config: Some(config), ..Launch::default() });
+    let server = Server::start(
+        dir.path(),
+        &Launch {
+            config: Some(config),
+            ..Launch::default()
+        },
+    );
     let event = |extra: Value| {
         let mut event = json!({
             "uuid": uuid::Uuid::now_v7().to_string(),
@@ -144,18 +177,30 @@ fn bodies_over_the_limits_are_refused_with_413_naming_them() {
     assert!(bomb.len() < 1 << 20);
     let answer = post_bytes(&url, &[("content-encoding", "gzip")], bomb);
     assert_eq!(answer.status, 413);
-    assert!(answer.text.contains("inflates to over 20971520 bytes"), "{}", answer.text);
+    assert!(
+        answer.text.contains("inflates to over 20971520 bytes"),
+        "{}",
+        answer.text
+    );
 
     let mut big = registration("m/a", "c");
     big["model_version"] = json!("v".repeat(1 << 20));
     let answer = server.post("/api/v1/telemetry", &json!([registration("m/a", "c"), big]));
     assert_eq!(answer.status, 413);
     assert!(answer.text.contains("event 1 is"), "{}", answer.text);
-    assert!(answer.text.contains("each event at most 1048576 bytes"), "{}", answer.text);
+    assert!(
+        answer.text.contains("each event at most 1048576 bytes"),
+        "{}",
+        answer.text
+    );
 
-    let answer = post_bytes(&url, &[], br#"{"not": "an array"}"#.to_vec());
+    let answer = post_bytes(&url, &[], br#"{"not": "an array"}"#);
     assert_eq!(answer.status, 400);
-    assert!(answer.text.contains("not a JSON array of events"), "{}", answer.text);
+    assert!(
+        answer.text.contains("not a JSON array of events"),
+        "{}",
+        answer.text
+    );
 
     // Gzip is taken within the limits, and nothing refused was stored.
     let body = json!([registration("m/a", "c")]).to_string();
@@ -168,7 +213,10 @@ fn bodies_over_the_limits_are_refused_with_413_naming_them() {
 fn ingest_and_read_keys_are_separate() {
     let dir = tempfile::tempdir().unwrap();
     let launch = Launch::default()
-        .env("TELEMETRY_COLLECTOR_INGEST_KEYS", "ingest-key-0123456789,second-ingest-key-0123")
+        .env(
+            "TELEMETRY_COLLECTOR_INGEST_KEYS",
+            "ingest-key-0123456789,second-ingest-key-0123",
+        )
         .env("TELEMETRY_COLLECTOR_READ_KEYS", "read-key-0123456789");
     let server = Server::start(dir.path(), &launch);
     let url = format!("{}/api/v1/telemetry", server.url);
@@ -177,13 +225,32 @@ fn ingest_and_read_keys_are_separate() {
     let none = post_bytes(&url, &[], body());
     assert_eq!(none.status, 401);
     assert!(none.text.contains("Authorization: Bearer"), "{}", none.text);
-    let wrong = post_bytes(&url, &[("authorization", "Bearer read-key-0123456789")], body());
+    let wrong = post_bytes(
+        &url,
+        &[("authorization", "Bearer read-key-0123456789")],
+        body(),
+    );
     assert_eq!(wrong.status, 401);
-    let right = post_bytes(&url, &[("authorization", "Bearer second-ingest-key-0123")], body());
+    let right = post_bytes(
+        &url,
+        &[("authorization", "Bearer second-ingest-key-0123")],
+        body(),
+    );
     assert_eq!(right.status, 200, "{}", right.text);
 
-    assert_eq!(server.get("/api/v1/models", &[("authorization", "Bearer ingest-key-0123456789")]).status, 401);
-    let models = server.get("/api/v1/models", &[("authorization", "Bearer read-key-0123456789")]);
+    assert_eq!(
+        server
+            .get(
+                "/api/v1/models",
+                &[("authorization", "Bearer ingest-key-0123456789")]
+            )
+            .status,
+        401
+    );
+    let models = server.get(
+        "/api/v1/models",
+        &[("authorization", "Bearer read-key-0123456789")],
+    );
     assert_eq!(models.status, 200);
     assert_eq!(models.body["registrations"], 1);
     // Health needs no key: a load balancer asks it.
@@ -203,17 +270,25 @@ fn a_key_is_rate_limited_with_retry_after_and_forwarded_for_is_not_believed() {
             // Each claims to come from elsewhere; no proxy is trusted, so the
             // claim changes nothing.
             let forwarded = format!("203.0.113.{n}");
-            let answer = post_bytes(&url, &[("x-forwarded-for", &forwarded)], b"[]".to_vec());
+            let answer = post_bytes(&url, &[("x-forwarded-for", &forwarded)], b"[]");
             (answer.status, answer.retry_after)
         })
         .collect();
     assert_eq!(statuses[0].0, 200);
     assert_eq!(statuses[1].0, 200);
     assert_eq!(statuses[2].0, 429);
-    let wait: u64 = statuses[2].1.as_deref().expect("Retry-After").parse().unwrap();
+    let wait: u64 = statuses[2]
+        .1
+        .as_deref()
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&wait), "Retry-After: {wait}");
     let metrics = server.get("/metrics", &[]).text;
-    assert!(metrics.contains("collector_requests_rate_limited_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("collector_requests_rate_limited_total 2"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -243,7 +318,10 @@ fn metrics_count_accepted_and_rejected_by_reason() {
     let server = Server::start(dir.path(), &Launch::default());
     let mut local = registration("/home/ana/x", "c");
     local["model_source"] = json!("local_path");
-    server.post("/api/v1/telemetry", &json!([registration("m/a", "c"), local, {"event_type": "model_registration"}]));
+    server.post(
+        "/api/v1/telemetry",
+        &json!([registration("m/a", "c"), local, {"event_type": "model_registration"}]),
+    );
     let metrics = server.get("/metrics", &[]).text;
     for line in [
         "collector_events_accepted_total{endpoint=\"registry\"} 1",
@@ -259,7 +337,10 @@ fn metrics_count_accepted_and_rejected_by_reason() {
 #[test]
 fn requests_past_max_in_flight_are_answered_503() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &Launch::default().env("TELEMETRY_COLLECTOR_MAX_IN_FLIGHT", "1"));
+    let server = Server::start(
+        dir.path(),
+        &Launch::default().env("TELEMETRY_COLLECTOR_MAX_IN_FLIGHT", "1"),
+    );
     let address = server.url.trim_start_matches("http://").to_owned();
     // A request whose body never finishes holds the one slot.
     let mut slow = TcpStream::connect(&address).unwrap();
@@ -272,7 +353,11 @@ fn requests_past_max_in_flight_are_answered_503() {
     let answer = server.post("/api/v1/telemetry", &json!([]));
     assert_eq!(answer.status, 503, "{}", answer.text);
     assert_eq!(answer.retry_after.as_deref(), Some("1"));
-    assert!(answer.text.contains("1 requests are in flight"), "{}", answer.text);
+    assert!(
+        answer.text.contains("1 requests are in flight"),
+        "{}",
+        answer.text
+    );
     drop(slow);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.post("/api/v1/telemetry", &json!([])).status, 200);
@@ -303,7 +388,10 @@ fn sigterm_finishes_in_flight_requests_and_closes_the_database() {
     let (status, logs) = server.terminate();
     assert!(status.success(), "{status}\n{logs}");
     assert!(logs.contains("collector stopped"), "{logs}");
-    assert!(!dir.path().join("collector.db-wal").exists(), "the WAL was not checkpointed");
+    assert!(
+        !dir.path().join("collector.db-wal").exists(),
+        "the WAL was not checkpointed"
+    );
     assert_eq!(sqlite_counts(dir.path()), (1, 0));
 }
 
@@ -313,7 +401,9 @@ fn what_was_acknowledged_survives_kill_9() {
     let server = Server::start(dir.path(), &Launch::default());
     let mut acknowledged = 0;
     for _ in 0..20 {
-        let batch: Vec<Value> = (0..50).map(|n| registration("m/a", &format!("c{n}"))).collect();
+        let batch: Vec<Value> = (0..50)
+            .map(|n| registration("m/a", &format!("c{n}")))
+            .collect();
         let answer = server.post("/api/v1/telemetry", &Value::Array(batch));
         assert_eq!(answer.status, 200);
         acknowledged += answer.body["accepted"].as_u64().unwrap();
@@ -321,7 +411,10 @@ fn what_was_acknowledged_survives_kill_9() {
     server.kill();
     assert_eq!(sqlite_counts(dir.path()).0, acknowledged);
     let restarted = Server::start(dir.path(), &Launch::default());
-    assert_eq!(restarted.get("/api/v1/models", &[]).body["registrations"], acknowledged);
+    assert_eq!(
+        restarted.get("/api/v1/models", &[]).body["registrations"],
+        acknowledged
+    );
 }
 
 #[test]
@@ -329,7 +422,9 @@ fn a_wrong_setting_names_the_key_and_where_it_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let run = |env: &[(&str, &str)], config: Option<&std::path::Path>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_telemetry-collector"));
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path());
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
@@ -341,7 +436,11 @@ fn a_wrong_setting_names_the_key_and_where_it_came_from() {
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     let error = run(&[("TELEMETRY_COLLECTOR_RETENTION_DAYS", "ninety")], None);
-    assert!(error.contains("`retention_days` (environment variable TELEMETRY_COLLECTOR_RETENTION_DAYS)"), "{error}");
+    assert!(
+        error
+            .contains("`retention_days` (environment variable TELEMETRY_COLLECTOR_RETENTION_DAYS)"),
+        "{error}"
+    );
     let file = dir.path().join("collector.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:0\"\nretension_days = 3\n").unwrap();
     let error = run(&[], Some(&file));
@@ -350,7 +449,13 @@ fn a_wrong_setting_names_the_key_and_where_it_came_from() {
     assert!(error.contains("unknown key"), "{error}");
     std::fs::write(&file, "[event_types.search]\nn = \"int\"\n").unwrap();
     let error = run(&[], Some(&file));
-    assert!(error.contains("`event_types.search.n`: `int` is not a field type"), "{error}");
+    assert!(
+        error.contains("`event_types.search.n`: `int` is not a field type"),
+        "{error}"
+    );
     let error = run(&[("TELEMETRY_COLLECTOR_INGEST_KEYS", "short")], None);
-    assert!(error.contains("`ingest_keys`: a key must be at least 16 characters"), "{error}");
+    assert!(
+        error.contains("`ingest_keys`: a key must be at least 16 characters"),
+        "{error}"
+    );
 }

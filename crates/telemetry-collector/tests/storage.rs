@@ -9,7 +9,13 @@ use std::sync::Arc;
 use telemetry_collector::storage::{Batch, Event, EventSource, Registration, Storage, Stored};
 use telemetry_collector::{Postgres, Sqlite};
 
-fn registration(dedup: &str, model: &str, client: &str, hasher: &telemetry_collector::keyed::KeyedHasher, received_at: i64) -> Registration {
+fn registration(
+    dedup: &str,
+    model: &str,
+    client: &str,
+    hasher: &telemetry_collector::keyed::KeyedHasher,
+    received_at: i64,
+) -> Registration {
     Registration {
         dedup_key: dedup.to_owned(),
         registration_hash: hasher.registration(model, client),
@@ -29,7 +35,12 @@ fn registration(dedup: &str, model: &str, client: &str, hasher: &telemetry_colle
     }
 }
 
-fn event(dedup: &str, client: &str, hasher: &telemetry_collector::keyed::KeyedHasher, received_at: i64) -> Event {
+fn event(
+    dedup: &str,
+    client: &str,
+    hasher: &telemetry_collector::keyed::KeyedHasher,
+    received_at: i64,
+) -> Event {
     Event {
         dedup_key: dedup.to_owned(),
         source: EventSource::PostHog,
@@ -50,8 +61,20 @@ async fn a_retried_batch_is_stored_once<S: Storage>(storage: &S) {
         ],
         events: vec![event("e1", "c1", &hasher, 100)],
     };
-    assert_eq!(storage.store(batch.clone()).await.unwrap(), Stored { inserted: 3, duplicates: 0 });
-    assert_eq!(storage.store(batch).await.unwrap(), Stored { inserted: 0, duplicates: 3 });
+    assert_eq!(
+        storage.store(batch.clone()).await.unwrap(),
+        Stored {
+            inserted: 3,
+            duplicates: 0
+        }
+    );
+    assert_eq!(
+        storage.store(batch).await.unwrap(),
+        Stored {
+            inserted: 0,
+            duplicates: 3
+        }
+    );
     // A duplicate inside one batch is one row too.
     let twice = Batch {
         registrations: vec![
@@ -60,7 +83,13 @@ async fn a_retried_batch_is_stored_once<S: Storage>(storage: &S) {
         ],
         events: Vec::new(),
     };
-    assert_eq!(storage.store(twice).await.unwrap(), Stored { inserted: 1, duplicates: 1 });
+    assert_eq!(
+        storage.store(twice).await.unwrap(),
+        Stored {
+            inserted: 1,
+            duplicates: 1
+        }
+    );
     assert_eq!(storage.count().await.unwrap(), (3, 1));
 }
 
@@ -72,9 +101,22 @@ async fn concurrent_batches_all_commit<S: Storage>(storage: Arc<S>) {
         let hasher = hasher.clone();
         tasks.push(tokio::spawn(async move {
             let registrations = (0..50)
-                .map(|n| registration(&format!("{request}-{n}"), "m/b", &format!("c{n}"), &hasher, 100))
+                .map(|n| {
+                    registration(
+                        &format!("{request}-{n}"),
+                        "m/b",
+                        &format!("c{n}"),
+                        &hasher,
+                        100,
+                    )
+                })
                 .collect();
-            storage.store(Batch { registrations, events: Vec::new() }).await
+            storage
+                .store(Batch {
+                    registrations,
+                    events: Vec::new(),
+                })
+                .await
         }));
     }
     for task in tasks {
@@ -86,8 +128,8 @@ async fn concurrent_batches_all_commit<S: Storage>(storage: Arc<S>) {
 async fn models_are_aggregated_per_name<S: Storage>(storage: &S) {
     let hasher = storage.hasher().clone();
     let mut gpu = registration("g1", "m/a", "c1", &hasher, 100);
-    gpu.device_type = "gpu".to_owned();
-    gpu.modalities = r#"["text","image"]"#.to_owned();
+    "gpu".clone_into(&mut gpu.device_type);
+    r#"["text","image"]"#.clone_into(&mut gpu.modalities);
     let batch = Batch {
         registrations: vec![
             registration("a1", "m/a", "c1", &hasher, 100),
@@ -124,12 +166,21 @@ async fn a_deletion_request_removes_every_record_of_the_client<S: Storage>(stora
             registration("b1", "m/b", "leaving", &hasher, 100),
             registration("a2", "m/a", "staying", &hasher, 100),
         ],
-        events: vec![event("e1", "leaving", &hasher, 100), event("e2", "staying", &hasher, 100)],
+        events: vec![
+            event("e1", "leaving", &hasher, 100),
+            event("e2", "staying", &hasher, 100),
+        ],
     };
     storage.store(batch).await.unwrap();
-    assert_eq!(storage.delete_client("leaving".to_owned()).await.unwrap(), 3);
+    assert_eq!(
+        storage.delete_client("leaving".to_owned()).await.unwrap(),
+        3
+    );
     assert_eq!(storage.count().await.unwrap(), (1, 1));
-    assert_eq!(storage.delete_client("leaving".to_owned()).await.unwrap(), 0);
+    assert_eq!(
+        storage.delete_client("leaving".to_owned()).await.unwrap(),
+        0
+    );
 }
 
 async fn retention_deletes_what_was_received_before_the_cutoff<S: Storage>(storage: &S) {
@@ -139,7 +190,10 @@ async fn retention_deletes_what_was_received_before_the_cutoff<S: Storage>(stora
             registration("old", "m/a", "c", &hasher, 1_000),
             registration("new", "m/a", "c", &hasher, 2_000),
         ],
-        events: vec![event("old-e", "c", &hasher, 999), event("new-e", "c", &hasher, 2_000)],
+        events: vec![
+            event("old-e", "c", &hasher, 999),
+            event("new-e", "c", &hasher, 2_000),
+        ],
     };
     storage.store(batch).await.unwrap();
     assert_eq!(storage.delete_received_before(2_000).await.unwrap(), 2);
@@ -219,7 +273,9 @@ async fn sqlite_refuses_a_newer_schema() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_instances_starting_together_migrate_once_and_share_the_key() {
-    let Some(url) = common::postgres_url("postgres_instances_starting_together_migrate_once_and_share_the_key") else {
+    let Some(url) =
+        common::postgres_url("postgres_instances_starting_together_migrate_once_and_share_the_key")
+    else {
         return;
     };
     let url = common::fresh_database(&url).await;

@@ -184,7 +184,9 @@ pub enum StorageError {
     #[error("storage is busy: {0} requests wait to be committed")]
     Busy(usize),
     /// A database written by a newer collector.
-    #[error("the database's schema version {found} is newer than this collector's ({known}); upgrade the collector")]
+    #[error(
+        "the database's schema version {found} is newer than this collector's ({known}); upgrade the collector"
+    )]
     Newer {
         /// Version found.
         found: i64,

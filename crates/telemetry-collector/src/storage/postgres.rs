@@ -81,7 +81,10 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StorageEr
         )
         .await?;
     let version: i64 = transaction
-        .query_one("SELECT coalesce(max(version), 0) FROM collector_migrations", &[])
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM collector_migrations",
+            &[],
+        )
         .await?
         .get(0);
     if version > known {
@@ -94,7 +97,10 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StorageEr
         let index = usize::try_from(next - 1).unwrap_or(0);
         transaction.batch_execute(MIGRATIONS[index]).await?;
         transaction
-            .execute("INSERT INTO collector_migrations (version) VALUES ($1)", &[&next])
+            .execute(
+                "INSERT INTO collector_migrations (version) VALUES ($1)",
+                &[&next],
+            )
             .await?;
         tracing::info!(version = next, "postgres: migration applied");
     }
@@ -112,12 +118,14 @@ async fn load_key(client: &deadpool_postgres::Object) -> Result<[u8; KEY_BYTES],
         )
         .await?;
     let stored: String = client
-        .query_one("SELECT value FROM collector_settings WHERE name = 'hash_key'", &[])
+        .query_one(
+            "SELECT value FROM collector_settings WHERE name = 'hash_key'",
+            &[],
+        )
         .await?
         .get(0);
     super::sqlite::decode_key(&stored)
 }
-
 
 impl Storage for Postgres {
     fn backend(&self) -> &'static str {
@@ -137,8 +145,11 @@ impl Storage for Postgres {
         let mut inserted = 0;
         if !batch.registrations.is_empty() {
             let rows = &batch.registrations;
-            let column = |f: fn(&super::Registration) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-            let optional = |f: fn(&super::Registration) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+            let column =
+                |f: fn(&super::Registration) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+            let optional = |f: fn(&super::Registration) -> Option<&str>| {
+                rows.iter().map(f).collect::<Vec<_>>()
+            };
             let dimensions: Vec<i32> = rows
                 .iter()
                 .map(|row| i32::try_from(row.embedding_dimension).unwrap_or(i32::MAX))
@@ -177,7 +188,8 @@ impl Storage for Postgres {
         if !batch.events.is_empty() {
             let rows = &batch.events;
             let column = |f: fn(&super::Event) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-            let hashes: Vec<Option<&str>> = rows.iter().map(|row| row.client_hash.as_deref()).collect();
+            let hashes: Vec<Option<&str>> =
+                rows.iter().map(|row| row.client_hash.as_deref()).collect();
             let received: Vec<i64> = rows.iter().map(|row| row.received_at).collect();
             inserted += transaction
                 .execute(
@@ -276,10 +288,16 @@ impl Storage for Postgres {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let mut deleted = transaction
-            .execute("DELETE FROM model_registrations WHERE received_at < $1", &[&unix_seconds])
+            .execute(
+                "DELETE FROM model_registrations WHERE received_at < $1",
+                &[&unix_seconds],
+            )
             .await?;
         deleted += transaction
-            .execute("DELETE FROM events WHERE received_at < $1", &[&unix_seconds])
+            .execute(
+                "DELETE FROM events WHERE received_at < $1",
+                &[&unix_seconds],
+            )
             .await?;
         transaction.commit().await?;
         Ok(deleted)

@@ -53,7 +53,9 @@ pub struct Sqlite {
 
 impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sqlite").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Sqlite")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,9 +79,10 @@ fn open_connection(path: &Path) -> Result<Connection, StorageError> {
 fn migrate(connection: &mut Connection) -> Result<(), StorageError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     loop {
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 =
+            transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
         if version > known {
             return Err(StorageError::Newer {
                 found: version,
@@ -116,9 +119,9 @@ fn load_key(connection: &Connection) -> Result<[u8; KEY_BYTES], StorageError> {
 pub(super) fn decode_key(stored: &str) -> Result<[u8; KEY_BYTES], StorageError> {
     let bytes = hex::decode(stored)
         .map_err(|_| StorageError::Corrupt("collector_settings.hash_key is not hex".to_owned()))?;
-    bytes
-        .try_into()
-        .map_err(|_| StorageError::Corrupt("collector_settings.hash_key is not 32 bytes".to_owned()))
+    bytes.try_into().map_err(|_| {
+        StorageError::Corrupt("collector_settings.hash_key is not 32 bytes".to_owned())
+    })
 }
 
 impl Sqlite {
@@ -241,7 +244,8 @@ fn write_loop(mut connection: Connection, mut jobs: mpsc::Receiver<Job>) {
 fn commit_group(connection: &mut Connection, group: Vec<(Batch, Reply<Stored>)>) {
     let mut results: Vec<Result<Stored, StorageError>> = Vec::with_capacity(group.len());
     let outcome = (|| -> Result<(), rusqlite::Error> {
-        let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (batch, _) in &group {
             transaction.execute_batch("SAVEPOINT request")?;
             match insert(&transaction, batch) {
@@ -267,9 +271,9 @@ fn commit_group(connection: &mut Connection, group: Vec<(Batch, Reply<Stored>)>)
             tracing::error!(%error, requests = group.len(), "sqlite: group commit failed");
             let reason = error.to_string();
             for (_, reply) in group {
-                let _ = reply.send(Err(StorageError::Sqlite(rusqlite::Error::ToSqlConversionFailure(
-                    reason.clone().into(),
-                ))));
+                let _ = reply.send(Err(StorageError::Sqlite(
+                    rusqlite::Error::ToSqlConversionFailure(reason.clone().into()),
+                )));
             }
         }
     }
@@ -342,7 +346,8 @@ fn delete_client(connection: &mut Connection, client_id: &str) -> Result<u64, St
         |row| row.get(0),
     )?;
     let hasher = KeyedHasher::new(&decode_key(&key)?);
-    let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut deleted = 0u64;
     {
         let names: Vec<String> = transaction
@@ -364,12 +369,14 @@ fn delete_client(connection: &mut Connection, client_id: &str) -> Result<u64, St
 }
 
 fn delete_before(connection: &mut Connection, cutoff: i64) -> Result<u64, StorageError> {
-    let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut deleted = transaction.execute(
         "DELETE FROM model_registrations WHERE received_at < ?1",
         params![cutoff],
     )? as u64;
-    deleted += transaction.execute("DELETE FROM events WHERE received_at < ?1", params![cutoff])? as u64;
+    deleted +=
+        transaction.execute("DELETE FROM events WHERE received_at < ?1", params![cutoff])? as u64;
     transaction.commit()?;
     Ok(deleted)
 }
@@ -424,18 +431,23 @@ impl Storage for Sqlite {
     }
 
     async fn delete_client(&self, client_id: String) -> Result<u64, StorageError> {
-        self.submit(|reply| Job::DeleteClient(client_id, reply)).await
+        self.submit(|reply| Job::DeleteClient(client_id, reply))
+            .await
     }
 
     async fn delete_received_before(&self, unix_seconds: i64) -> Result<u64, StorageError> {
-        self.submit(|reply| Job::DeleteBefore(unix_seconds, reply)).await
+        self.submit(|reply| Job::DeleteBefore(unix_seconds, reply))
+            .await
     }
 
     async fn count(&self) -> Result<(u64, u64), StorageError> {
         self.read(|connection| {
             let registrations =
-                connection.query_row("SELECT count(*) FROM model_registrations", [], |row| row.get(0))?;
-            let events = connection.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+                connection.query_row("SELECT count(*) FROM model_registrations", [], |row| {
+                    row.get(0)
+                })?;
+            let events =
+                connection.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
             Ok((registrations, events))
         })
         .await

@@ -1,7 +1,11 @@
 //! Helpers for the collector's tests: the real binary as a child process,
 //! HTTP on loopback, and the PostgreSQL that `.ci/run` provides.
 
-#![allow(dead_code, unreachable_pub, reason = "each test file uses its own part")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses its own part"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,7 +28,9 @@ pub fn postgres_url(test: &str) -> Option<String> {
                 std::env::var_os("CI").is_none(),
                 "{test}: CI is set but {DATABASE_URL_ENV} is not: .ci/run starts PostgreSQL and sets it"
             );
-            eprintln!("SKIPPED {test}: no PostgreSQL ({DATABASE_URL_ENV} is not set; `source .ci/postgres.sh` starts one)");
+            eprintln!(
+                "SKIPPED {test}: no PostgreSQL ({DATABASE_URL_ENV} is not set; `source .ci/postgres.sh` starts one)"
+            );
             None
         }
     }
@@ -108,9 +114,16 @@ impl Server {
             }
             text
         });
-        let Some(url) = first.trim().strip_prefix("listening on ").map(str::to_owned) else {
+        let Some(url) = first
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_owned)
+        else {
             let _ = child.wait();
-            panic!("the collector did not start:\n{}", stderr.join().unwrap_or_default());
+            panic!(
+                "the collector did not start:\n{}",
+                stderr.join().unwrap_or_default()
+            );
         };
         Self {
             child,
@@ -124,7 +137,11 @@ impl Server {
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         signal(&self.child, "TERM");
         let status = wait(&mut self.child, Duration::from_secs(20));
-        let logs = self.stderr.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+        let logs = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
         (status, logs)
     }
 
@@ -135,7 +152,11 @@ impl Server {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Answer {
-        post_bytes(&format!("{}{path}", self.url), &[], body.to_string().into_bytes())
+        post_bytes(
+            &format!("{}{path}", self.url),
+            &[],
+            body.to_string().into_bytes(),
+        )
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
@@ -169,7 +190,10 @@ pub fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
-        assert!(started.elapsed() < limit, "the collector did not stop within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "the collector did not stop within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -208,12 +232,12 @@ fn answer(mut response: ureq::http::Response<ureq::Body>) -> Answer {
     }
 }
 
-pub fn post_bytes(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+pub fn post_bytes(url: &str, headers: &[(&str, &str)], body: impl AsRef<[u8]>) -> Answer {
     let mut request = agent().post(url).header("content-type", "application/json");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    answer(request.send(&body[..]).expect("the collector answers"))
+    answer(request.send(body.as_ref()).expect("the collector answers"))
 }
 
 /// Reference 004's example event, with a uuid and a client id.
@@ -246,7 +270,9 @@ pub fn sqlite_counts(data_dir: &Path) -> (u64, u64) {
     .expect("the database opens");
     let count = |table: &str| {
         connection
-            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
             .expect("count")
     };
     (count("model_registrations"), count("events"))
