@@ -23,7 +23,6 @@ CREATE TABLE model_registrations (
     received_at BIGINT NOT NULL
 );
 CREATE INDEX model_registrations_received ON model_registrations (received_at);
-CREATE INDEX model_registrations_name ON model_registrations (model_name, registration_hash);
 
 CREATE TABLE events (
     dedup_key TEXT PRIMARY KEY,
@@ -35,4 +34,3 @@ CREATE TABLE events (
     body TEXT NOT NULL
 );
 CREATE INDEX events_received ON events (received_at);
-CREATE INDEX events_client ON events (client_hash);

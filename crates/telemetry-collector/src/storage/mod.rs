@@ -14,6 +14,12 @@
 //! - **No client id is kept**, only [`KeyedHasher`] hashes under a key the
 //!   database holds (`collector_settings.hash_key`), which every instance on
 //!   the database shares.
+//! - **Appends stay sequential.** The only indexes are the primary key
+//!   (UUID v7 keys, as the clients send, arrive in order) and
+//!   `received_at` (in order by construction). Keyed hashes are random, so
+//!   an index on them would make every insert touch a random page; the
+//!   rare queries by hash (a deletion request, distinct registrants per
+//!   model) scan instead.
 //! - **Migrations** are numbered files under `migrations/`, applied at
 //!   start, one transaction each, under a lock (SQLite's write lock;
 //!   PostgreSQL's advisory lock), so instances starting together apply each
