@@ -298,7 +298,6 @@ struct WireRegistration<'a> {
     #[serde(borrow, default)]
     uuid: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    #[allow(dead_code, reason = "read to be known; its value was checked before")]
     event_type: Cow<'a, str>,
     #[serde(borrow)]
     model_name: Cow<'a, str>,
@@ -389,17 +388,20 @@ fn registration(
 ) -> Result<Registration, (RejectKind, String)> {
     let wire: WireRegistration<'_> = serde_json::from_str(raw.get())
         .map_err(|error| (RejectKind::Schema, serde_message(&error)))?;
-    if let Err((RejectKind::Pii, _)) = text("model_name", &wire.model_name, 200) {
-        let detector = guard::detect(&wire.model_name).unwrap_or(Detector::UnixPath);
-        return Err((
-            RejectKind::Pii,
-            format!(
-                "{}: a model loaded from disk is registered with model_source \"local_path\" and its local_path_hash, never its path",
-                pii("model_name", detector)
-            ),
-        ));
+    if wire.event_type != MODEL_REGISTRATION {
+        return Err((RejectKind::UnknownType, "not a registration".to_owned()));
     }
-    text("model_name", &wire.model_name, 200)?;
+    match text("model_name", &wire.model_name, 200) {
+        Err((RejectKind::Pii, reason)) => {
+            return Err((
+                RejectKind::Pii,
+                format!(
+                    "{reason}: a model loaded from disk is registered with model_source \"local_path\" and its local_path_hash, never its path"
+                ),
+            ));
+        }
+        checked => checked?,
+    }
     text("model_source", &wire.model_source, 64)?;
     if let Some(version) = &wire.model_version {
         text("model_version", version, 64)?;
@@ -592,6 +594,16 @@ pub fn registry(
                 RejectKind::Schema,
                 "the event is not a JSON object",
             ));
+            continue;
+        }
+        // A registration, the common case, is parsed once: its own parse
+        // checks `event_type`. Anything else, and a registration that is
+        // refused, is routed by its `event_type` first (and a refused
+        // registration parsed again, for its reason).
+        if memchr::memmem::find(raw.get().as_bytes(), b"\"model_registration\"").is_some()
+            && let Ok(row) = registration(raw, hasher, received_at)
+        {
+            checked.batch.registrations.push(row);
             continue;
         }
         let event_type = match serde_json::from_str::<Head<'_>>(raw.get()) {
