@@ -183,6 +183,10 @@ pub enum StorageError {
     /// No PostgreSQL connection could be had.
     #[error("postgres pool: {0}")]
     Pool(String),
+    /// The transaction that held the request, with others, failed to
+    /// commit.
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// The storage is closed or its writer stopped.
     #[error("storage is closed")]
     Closed,
