@@ -8,6 +8,7 @@
 
 mod audit;
 mod bench;
+mod bench_collector;
 mod bench_tokens;
 mod ci;
 mod cmd;
@@ -31,12 +32,18 @@ tasks:
                         (reviewed findings: audit-allow.toml)
   manifest [--check]    write docs/telemetry-manifest.md from the schemas; --check
                         fails when the committed file is stale
-  bench [--no-write]    every benchmark (divan, and the end-to-end comparison with
-                        posthog-rs in benches/e2e); prints one table of medians and
-                        ratios and writes it into docs/benchmarks.md
+  bench [--no-write]    every benchmark (divan, the end-to-end comparison with
+                        posthog-rs in benches/e2e, then the token-usage and the
+                        collector benchmarks below); prints their tables of medians
+                        and ratios and writes them into docs/benchmarks.md
   bench tokens [--no-write]
                         the token-usage benchmarks alone (recording cost; calibrate on
-                        1,000,000 rows beside reading them and beside Python)";
+                        1,000,000 rows beside reading them and beside Python)
+  bench collector [--no-write] [--reference-only]
+                        the collector's registry endpoint under wrk on SQLite (and
+                        PostgreSQL with TELEMETRY_BENCH_DATABASE_URL or
+                        TELEMETRY_TEST_DATABASE_URL) beside FastAPI on uvicorn;
+                        --reference-only runs FastAPI's rows alone, without writing";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
