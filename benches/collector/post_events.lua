@@ -5,10 +5,11 @@
 --   wrk -t2 -c8 -d10s -s post_events.lua http://127.0.0.1:PORT/api/v1/telemetry -- BODIES RUN
 --
 -- BODIES holds one JSON array per line (xtask writes it). In each, every
--- event's uuid ends in the 12-character placeholder `XXXXXXXXXXXX`. Thread
+-- event's uuid starts with the 8-character placeholder `XXXXXXXX`. Thread
 -- `id` sends its requests in order, n = 0, 1, 2, …: the body on line
 -- n % #bodies + 1, with the placeholder replaced by
--- string.format("%02x%02x%08x", RUN, id, n // #bodies). So the uuids of a
+-- string.format("%02x%02x%04x", RUN, id, n // #bodies). The uuids of one
+-- thread therefore rise, as a client's UUID v7s do. So the uuids of a
 -- run never repeat, and xtask rebuilds any request from (RUN, id, n) to send
 -- again those still in flight when wrk stopped. (wrk calls request() once on
 -- its first thread to check the script, and never sends that one: request 0
@@ -18,7 +19,7 @@
 --   collector_wrk_thread id=… sent=… connections=…
 --   collector_wrk requests=… sent=… accepted=… rejected=… non_200=… …
 
-local PLACEHOLDER = "XXXXXXXXXXXX"
+local PLACEHOLDER = "XXXXXXXX"
 
 -- The setup and done environment: every thread, for done().
 local threads = {}
@@ -70,7 +71,7 @@ end
 function request()
    local count = #bodies
    local parts = bodies[sent % count + 1]
-   local suffix = string.format("%02x%02x%08x", run, id, math.floor(sent / count))
+   local suffix = string.format("%02x%02x%04x", run, id, math.floor(sent / count) % 65536)
    sent = sent + 1
    return wrk.format(nil, nil, nil, table.concat(parts, suffix))
 end

@@ -51,7 +51,7 @@ const PG_DATABASE: &str = "telemetry_collector_bench";
 const BODIES: u32 = 400;
 const EVENTS_PER_BODY: u32 = 100;
 /// What the Lua script replaces in every uuid: `PLACEHOLDER` there.
-const PLACEHOLDER: &str = "XXXXXXXXXXXX";
+const PLACEHOLDER: &str = "XXXXXXXX";
 
 /// One wrk thread per core: wrk needs far less CPU than any server here.
 const WRK_THREADS: u32 = 2;
@@ -325,7 +325,8 @@ fn now() -> anyhow::Result<Duration> {
 }
 
 /// The request bodies: one JSON array of 100 events per line, each uuid
-/// ending in `PLACEHOLDER`.
+/// starting with `PLACEHOLDER`, so that one wrk thread's uuids rise as one
+/// client's UUID v7s do.
 struct Bodies {
     lines: Vec<String>,
 }
@@ -420,8 +421,8 @@ const MODELS: &[Model] = &[
 const DEVICES: &[&str] = &["cpu", "cuda", "mps"];
 
 impl Bodies {
-    /// Bodies whose events carry `now` as their timestamp and as the time
-    /// of their UUID v7.
+    /// Bodies whose events carry `now` as their timestamp and in their
+    /// uuid's last group.
     fn generate(now: Duration) -> Self {
         let mut random = SplitMix(0x7e1e_6e77_c011_ec70);
         let millis = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
@@ -440,27 +441,32 @@ impl Bodies {
                     let (name, source, dimension, version, metric, normalization, modalities) =
                         MODELS[usize::try_from(draw % 8).unwrap_or(0)];
                     let device = DEVICES[usize::try_from((draw >> 8) % 3).unwrap_or(0)];
-                    let path_hash = if (draw >> 16).is_multiple_of(4) {
-                        format!("\"{:016x}{:016x}\"", random.next(), random.next())
+                    // One in four is a copy on disk: registered as
+                    // `local_path`, with the hash of its path.
+                    let (source, path_hash) = if (draw >> 16).is_multiple_of(4) {
+                        (
+                            "local_path",
+                            format!("\"{:016x}{:016x}\"", random.next(), random.next()),
+                        )
                     } else {
-                        "null".to_owned()
+                        (source, "null".to_owned())
                     };
                     let inference = !(draw >> 24).is_multiple_of(20);
                     let _ = write!(
                         line,
                         concat!(
-                            r#"{{"uuid":"{:08x}-{:04x}-7{:03x}-8{:03x}-{}","#,
+                            r#"{{"uuid":"{}-{:04x}-7{:03x}-8{:03x}-{:012x}","#,
                             r#""event_type":"model_registration","model_name":"{}","#,
                             r#""model_source":"{}","model_version":{},"embedding_dimension":{},"#,
                             r#""modalities":{},"distance_metric":{},"normalization":{},"#,
                             r#""load_success":true,"inference_success":{},"device_type":"{}","#,
                             r#""local_path_hash":{},"timestamp":"{}","client_id":"{}"}}"#
                         ),
-                        millis >> 16,
-                        millis & 0xffff,
-                        event,
-                        body,
                         PLACEHOLDER,
+                        millis & 0xffff,
+                        body,
+                        event,
+                        millis,
                         name,
                         source,
                         string(version),
@@ -491,10 +497,10 @@ impl Bodies {
     }
 }
 
-/// The last group of a uuid: the Lua script's
-/// `string.format("%02x%02x%08x", run, id, pass)`.
+/// The first group of a uuid: the Lua script's
+/// `string.format("%02x%02x%04x", run, id, pass % 65536)`.
 fn uuid_suffix(run: u32, thread: u32, pass: u64) -> String {
-    format!("{run:02x}{thread:02x}{pass:08x}")
+    format!("{run:02x}{thread:02x}{:04x}", pass % 65536)
 }
 
 /// A small deterministic generator, so that every run posts the same kinds
@@ -731,6 +737,12 @@ impl Server {
                 command.env_remove(name);
             }
         }
+        // One client on loopback is one rate-limit bucket (100 requests a
+        // second by default); the load generator is many clients, and the
+        // reference limits nothing. The limiter's check still runs.
+        command
+            .env("TELEMETRY_COLLECTOR_RATE_LIMIT_PER_SECOND", "10000000")
+            .env("TELEMETRY_COLLECTOR_RATE_LIMIT_BURST", "10000000");
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
@@ -1205,10 +1217,7 @@ collector_wrk requests=202 responses=202 sent=211 accepted=20200 rejected=0 non_
         assert!(first.contains("\"timestamp\":\"2025-12-01T21:00:00Z\""));
         // Request 401 of thread 1 in run 1: the second body, second pass.
         let request = bodies.request(1, 1, 401);
-        assert_eq!(
-            request,
-            bodies.lines[1].replace(PLACEHOLDER, "010100000001")
-        );
+        assert_eq!(request, bodies.lines[1].replace(PLACEHOLDER, "01010001"));
         assert!(!request.contains(PLACEHOLDER));
         // Every uuid is a UUID v7 of 36 characters.
         let uuid = request.split("\"uuid\":\"").nth(1).unwrap();
@@ -1216,7 +1225,7 @@ collector_wrk requests=202 responses=202 sent=211 accepted=20200 rejected=0 non_
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "7");
         assert_eq!(&uuid[19..20], "8");
-        assert!(uuid.ends_with("010100000001"));
+        assert!(uuid.starts_with("01010001-"));
     }
 
     #[test]

@@ -25,6 +25,13 @@ pub const RETRY_AFTER_OVERLOADED: Duration = Duration::from_secs(1);
 /// The SQLite writer takes at most this many rows into one group commit.
 pub const MAX_GROUP_COMMIT_ROWS: usize = 50_000;
 
+/// How often, at most, the SQLite checkpointer copies the WAL into the
+/// database (after a commit).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// A SQLite WAL this large is checkpointed by the writer itself.
+pub const MAX_WAL_BYTES: u64 = 256 << 20;
+
 /// Requests waiting for the SQLite writer, at most; past it a request is
 /// answered 503 rather than queued without bound.
 pub const WRITER_QUEUE_REQUESTS: usize = 4096;

@@ -5,8 +5,10 @@ CREATE TABLE collector_settings (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Rows are appended in rowid order and found by their unique dedup_key:
+-- rows this wide are cheaper in a rowid table than keyed WITHOUT ROWID.
 CREATE TABLE model_registrations (
-    dedup_key TEXT PRIMARY KEY,          -- the event's uuid
+    dedup_key TEXT NOT NULL UNIQUE,      -- the event's uuid
     registration_hash TEXT NOT NULL,     -- keyed hash of model_name and client_id
     model_name TEXT NOT NULL,
     model_source TEXT NOT NULL,
@@ -21,16 +23,16 @@ CREATE TABLE model_registrations (
     local_path_hash TEXT,
     event_time TEXT NOT NULL,            -- the event's timestamp, RFC 3339 UTC
     received_at INTEGER NOT NULL         -- Unix seconds
-) WITHOUT ROWID;
+);
 CREATE INDEX model_registrations_received ON model_registrations (received_at);
 
 CREATE TABLE events (
-    dedup_key TEXT PRIMARY KEY,          -- uuid; PostHog batches: uuid@timestamp
+    dedup_key TEXT NOT NULL UNIQUE,      -- uuid; PostHog batches: uuid@timestamp
     source TEXT NOT NULL,                -- registry | posthog
     event_type TEXT NOT NULL,
     client_hash TEXT,                    -- keyed hash of the client id
     event_time TEXT NOT NULL,
     received_at INTEGER NOT NULL,
     body TEXT NOT NULL                   -- JSON, without the client id
-) WITHOUT ROWID;
+);
 CREATE INDEX events_received ON events (received_at);

@@ -10,6 +10,14 @@
 //! error; the others commit. Every request is answered only after the commit
 //! that holds its batch is durable.
 //!
+//! **Checkpoints off the writer's path.** The writer never checkpoints
+//! (`wal_autocheckpoint = 0`): a thread of its own, on its own connection,
+//! copies the WAL into the database (`PRAGMA wal_checkpoint(PASSIVE)`, which
+//! runs beside the writer) at most every [`CHECKPOINT_EVERY`] after a
+//! commit, so the database file's sync is never waited for by a request.
+//! Should the WAL still pass [`MAX_WAL_BYTES`] (readers pinning it), the
+//! writer checkpoints it itself once.
+//!
 //! Reads (`/api/v1/models`, `/healthz`) use their own connection, which WAL
 //! lets run beside the writer.
 
@@ -22,7 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Batch, ModelGroup, Registrants, Storage, StorageError, Stored};
 use crate::keyed::{KEY_BYTES, KeyedHasher};
-use crate::policy::{MAX_GROUP_COMMIT_ROWS, WRITER_QUEUE_REQUESTS};
+use crate::policy::{
+    CHECKPOINT_EVERY, MAX_GROUP_COMMIT_ROWS, MAX_WAL_BYTES, WRITER_QUEUE_REQUESTS,
+};
 
 /// Each migration, numbered from 1; `PRAGMA user_version` records the last
 /// applied.
@@ -140,11 +150,13 @@ impl Sqlite {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         let key = load_key(&writer)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = open_connection(path)?;
         let reader = open_connection(path)?;
         let (sender, receiver) = mpsc::channel(WRITER_QUEUE_REQUESTS);
         let thread = std::thread::Builder::new()
             .name("collector-sqlite".to_owned())
-            .spawn(move || write_loop(writer, receiver))
+            .spawn(move || write_loop(writer, checkpointer, receiver))
             .map_err(|source| StorageError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -198,39 +210,58 @@ impl Sqlite {
     }
 }
 
-fn write_loop(mut connection: Connection, mut jobs: mpsc::Receiver<Job>) {
-    let mut pending: Option<Job> = None;
-    loop {
-        let Some(first) = pending.take().or_else(|| jobs.blocking_recv()) else {
-            break;
-        };
-        match first {
-            Job::Store(batch, reply) => {
-                let mut group = vec![(batch, reply)];
-                let mut rows = group[0].0.len();
-                while rows < MAX_GROUP_COMMIT_ROWS {
-                    match jobs.try_recv() {
-                        Ok(Job::Store(batch, reply)) => {
-                            rows += batch.len();
-                            group.push((batch, reply));
+fn write_loop(mut connection: Connection, checkpointer: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let wal = connection
+        .path()
+        .map(|path| PathBuf::from(format!("{path}-wal")));
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || checkpoint_loop(&checkpointer, &woken));
+        let mut pending: Option<Job> = None;
+        let mut commits: u64 = 0;
+        loop {
+            let Some(first) = pending.take().or_else(|| jobs.blocking_recv()) else {
+                break;
+            };
+            match first {
+                Job::Store(batch, reply) => {
+                    let mut group = vec![(batch, reply)];
+                    let mut rows = group[0].0.len();
+                    while rows < MAX_GROUP_COMMIT_ROWS {
+                        match jobs.try_recv() {
+                            Ok(Job::Store(batch, reply)) => {
+                                rows += batch.len();
+                                group.push((batch, reply));
+                            }
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
                         }
-                        Ok(other) => {
-                            pending = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
                     }
+                    commit_group(&mut connection, group);
                 }
-                commit_group(&mut connection, group);
+                Job::DeleteClient(client_id, reply) => {
+                    let _ = reply.send(delete_client(&mut connection, &client_id));
+                }
+                Job::DeleteBefore(cutoff, reply) => {
+                    let _ = reply.send(delete_before(&mut connection, cutoff));
+                }
             }
-            Job::DeleteClient(client_id, reply) => {
-                let _ = reply.send(delete_client(&mut connection, &client_id));
-            }
-            Job::DeleteBefore(cutoff, reply) => {
-                let _ = reply.send(delete_before(&mut connection, cutoff));
+            let _ = wake.try_send(());
+            commits += 1;
+            if commits.is_multiple_of(64)
+                && let Some(wal) = &wal
+                && std::fs::metadata(wal).is_ok_and(|meta| meta.len() > MAX_WAL_BYTES)
+                && let Err(error) = connection.pragma_update(None, "wal_checkpoint", "RESTART")
+            {
+                tracing::warn!(%error, "sqlite: checkpoint of a large WAL failed");
             }
         }
-    }
+        // Ends the checkpointer.
+        drop(wake);
+    });
     // Every sender is gone: checkpoint the WAL into the database and close,
     // which removes the `-wal` and `-shm` files.
     if let Err(error) = connection.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
@@ -238,6 +269,17 @@ fn write_loop(mut connection: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "sqlite: close failed");
+    }
+}
+
+/// Copies the WAL into the database when the writer has committed, at most
+/// every [`CHECKPOINT_EVERY`], until the writer is gone.
+fn checkpoint_loop(connection: &Connection, woken: &std::sync::mpsc::Receiver<()>) {
+    while woken.recv().is_ok() {
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "sqlite: checkpoint failed; tried again after the next commit");
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 
