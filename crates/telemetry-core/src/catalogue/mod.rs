@@ -22,7 +22,7 @@ pub use benchmark::{
     BaselineApproach, BenchmarkCounts, BenchmarkInput, Improvement, PerformanceBenchmark,
 };
 pub use model::{
-    DeviceType, DistanceMetric, Modalities, ModelRegistration, ModelRegistrationInput, ModelSource,
+    DeviceType, DistanceMetric, Modality, ModelRegistration, ModelRegistrationInput, ModelSource,
     Normalization,
 };
 pub use semantic::{Period, SemanticValidation, SemanticValidationInput};

@@ -23,16 +23,14 @@ pub enum ModelSource {
     LocalPath,
 }
 
-/// What a model embeds.
+/// One kind of input a model embeds; a multimodal model lists several.
 #[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[telemetry(rename_all = "snake_case")]
-pub enum Modalities {
-    /// Text only.
+pub enum Modality {
+    /// Text.
     Text,
-    /// Images only.
+    /// Images.
     Image,
-    /// Text and images.
-    Both,
 }
 
 /// How embeddings are compared.
@@ -76,13 +74,14 @@ pub struct ModelRegistration {
     /// The model's public name (`sentence-transformers/all-MiniLM-L6-v2`).
     model_name: String,
     /// Where the model came from.
-    source: ModelSource,
+    model_source: ModelSource,
     /// The model's version or revision.
-    version: String,
+    model_version: String,
     /// Length of one embedding.
     embedding_dimension: u32,
-    /// What the model embeds.
-    modalities: Modalities,
+    /// What the model embeds, each kind once: `["text"]`, `["image"]`, or
+    /// `["text", "image"]` for a multimodal model.
+    modalities: Vec<Modality>,
     /// How embeddings are compared.
     distance_metric: DistanceMetric,
     /// How embeddings are normalised.
@@ -107,13 +106,13 @@ pub struct ModelRegistrationInput {
     /// The public name: 1 to 200 characters.
     pub model_name: String,
     /// Where the model came from.
-    pub source: ModelSource,
+    pub model_source: ModelSource,
     /// Version or revision: 1 to 64 ASCII letters, digits, `_`, `-`, `.`.
-    pub version: String,
+    pub model_version: String,
     /// Length of one embedding; at least 1.
     pub embedding_dimension: u32,
-    /// What the model embeds.
-    pub modalities: Modalities,
+    /// What the model embeds: at least one modality, each at most once.
+    pub modalities: Vec<Modality>,
     /// How embeddings are compared.
     pub distance_metric: DistanceMetric,
     /// How embeddings are normalised.
@@ -134,7 +133,7 @@ impl ModelRegistration {
     /// Checks every field and builds the event.
     pub fn new(input: ModelRegistrationInput) -> Result<Self, InvalidEvent> {
         validate::text("model_name", &input.model_name, 200)?;
-        validate::identifier("version", &input.version)?;
+        validate::identifier("model_version", &input.model_version)?;
         if input.embedding_dimension == 0 {
             return Err(InvalidEvent::BelowMinimum {
                 field: "embedding_dimension",
@@ -142,13 +141,14 @@ impl ModelRegistration {
                 min: 1.0,
             });
         }
+        validate::distinct_labels("modalities", &input.modalities)?;
         if input.inference_success && !input.load_success {
             return Err(InvalidEvent::Inconsistent {
                 field: "inference_success",
                 problem: "is true, but the model did not load (`load_success` is false)".to_owned(),
             });
         }
-        match (input.source, &input.local_path) {
+        match (input.model_source, &input.local_path) {
             (ModelSource::LocalPath, None) => {
                 return Err(InvalidEvent::Inconsistent {
                     field: "local_path_hash",
@@ -166,8 +166,8 @@ impl ModelRegistration {
         }
         Ok(Self {
             model_name: input.model_name,
-            source: input.source,
-            version: input.version,
+            model_source: input.model_source,
+            model_version: input.model_version,
             embedding_dimension: input.embedding_dimension,
             modalities: input.modalities,
             distance_metric: input.distance_metric,
