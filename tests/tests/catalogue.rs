@@ -413,6 +413,51 @@ fn model_registration_rejects_each_invalid_field_by_name() {
 }
 
 #[test]
+fn the_consent_prompt_lists_exactly_the_fields_a_registration_sends() {
+    let event = ModelRegistration::new(ModelRegistrationInput {
+        local_path: Some(PathBuf::from("/models/x")),
+        model_source: ModelSource::LocalPath,
+        ..model_input()
+    })
+    .unwrap();
+    let sent = payload(&event);
+    let mut expected: Vec<String> = sent["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    // The identifiers the registry's wire adds from the envelope.
+    expected.extend(["event_type", "client_id", "uuid"].map(String::from));
+    expected.sort();
+
+    let prompt = ModelRegistration::consent_prompt();
+    let mut listed: Vec<String> = prompt.fields().iter().map(|f| f.key.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, expected);
+
+    let text = prompt.to_string();
+    for key in &expected {
+        assert!(
+            text.contains(&format!("\n  {key}: ")),
+            "{key} missing:\n{text}"
+        );
+    }
+    for field in prompt.fields() {
+        assert!(!field.description.is_empty(), "{} undescribed", field.key);
+    }
+    assert!(
+        text.contains("  modalities: What the model embeds, each kind once: `[\"text\"]`, `[\"image\"]`, or `[\"text\", \"image\"]` for a multimodal model. Values: text, image.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  local_path_hash: Keyed hash of a local model's path; `null` for hub models. Only a keyed hash is sent, never the value itself.\n"),
+        "{text}"
+    );
+    assert!(text.contains("`model_registration`"), "{text}");
+}
+
+#[test]
 fn invalid_event_errors_are_matchable() {
     let mut input = session_input();
     input.success_rate = 2.0;

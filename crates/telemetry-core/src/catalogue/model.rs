@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
+use super::consent::{self, ConsentField, ConsentPrompt};
 use crate::validate::{self, InvalidEvent};
-use crate::{TelemetrySafe, TelemetryValue, Timestamp};
+use crate::{TelemetryEvent, TelemetrySafe, TelemetryValue, Timestamp};
 
 /// Where an embedding model came from.
 #[derive(TelemetryValue, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +131,59 @@ pub struct ModelRegistrationInput {
 }
 
 impl ModelRegistration {
+    /// What to show a user before they enable registry contributions (the
+    /// consent dialog of the registry design): every field a
+    /// `model_registration` sends, the event's own from its schema, so
+    /// that the list is the payload's, then the identifiers that go with
+    /// every event (`event_type`, `client_id`, `uuid`).
+    ///
+    /// ```
+    /// use telemetry_core::ModelRegistration;
+    ///
+    /// let prompt = ModelRegistration::consent_prompt();
+    /// let text = prompt.to_string();
+    /// assert!(text.contains("  model_name: The model's public name"));
+    /// assert!(prompt.fields().iter().any(|field| field.key == "client_id"));
+    /// ```
+    #[must_use]
+    pub fn consent_prompt() -> ConsentPrompt {
+        let mut fields = consent::schema_fields(<Self as TelemetrySafe>::SCHEMA);
+        fields.extend([
+            ConsentField {
+                key: "event_type".to_owned(),
+                description: format!(
+                    "`{}`: what kind of event this is.",
+                    <Self as TelemetryEvent>::EVENT
+                ),
+            },
+            ConsentField {
+                key: "client_id".to_owned(),
+                description: "A random id drawn for this installation, not derived from you or \
+                    your machine, so that the registry counts a model once per installation. \
+                    Turning this off deletes it."
+                    .to_owned(),
+            },
+            ConsentField {
+                key: "uuid".to_owned(),
+                description: "A random id of this event, so that an event sent twice is \
+                    counted once."
+                    .to_owned(),
+            },
+        ]);
+        ConsentPrompt {
+            title: "Share the embedding models you register?".to_owned(),
+            intro: "If you agree, each custom embedding model you register is sent to the \
+                model registry as these fields, and nothing else:"
+                .to_owned(),
+            fields,
+            closing: "No API key, file path (a local model's path only as a keyed hash) or \
+                content of yours is ever sent. Events wait in a local queue, where you can view \
+                them before they are sent; you can send them now, purge them, or turn sharing \
+                off at any time."
+                .to_owned(),
+        }
+    }
+
     /// Checks every field and builds the event.
     pub fn new(input: ModelRegistrationInput) -> Result<Self, InvalidEvent> {
         validate::text("model_name", &input.model_name, 200)?;
