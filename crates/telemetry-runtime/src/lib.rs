@@ -38,7 +38,7 @@
 #![warn(missing_docs)]
 
 mod builder;
-mod config;
+pub mod config;
 pub mod consent;
 pub mod control;
 mod counters;
