@@ -6,7 +6,7 @@ use serde::Deserialize;
 use telemetry_runtime::sink::http::shown_answer;
 
 use crate::config::{ApiKey, CollectorConfig};
-use crate::sink::{self, MissingCollectorUrl};
+use crate::http::{self, MissingCollectorUrl};
 use crate::wire::DELETION_PATH;
 
 /// A deletion request did not succeed.
@@ -70,8 +70,8 @@ pub fn send_deletion_request(
     let url = format!("{base}{DELETION_PATH}");
     let secret = config.collector_api_key.as_ref().map_or("", ApiKey::expose);
     let body = serde_json::json!({ "client_id": client_id }).to_string();
-    let mut response = sink::post(
-        &sink::agent(config),
+    let mut response = http::post(
+        &http::agent(config),
         &url,
         config.collector_api_key.as_ref(),
         false,
@@ -82,7 +82,7 @@ pub fn send_deletion_request(
         reason,
     })?;
     let status = response.status().as_u16();
-    let answer = sink::read_answer(&mut response);
+    let answer = http::read_answer(&mut response);
     if status != 200 {
         return Err(DeletionError::Refused {
             url,

@@ -39,6 +39,7 @@
 
 pub mod config;
 mod deletion;
+mod http;
 mod sink;
 pub mod wire;
 
@@ -49,7 +50,8 @@ use telemetry_runtime::names;
 
 pub use config::{ApiKey, CollectorConfig, ConfigError, ConfigFile, ConfigIssue};
 pub use deletion::{DeletionError, send_deletion_request};
-pub use sink::{MissingCollectorUrl, RegistrySink};
+pub use http::MissingCollectorUrl;
+pub use sink::RegistrySink;
 
 /// Loads the configuration for `builder`'s application (its environment
 /// prefix and environment reader; `file` if it exists, or

@@ -2,18 +2,16 @@
 //! delivery rules of `telemetry-runtime` by its shared HTTP rules
 //! ([`telemetry_runtime::sink::http`]).
 
-use std::io::Write;
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use telemetry_runtime::names::EventPrefix;
-use telemetry_runtime::policy::{DeliveryConfig, MAX_ANSWER_BYTES};
+use telemetry_runtime::policy::DeliveryConfig;
 use telemetry_runtime::queue::Envelope;
-use telemetry_runtime::sink::http::shown_answer;
+use telemetry_runtime::sink::http::{classify, shown_answer};
 use telemetry_runtime::sink::{Rejection, Sent, Sink, SinkError, SinkErrorKind};
 
 use crate::config::{ApiKey, CollectorConfig};
-use crate::wire::{self, Encoder, IngestAnswer, MAX_REQUEST_BYTES, Refusal, TELEMETRY_PATH};
+use crate::deletion::DeletionError;
+use crate::http::{MissingCollectorUrl, agent, post, read_answer};
+use crate::wire::{Encoder, IngestAnswer, MAX_REQUEST_BYTES, Refusal, TELEMETRY_PATH};
 
 /// Sends batches to a collector's `/api/v1/telemetry` endpoint.
 pub struct RegistrySink {
@@ -32,61 +30,6 @@ impl std::fmt::Debug for RegistrySink {
             .field("api_key", &self.api_key)
             .finish_non_exhaustive()
     }
-}
-
-/// [`RegistrySink::new`] and [`send_deletion_request`](crate::send_deletion_request)
-/// need a collector URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("no collector is configured (collector_url)")]
-pub struct MissingCollectorUrl;
-
-/// The HTTP agent for `config`: its timeout, statuses as answers.
-pub(crate) fn agent(config: &CollectorConfig) -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .timeout_global(Some(config.request_timeout()))
-            .http_status_as_error(false)
-            .user_agent(wire::USER_AGENT)
-            .build(),
-    )
-}
-
-/// A request to the collector with its headers: JSON, the bearer key if
-/// any, and the body gzipped when `gzip` is on.
-pub(crate) fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    api_key: Option<&ApiKey>,
-    gzip: bool,
-    body: &[u8],
-) -> Result<ureq::http::Response<ureq::Body>, String> {
-    let mut request = agent.post(url).header("Content-Type", "application/json");
-    if let Some(key) = api_key {
-        request = request.header("Authorization", format!("Bearer {}", key.expose()));
-    }
-    let response = if gzip {
-        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        let compressed = encoder
-            .write_all(body)
-            .and_then(|()| encoder.finish())
-            .map_err(|error| format!("gzip: {error}"))?;
-        request
-            .header("Content-Encoding", "gzip")
-            .send(&compressed[..])
-    } else {
-        request.send(body)
-    };
-    response.map_err(|error| error.to_string())
-}
-
-/// Reads at most [`MAX_ANSWER_BYTES`] of an answer's body.
-pub(crate) fn read_answer(response: &mut ureq::http::Response<ureq::Body>) -> String {
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_string()
-        .unwrap_or_default()
 }
 
 impl RegistrySink {
@@ -208,6 +151,21 @@ impl Sink for RegistrySink {
             agent: self.agent.clone(),
             encoder: self.encoder.clone(),
         }))
+    }
+
+    /// Sends a deletion request ([`send_deletion_request`](crate::send_deletion_request))
+    /// for `client_id` to the collector.
+    fn request_deletion(&mut self, client_id: &str) -> Option<Result<u64, SinkError>> {
+        Some(
+            crate::send_deletion_request(&self.config, client_id).map_err(|error| {
+                let kind = match &error {
+                    DeletionError::Refused { status, .. } => classify(*status, None),
+                    DeletionError::BadAnswer { .. } => SinkErrorKind::Rejected,
+                    _ => SinkErrorKind::TRANSIENT,
+                };
+                SinkError::new(self.name(), kind, error.to_string())
+            }),
+        )
     }
 
     /// Encodes the batch and posts it, in as many requests as keep each body

@@ -59,6 +59,15 @@ pub trait Sink: Send {
     fn second_lane(&self) -> Option<Box<dyn Sink>> {
         None
     }
+
+    /// Asks the destination to delete every record it holds for
+    /// `client_id`, for a user who turned telemetry off, and returns how
+    /// many it deleted. One attempt. `None` (the default): the destination
+    /// takes no such request.
+    fn request_deletion(&mut self, client_id: &str) -> Option<Result<u64, SinkError>> {
+        let _ = client_id;
+        None
+    }
 }
 
 /// What one accepted [`Sink::send`] did.
