@@ -10,8 +10,8 @@ use serde_json::Value;
 use telemetry_audit as audit;
 use telemetry_core::catalogue::{
     BaselineApproach, BenchmarkCounts, BenchmarkInput, DeviceType, DistanceMetric, Improvement,
-    Modalities, ModelRegistrationInput, ModelSource, Normalization, Period,
-    SemanticValidationInput, SessionSummaryInput, SessionTiming, SessionTokens,
+    Modality, ModelRegistrationInput, ModelSource, Normalization, Period, SemanticValidationInput,
+    SessionSummaryInput, SessionTiming, SessionTokens,
 };
 use telemetry_core::guard::{scan_json, scan_value};
 use telemetry_core::{
@@ -327,10 +327,10 @@ fn semantic_validation_rejects_each_invalid_field_by_name() {
 fn model_input() -> ModelRegistrationInput {
     ModelRegistrationInput {
         model_name: "sentence-transformers/all-mpnet-base-v2".into(),
-        source: ModelSource::SentenceTransformers,
-        version: "2.2.2".into(),
+        model_source: ModelSource::SentenceTransformers,
+        model_version: "2.2.2".into(),
         embedding_dimension: 768,
-        modalities: Modalities::Text,
+        modalities: vec![Modality::Text],
         distance_metric: DistanceMetric::Cosine,
         normalization: Normalization::L2,
         load_success: true,
@@ -350,10 +350,10 @@ fn model_registration_from_the_hub() {
 fn model_registration_from_a_local_path_that_failed_to_load() {
     let event = ModelRegistration::new(ModelRegistrationInput {
         model_name: "my-finetune".into(),
-        source: ModelSource::LocalPath,
-        version: "local".into(),
+        model_source: ModelSource::LocalPath,
+        model_version: "local".into(),
         embedding_dimension: 384,
-        modalities: Modalities::Both,
+        modalities: vec![Modality::Text, Modality::Image],
         distance_metric: DistanceMetric::DotProduct,
         normalization: Normalization::None,
         load_success: false,
@@ -386,12 +386,20 @@ fn model_registration_rejects_each_invalid_field_by_name() {
             "`local_path_hash` is set, but the model does not come from a local path",
         ),
         (
-            |i| i.source = ModelSource::LocalPath,
+            |i| i.model_source = ModelSource::LocalPath,
             "`local_path_hash` is missing: a model from a local path needs its path (sent hashed)",
         ),
         (
-            |i| i.version = "v 1".into(),
-            "`version` contains ' '; use ASCII letters, digits, `_`, `-` or `.`",
+            |i| i.model_version = "v 1".into(),
+            "`model_version` contains ' '; use ASCII letters, digits, `_`, `-` or `.`",
+        ),
+        (
+            |i| i.modalities = Vec::new(),
+            "`modalities` is empty; name at least one",
+        ),
+        (
+            |i| i.modalities = vec![Modality::Image, Modality::Text, Modality::Image],
+            "`modalities` names `image` more than once",
         ),
     ];
     for (spoil, message) in cases {
@@ -402,6 +410,51 @@ fn model_registration_rejects_each_invalid_field_by_name() {
             message
         );
     }
+}
+
+#[test]
+fn the_consent_prompt_lists_exactly_the_fields_a_registration_sends() {
+    let event = ModelRegistration::new(ModelRegistrationInput {
+        local_path: Some(PathBuf::from("/models/x")),
+        model_source: ModelSource::LocalPath,
+        ..model_input()
+    })
+    .unwrap();
+    let sent = payload(&event);
+    let mut expected: Vec<String> = sent["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    // The identifiers the registry's wire adds from the envelope.
+    expected.extend(["event_type", "client_id", "uuid"].map(String::from));
+    expected.sort();
+
+    let prompt = ModelRegistration::consent_prompt();
+    let mut listed: Vec<String> = prompt.fields().iter().map(|f| f.key.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, expected);
+
+    let text = prompt.to_string();
+    for key in &expected {
+        assert!(
+            text.contains(&format!("\n  {key}: ")),
+            "{key} missing:\n{text}"
+        );
+    }
+    for field in prompt.fields() {
+        assert!(!field.description.is_empty(), "{} undescribed", field.key);
+    }
+    assert!(
+        text.contains("  modalities: What the model embeds, each kind once: `[\"text\"]`, `[\"image\"]`, or `[\"text\", \"image\"]` for a multimodal model. Values: text, image.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  local_path_hash: Keyed hash of a local model's path; `null` for hub models. Only a keyed hash is sent, never the value itself.\n"),
+        "{text}"
+    );
+    assert!(text.contains("`model_registration`"), "{text}");
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub(crate) const SHIPPED: &[&[&str]] = &[
         "-p",
         "telemetry-posthog",
         "-p",
+        "telemetry-collector-client",
+        "-p",
         "telemetry-tokens",
     ],
     &["-p", "telemetry-cli"],

@@ -39,8 +39,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use telemetry_runtime::TelemetryBuilder;
+use telemetry_runtime::config::env_var_name;
 use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
+use uuid::Uuid;
 
 pub use demo::DemoArgs;
 pub use tokens::{ApplyArgs, CalibrateArgs, CheckArgs, DatabaseArg, SimulateArgs, TokensCommand};
@@ -53,7 +55,8 @@ pub enum TelemetryCommand {
     Status(JsonFlag),
     /// Turn telemetry on: record and send with the configured sink.
     Enable,
-    /// Turn telemetry off: record nothing, purge the queue, forget the client id.
+    /// Turn telemetry off: record nothing, purge the queue, forget the client
+    /// id, and ask a configured collector to delete its records.
     Disable,
     /// Record locally for review, never send.
     Local,
@@ -115,6 +118,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code: the command was used wrongly.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code: `disable` turned telemetry off and deleted the local data,
+/// but the collector's deletion request failed; the collector may still
+/// hold the records of the client id on stderr.
+pub const EXIT_REMOTE_DELETION_FAILED: i32 = 3;
 
 /// Global options of the standalone binary.
 #[derive(Debug, Clone, Args)]
@@ -127,8 +134,8 @@ pub struct AppOptions {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The application's telemetry configuration file (a `[telemetry]` table),
-    /// for the PostHog sink used by `send`. It must exist, and it wins over
-    /// `{APP}_TELEMETRY_CONFIG`.
+    /// for the sink used by `send` and `disable` (a collector or PostHog). It
+    /// must exist, and it wins over `{APP}_TELEMETRY_CONFIG`.
     #[arg(long, global = true, value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
 }
@@ -186,6 +193,10 @@ fn exit_code(result: Result<(), Failure>) -> i32 {
             eprintln!("telemetry: error: {message}");
             EXIT_FAILURE
         }
+        Err(Failure::RemoteDeletion(message)) => {
+            eprintln!("telemetry: error: {message}");
+            EXIT_REMOTE_DELETION_FAILED
+        }
     }
 }
 
@@ -193,6 +204,8 @@ fn exit_code(result: Result<(), Failure>) -> i32 {
 enum Failure {
     Usage(String),
     Failed(String),
+    /// Done here; the collector's deletion request failed.
+    RemoteDeletion(String),
 }
 
 impl From<ControlError> for Failure {
@@ -241,7 +254,14 @@ fn execute(
         }
         TelemetryCommand::Enable => change(&mut control, Mode::On, &advice, out)?,
         TelemetryCommand::Local => change(&mut control, Mode::Local, &advice, out)?,
-        TelemetryCommand::Disable => change(&mut control, Mode::Off, &advice, out)?,
+        TelemetryCommand::Disable => {
+            // Read before: turning telemetry off forgets it.
+            let client_id = control.client_id();
+            change(&mut control, Mode::Off, &advice, out)?;
+            if let Some(client_id) = client_id {
+                request_deletion(&mut control, client_id, out)?;
+            }
+        }
         TelemetryCommand::Preview(flag) | TelemetryCommand::Queue(QueueCommand::Show(flag)) => {
             let envelopes = control.preview()?;
             render::envelopes(&envelopes, flag.json, pretty::Numbers::AsQueued, out)?;
@@ -309,9 +329,14 @@ struct Advice {
 impl Advice {
     fn new(builder: &TelemetryBuilder) -> Self {
         let name = consent::enabled_var(&builder.env_prefix());
+        let prefix = builder.env_prefix();
         Self {
             enabled: builder.env_var(&name).map(|value| (name, value)),
-            sink: telemetry_posthog::config::api_key_hint(&builder.env_prefix()),
+            sink: format!(
+                "set {} (PostHog) or {} (a collector), or `posthog_api_key` or `collector_url` in the `[telemetry]` table of the configuration file",
+                env_var_name(&prefix, "posthog_api_key"),
+                env_var_name(&prefix, "collector_url"),
+            ),
         }
     }
 
@@ -376,6 +401,31 @@ fn change(
         )?;
     }
     Ok(())
+}
+
+/// After a `disable`: asks the sink's destination, if it takes deletion
+/// requests (a collector), to delete the records of `client_id`. The local
+/// disable stands whatever the answer.
+fn request_deletion(
+    control: &mut Control,
+    client_id: Uuid,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let sink = control.sink_name().unwrap_or_default();
+    match control.request_deletion(client_id) {
+        None => Ok(()),
+        Some(Ok(deleted)) => {
+            writeln!(
+                out,
+                "asked {sink} to delete the records of client id {client_id}: {deleted} deleted"
+            )?;
+            Ok(())
+        }
+        Some(Err(error)) => Err(Failure::RemoteDeletion(format!(
+            "telemetry is off and the local data is deleted, but the deletion request failed: {}; {sink} may still hold the records of client id {client_id}: keep this id to ask its operators to delete them",
+            error.reason
+        ))),
+    }
 }
 
 fn plural(count: usize) -> &'static str {

@@ -13,7 +13,9 @@ fn telemetry(dir: &tempfile::TempDir) -> Command {
         .env_remove("TELEMETRY_TELEMETRY_ENABLED")
         .env_remove("TELEMETRY_TELEMETRY_DEBUG")
         .env_remove("TELEMETRY_TELEMETRY_CONFIG")
-        .env_remove("TELEMETRY_TELEMETRY_POSTHOG_API_KEY");
+        .env_remove("TELEMETRY_TELEMETRY_POSTHOG_API_KEY")
+        .env_remove("TELEMETRY_TELEMETRY_COLLECTOR_URL")
+        .env_remove("TELEMETRY_TELEMETRY_COLLECTOR_API_KEY");
     command
 }
 
@@ -764,7 +766,9 @@ fn docs_cli_md_shows_what_the_commands_print() {
                 .env_remove("DO_NOT_TRACK")
                 .env_remove("MYAPP_TELEMETRY_ENABLED")
                 .env_remove("MYAPP_TELEMETRY_CONFIG")
-                .env_remove("MYAPP_TELEMETRY_POSTHOG_API_KEY");
+                .env_remove("MYAPP_TELEMETRY_POSTHOG_API_KEY")
+                .env_remove("MYAPP_TELEMETRY_COLLECTOR_URL")
+                .env_remove("MYAPP_TELEMETRY_COLLECTOR_API_KEY");
             command
         };
         for args in setup {
@@ -835,4 +839,243 @@ fn the_first_change_still_makes_an_open_queue_directory_private() {
     assert_eq!(mode(), 0o777, "looking changes nothing");
     telemetry(&dir).args(["queue", "purge"]).assert().success();
     assert_eq!(mode(), 0o700);
+}
+
+/// One request a [`FakeCollector`] saw: its path and its JSON body.
+type Seen = (String, serde_json::Value);
+
+/// A collector on loopback for the commands that reach one: one request
+/// per connection, answered by `answer(path)` with a status and a body,
+/// recorded.
+struct FakeCollector {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl FakeCollector {
+    fn start(answer: impl Fn(&str, &serde_json::Value) -> (u16, String) + Send + 'static) -> Self {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>> = std::sync::Arc::default();
+        let recorded = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = std::io::BufReader::new(&mut stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (mut length, mut gzip) = (0, false);
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    let Some((name, value)) = line.trim_end().split_once(':') else {
+                        break;
+                    };
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.trim().parse().unwrap(),
+                        "content-encoding" => gzip = value.trim() == "gzip",
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                if gzip {
+                    let mut plain = Vec::new();
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                    body = plain;
+                }
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let (status, answer) = answer(&path, &body);
+                recorded.lock().unwrap().push((path, body));
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        Self { url, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The client id that `enable` printed.
+fn enabled_client_id(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("client id: "))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn disable_asks_the_collector_to_delete_the_client_s_records_after_the_local_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    let watched = settings.clone();
+    // When the request arrives, the id must be gone from the settings.
+    let server = FakeCollector::start(move |path, body| {
+        let client_id = body["client_id"].as_str().unwrap_or_default();
+        let saved = std::fs::read_to_string(&watched).unwrap_or_default();
+        if path == "/api/v1/deletion" && !client_id.is_empty() && !saved.contains(client_id) {
+            (200, r#"{"deleted":2}"#.to_owned())
+        } else {
+            (
+                500,
+                r#"{"error":"asked before the local purge"}"#.to_owned(),
+            )
+        }
+    });
+    let enabled = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &server.url)
+        .arg("enable")
+        .output()
+        .unwrap();
+    assert!(enabled.status.success());
+    let client_id = enabled_client_id(&enabled.stdout);
+    assert!(
+        std::fs::read_to_string(&settings)
+            .unwrap()
+            .contains(&client_id)
+    );
+
+    let disabled = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &server.url)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_API_KEY", "ingest-key-1234")
+        .arg("disable")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(disabled.stdout).unwrap();
+    assert_eq!(disabled.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!(
+            "saved: telemetry off\npurged 0 queued events; the client id and hashing key are deleted\nasked collector {} to delete the records of client id {client_id}: 2 deleted\n",
+            server.url
+        )
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1, serde_json::json!({ "client_id": client_id }));
+
+    // With the id forgotten, a second disable has nothing to ask.
+    telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &server.url)
+        .arg("disable")
+        .assert()
+        .success()
+        .stdout(contains("asked").not());
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
+fn an_unreachable_collector_leaves_telemetry_off_and_exits_3_with_the_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let enabled = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &url)
+        .arg("enable")
+        .output()
+        .unwrap();
+    let client_id = enabled_client_id(&enabled.stdout);
+    let disabled = telemetry(&dir)
+        .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &url)
+        .arg("disable")
+        .output()
+        .unwrap();
+    assert_eq!(
+        disabled.status.code(),
+        Some(telemetry_cli::EXIT_REMOTE_DELETION_FAILED)
+    );
+    let stdout = String::from_utf8(disabled.stdout).unwrap();
+    let stderr = String::from_utf8(disabled.stderr).unwrap();
+    assert!(
+        stdout.starts_with("saved: telemetry off\npurged 0 queued events"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.starts_with("telemetry: error: telemetry is off and the local data is deleted, but the deletion request failed: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("could not be reached"), "{stderr}");
+    assert!(stderr.contains(&client_id), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    telemetry(&dir)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("telemetry for telemetry: off"))
+        .stdout(contains("client id:   none"));
+}
+
+#[test]
+fn send_goes_to_the_collector_which_wins_over_posthog() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeCollector::start(|_, body| {
+        let count = body.as_array().map_or(0, Vec::len);
+        (
+            200,
+            format!(r#"{{"accepted":{count},"rejected":0,"errors":[]}}"#),
+        )
+    });
+    let tree = demo_tree();
+    telemetry(&dir)
+        .args(["demo", "--query", "config"])
+        .arg(tree.path())
+        .assert()
+        .success();
+    telemetry(&dir).arg("enable").assert().success();
+    let both = |command: &mut Command| {
+        command
+            .env("TELEMETRY_TELEMETRY_COLLECTOR_URL", &server.url)
+            .env("TELEMETRY_TELEMETRY_POSTHOG_API_KEY", "phc_abcdefgh1234");
+    };
+    let mut status = telemetry(&dir);
+    both(&mut status);
+    status
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains(format!("sink:        collector {}", server.url)))
+        .stdout(contains(
+            "both `collector_url` and `posthog_api_key` are configured: events go to the collector, not to PostHog",
+        ));
+    let mut send = telemetry(&dir);
+    both(&mut send);
+    send.arg("send")
+        .assert()
+        .success()
+        .stdout("sent 3 events in 1 request\n")
+        .stderr(contains("events go to the collector"));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, "/api/v1/telemetry");
+    let types: Vec<&str> = seen[0]
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "performance_benchmark",
+            "performance_benchmark",
+            "session_summary"
+        ]
+    );
 }

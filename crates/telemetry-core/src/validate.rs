@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::Label;
+
 /// Why an event could not be built. Every variant names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -58,6 +60,14 @@ pub enum InvalidEvent {
     /// A text was empty, too long or not of the expected form.
     #[error("`{field}` {problem}")]
     BadText {
+        /// The field, as in the payload.
+        field: &'static str,
+        /// What is wrong, e.g. `is empty`.
+        problem: String,
+    },
+    /// A list was empty or named an element twice.
+    #[error("`{field}` {problem}")]
+    BadList {
         /// The field, as in the payload.
         field: &'static str,
         /// What is wrong, e.g. `is empty`.
@@ -179,6 +189,28 @@ pub(crate) fn identifier(field: &'static str, value: &str) -> Result<(), Invalid
             field,
             problem: format!("contains {bad:?}; use ASCII letters, digits, `_`, `-` or `.`"),
         });
+    }
+    Ok(())
+}
+
+/// A non-empty list of labels, each at most once.
+pub(crate) fn distinct_labels<T: Label + PartialEq>(
+    field: &'static str,
+    items: &[T],
+) -> Result<(), InvalidEvent> {
+    if items.is_empty() {
+        return Err(InvalidEvent::BadList {
+            field,
+            problem: "is empty; name at least one".to_owned(),
+        });
+    }
+    for (at, item) in items.iter().enumerate() {
+        if items[..at].contains(item) {
+            return Err(InvalidEvent::BadList {
+                field,
+                problem: format!("names `{}` more than once", item.label()),
+            });
+        }
     }
     Ok(())
 }

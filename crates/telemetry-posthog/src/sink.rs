@@ -1,24 +1,18 @@
 //! The PostHog sink: one attempt per call, over `ureq`, classified for the
-//! delivery rules of `telemetry-runtime`.
+//! delivery rules of `telemetry-runtime` by its shared HTTP rules
+//! ([`telemetry_runtime::sink::http`]).
 
 use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use telemetry_runtime::Timestamp;
-use telemetry_runtime::guard::{self, Detector};
-use telemetry_runtime::policy::{DeliveryConfig, MAX_RETRY_AFTER};
+use telemetry_runtime::policy::{DeliveryConfig, MAX_ANSWER_BYTES};
 use telemetry_runtime::queue::Envelope;
 use telemetry_runtime::sink::{Sent, Sink, SinkError, SinkErrorKind};
-use time::PrimitiveDateTime;
-use time::macros::format_description;
 
 use crate::config::{ApiKey, PostHogConfig};
 use crate::wire::{self, Encoder, LIB, LIB_VERSION, MAX_REQUEST_BYTES, Refusal};
-
-/// The server's answer is kept this long, at most, for logs and the
-/// dead-letter file.
-const MAX_REASON_CHARS: usize = 300;
 
 /// Sends batches to PostHog's `/batch/` endpoint.
 pub struct PostHogSink {
@@ -97,101 +91,21 @@ impl PostHogSink {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(parse_retry_after);
+            .map(str::to_owned);
         let answer = response
             .body_mut()
             .with_config()
-            .limit(64 << 10)
+            .limit(MAX_ANSWER_BYTES)
             .read_to_string()
             .unwrap_or_default();
-        // Redacted before it is cut, so that a key split by the cut is
-        // still recognised.
-        let answer = redact_answer(answer.trim(), self.api_key.expose());
-        let answer: String = answer.chars().take(MAX_REASON_CHARS).collect();
-        let reason = if answer.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {answer}")
-        };
-        Err(self.error(classify(status, retry_after), reason))
+        Err(SinkError::from_status(
+            self.name(),
+            status,
+            retry_after.as_deref(),
+            &answer,
+            self.api_key.expose(),
+        ))
     }
-}
-
-/// The server's answer as it may be logged, returned in an error, or written
-/// to the dead-letter file: a server or proxy that echoes the request would
-/// otherwise carry the API key (the body starts with it) into all three.
-/// The configured key, and every token the guard's secret detectors flag
-/// (keys by their prefix, JWTs, credentials in URLs, password assignments,
-/// long random strings), become `[secret]`. A token runs between white
-/// space, quotes and brackets, so a URL or a `password=…` stays whole; a
-/// credential spread over several tokens (`Authorization: Bearer x`) is
-/// caught only when its last part looks random on its own.
-fn redact_answer(answer: &str, api_key: &str) -> String {
-    let answer = if api_key.is_empty() {
-        answer.to_owned()
-    } else {
-        answer.replace(api_key, "[secret]")
-    };
-    let is_boundary = |c: char| c.is_whitespace() || "\"'`,;{}[]()<>".contains(c);
-    let mut out = String::with_capacity(answer.len());
-    let mut token_start = None;
-    let flush = |out: &mut String, token: &str| {
-        let secret = matches!(
-            guard::detect(token),
-            Some(
-                Detector::SecretPrefix
-                    | Detector::Jwt
-                    | Detector::UrlCredentials
-                    | Detector::Password
-                    | Detector::Authorization
-                    | Detector::HighEntropy
-            )
-        );
-        out.push_str(if secret { "[secret]" } else { token });
-    };
-    for (at, c) in answer.char_indices() {
-        if is_boundary(c) {
-            if let Some(start) = token_start.take() {
-                flush(&mut out, &answer[start..at]);
-            }
-            out.push(c);
-        } else if token_start.is_none() {
-            token_start = Some(at);
-        }
-    }
-    if let Some(start) = token_start {
-        flush(&mut out, &answer[start..]);
-    }
-    out
-}
-
-/// What the delivery rules do with a status other than 2xx.
-fn classify(status: u16, retry_after: Option<std::time::Duration>) -> SinkErrorKind {
-    match status {
-        413 => SinkErrorKind::TooLarge,
-        400 => SinkErrorKind::Rejected,
-        429 | 503 => SinkErrorKind::Transient { retry_after },
-        // 401 and 403: a wrong or revoked key. Other 4xx (404 from a wrong
-        // host path, 405, …) also need a configuration change, not a retry.
-        400..=499 if status != 408 => SinkErrorKind::Unauthorized,
-        _ => SinkErrorKind::TRANSIENT,
-    }
-}
-
-/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
-fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
-    let value = value.trim();
-    let wait = if let Ok(seconds) = value.parse::<u64>() {
-        std::time::Duration::from_secs(seconds)
-    } else {
-        let format = format_description!(
-            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-        );
-        let at = PrimitiveDateTime::parse(value, &format).ok()?.assume_utc();
-        let now = time::OffsetDateTime::now_utc();
-        std::time::Duration::try_from(at - now).unwrap_or_default()
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 impl Sink for PostHogSink {
@@ -263,84 +177,5 @@ impl Sink for PostHogSink {
             requests += 1;
         }
         Ok(Sent::requests(requests).with_refused(refused))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn answers_lose_the_key_and_anything_secret_but_keep_the_rest() {
-        let key = "phc_0123456789abcdefghijklmnopqrstuv";
-        let echoed = format!(
-            r#"{{"api_key":"{key}","batch":[{{"event":"x","properties":{{"token":"ghp_16C7e42F292c6912E7710c838347Ae178B4a"}}}}]}} bad request"#
-        );
-        let redacted = redact_answer(&echoed, key);
-        assert_eq!(
-            redacted,
-            r#"{"api_key":"[secret]","batch":[{"event":"x","properties":{"token":"[secret]"}}]} bad request"#
-        );
-        // Another key the guard recognises by its shape, with no configured key.
-        assert_eq!(
-            redact_answer("invalid key sk-proj-4f9Xk2LqZ8mN3pQ7rS1tU5vW", ""),
-            "invalid key [secret]"
-        );
-        assert_eq!(
-            redact_answer("HTTP 500: upstream timeout", key),
-            "HTTP 500: upstream timeout"
-        );
-        // Credentials in a URL and password assignments, whole.
-        assert_eq!(
-            redact_answer(
-                "proxy https://ana:hunter2@proxy.example.com refused password=hunter2",
-                ""
-            ),
-            "proxy [secret] refused [secret]"
-        );
-    }
-
-    #[test]
-    fn statuses_map_to_the_delivery_rules() {
-        assert_eq!(classify(413, None), SinkErrorKind::TooLarge);
-        assert_eq!(classify(400, None), SinkErrorKind::Rejected);
-        assert_eq!(classify(401, None), SinkErrorKind::Unauthorized);
-        assert_eq!(classify(403, None), SinkErrorKind::Unauthorized);
-        assert_eq!(classify(404, None), SinkErrorKind::Unauthorized);
-        for status in [408, 500, 502, 504, 599] {
-            assert_eq!(classify(status, None), SinkErrorKind::TRANSIENT, "{status}");
-        }
-        let after = Some(Duration::from_secs(7));
-        assert_eq!(
-            classify(429, after),
-            SinkErrorKind::Transient { retry_after: after }
-        );
-        assert_eq!(
-            classify(503, after),
-            SinkErrorKind::Transient { retry_after: after }
-        );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-        let format = format_description!(
-            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-        );
-        let header = soon.format(&format).unwrap();
-        let wait = parse_retry_after(&header).unwrap();
-        assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
-        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -12,7 +12,7 @@ use crate::delivery::{Courier, Halt, SendReport};
 use crate::names::{self, InvalidAppName};
 use crate::queue::{Envelope, Queue, QueueConfig, QueueError, QueueStats};
 use crate::settings::{Identity, SettingsError, SettingsStore};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
 
 /// An operation of [`Control`] failed. Each says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +214,36 @@ impl Control {
     #[must_use]
     pub fn has_sink(&self) -> bool {
         self.config.sink.is_some()
+    }
+
+    /// The client id saved for this installation, if any (there is none
+    /// while telemetry is off). Read from the settings alone, so that it is
+    /// known even when the queue cannot be read.
+    #[must_use]
+    pub fn client_id(&self) -> Option<Uuid> {
+        self.store
+            .load()
+            .0
+            .identity
+            .map(|identity| identity.client_id)
+    }
+
+    /// Asks the configured sink's destination to delete what it holds for
+    /// `client_id` (see [`Sink::request_deletion`]), and returns how many
+    /// records it deleted. `None` without a sink, or when the destination
+    /// takes no such request. Turning telemetry off forgets the client id:
+    /// read it with [`client_id`](Self::client_id) first.
+    pub fn request_deletion(&mut self, client_id: Uuid) -> Option<Result<u64, SinkError>> {
+        self.config
+            .sink
+            .as_mut()?
+            .request_deletion(&client_id.to_string())
+    }
+
+    /// The configured sink's name, if there is one.
+    #[must_use]
+    pub fn sink_name(&self) -> Option<String> {
+        self.config.sink.as_ref().map(|sink| sink.name())
     }
 
     /// The identity to record with, created (and saved) on first use.

@@ -27,6 +27,11 @@
 //! - [`SinkErrorKind::Rejected`]: not retried; the envelopes are appended to
 //!   `dead-letter.jsonl` beside the queue directory with the sink's reason,
 //!   and counted in [`Counters::DEAD_LETTERED`].
+//! - A batch accepted with some envelopes [rejected](crate::sink::Sent::rejected)
+//!   one by one (a collector's `{accepted, rejected}`): settled, not
+//!   retried; the rejected envelopes go to the dead-letter file, each with
+//!   the destination's reason, and are counted in
+//!   [`Counters::DEAD_LETTERED`]; the others count as sent.
 //! - [`SinkErrorKind::Unauthorized`]: not retried; the batch stays queued and
 //!   sending pauses until the next start, so a bad API key costs no CPU or
 //!   battery. The cause is logged once.
@@ -232,7 +237,13 @@ impl Courier<'_> {
                     } else {
                         sent.requests.max(1)
                     };
-                    report.sent += envelopes.len().saturating_sub(sent.refused);
+                    let rejected = rejected(envelopes, &sent);
+                    if !rejected.is_empty() {
+                        self.dead_letter_rejected(&rejected, report)?;
+                    }
+                    report.sent += envelopes
+                        .len()
+                        .saturating_sub(sent.refused + rejected.len());
                     report.dropped_too_large += sent.refused.min(envelopes.len());
                     return Ok(());
                 }
@@ -280,6 +291,7 @@ impl Courier<'_> {
         }
     }
 
+    /// The whole batch, rejected with `error`.
     fn dead_letter(
         &self,
         envelopes: &[Envelope],
@@ -294,29 +306,93 @@ impl Courier<'_> {
             file = %path.display(),
             "telemetry batch rejected; moved to the dead-letter file"
         );
-        match write_dead_letter(&path, envelopes, error) {
-            Ok(()) => {
-                report.dead_lettered += envelopes.len();
-                Ok(())
+        let letters: Vec<(&Envelope, &str)> = envelopes
+            .iter()
+            .map(|envelope| (envelope, error.reason.as_str()))
+            .collect();
+        write_letters(&path, &error.sink, &letters, &error.reason, report)
+    }
+
+    /// Envelopes of an accepted batch that the destination rejected one by
+    /// one, each with its own reason.
+    fn dead_letter_rejected(
+        &self,
+        letters: &[(&Envelope, &str)],
+        report: &mut SendReport,
+    ) -> Result<(), Halt> {
+        let path = dead_letter_path(self.queue.dir());
+        let sink = self.sink.name();
+        tracing::warn!(
+            events = letters.len(),
+            sink = %sink,
+            first_reason = %letters[0].1,
+            file = %path.display(),
+            "telemetry events rejected by the destination; moved to the dead-letter file"
+        );
+        let summary = format!(
+            "{} event{} rejected",
+            letters.len(),
+            if letters.len() == 1 { "" } else { "s" }
+        );
+        write_letters(&path, &sink, letters, &summary, report)
+    }
+}
+
+/// Writes `letters` and counts them; on failure nothing of the batch
+/// may leave the queue, and `reason` says what was being refused.
+fn write_letters(
+    path: &Path,
+    sink: &str,
+    letters: &[(&Envelope, &str)],
+    reason: &str,
+    report: &mut SendReport,
+) -> Result<(), Halt> {
+    match write_dead_letter(path, sink, letters) {
+        Ok(()) => {
+            report.dead_lettered += letters.len();
+            Ok(())
+        }
+        Err(io) => Err(Halt::Exhausted(SinkError::new(
+            sink,
+            SinkErrorKind::Rejected,
+            format!(
+                "{reason}; the dead-letter file {} could not be written: {io}",
+                path.display()
+            ),
+        ))),
+    }
+}
+
+/// The envelopes of `envelopes` that `sent` says the destination rejected,
+/// with their reasons, in batch order: an index outside the batch, or one
+/// given twice, is ignored (and logged), so that a confused answer cannot
+/// dead-letter what was not sent or count an envelope twice.
+fn rejected<'a>(envelopes: &'a [Envelope], sent: &'a Sent) -> Vec<(&'a Envelope, &'a str)> {
+    let mut rejections: Vec<_> = sent.rejected.iter().collect();
+    rejections.sort_by_key(|rejection| rejection.index);
+    let mut letters: Vec<(&Envelope, &str)> = Vec::with_capacity(rejections.len());
+    let mut last = None;
+    for rejection in rejections {
+        match envelopes.get(rejection.index) {
+            Some(envelope) if last != Some(rejection.index) => {
+                letters.push((envelope, rejection.reason.as_str()));
+                last = Some(rejection.index);
             }
-            Err(io) => Err(Halt::Exhausted(SinkError::new(
-                error.sink.clone(),
-                error.kind,
-                format!(
-                    "{}; the dead-letter file {} could not be written: {io}",
-                    error.reason,
-                    path.display()
-                ),
-            ))),
+            _ => tracing::warn!(
+                index = rejection.index,
+                events = envelopes.len(),
+                "a sink rejected an event that is not in the batch, or one twice; ignored"
+            ),
         }
     }
+    letters
 }
 
 /// Appends one line per envelope: `{"at":…,"sink":…,"reason":…,"envelope":{…}}`.
 fn write_dead_letter(
     path: &Path,
-    envelopes: &[Envelope],
-    error: &SinkError,
+    sink: &str,
+    letters: &[(&Envelope, &str)],
 ) -> std::io::Result<()> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
@@ -327,15 +403,17 @@ fn write_dead_letter(
         tracing::warn!(file = %path.display(), "dead-letter file is full; rejected events are only counted");
         return Ok(());
     }
+    let json = |text: &str| serde_json::to_string(text).map_err(std::io::Error::other);
     let head = format!(
-        "{{\"at\":{},\"sink\":{},\"reason\":{},\"envelope\":",
+        "{{\"at\":{},\"sink\":{},\"reason\":",
         serde_json::to_string(&Timestamp::now()).map_err(std::io::Error::other)?,
-        serde_json::to_string(&error.sink).map_err(std::io::Error::other)?,
-        serde_json::to_string(&error.reason).map_err(std::io::Error::other)?,
+        json(sink)?,
     );
     let mut buf = Vec::new();
-    for envelope in envelopes {
+    for (envelope, reason) in letters {
         buf.extend_from_slice(head.as_bytes());
+        buf.extend_from_slice(json(reason)?.as_bytes());
+        buf.extend_from_slice(b",\"envelope\":");
         envelope.write_line(&mut buf);
         buf.pop();
         buf.extend_from_slice(b"}\n");

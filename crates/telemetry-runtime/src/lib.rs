@@ -26,7 +26,8 @@
 //!
 //! See [`consent`] for who decides whether anything is recorded, [`queue`]
 //! for the files on disk, [`delivery`] and [`policy`] for how queued events
-//! reach a [`Sink`](sink::Sink), and [`control`] for what a user can see and
+//! reach a [`Sink`](sink::Sink), [`config`] for the `[telemetry]` table every
+//! sink's configuration reads, and [`control`] for what a user can see and
 //! change.
 //!
 //! Inside the crate, each file owns one idea and imports only downwards:
@@ -38,7 +39,7 @@
 #![warn(missing_docs)]
 
 mod builder;
-mod config;
+pub mod config;
 pub mod consent;
 pub mod control;
 mod counters;

@@ -74,6 +74,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The longest `Retry-After` a sink honours; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
+/// What a sink keeps of a server's answer, in characters, for logs, errors
+/// and the dead-letter file (see [`sink::http::shown_answer`](crate::sink::http::shown_answer)).
+pub const MAX_ANSWER_CHARS: usize = 300;
+/// What a sink reads of a server's answer, in bytes: 64 KiB.
+pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
+
 /// How a sink wants to be fed; see [`Sink::delivery`](crate::sink::Sink::delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

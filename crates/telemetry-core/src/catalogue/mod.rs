@@ -10,10 +10,15 @@
 //! | [`SemanticValidation`] (`semantic_validation`) | whether semantic categories track real usage |
 //! | [`ModelRegistration`] (`model_registration`) | which embedding models load where (opt-in) |
 //!
+//! [`ModelRegistration::consent_prompt`] is the text to show before a user
+//! opts in to registry contributions: every field sent, from the event's
+//! schema.
+//!
 //! Event names get the application's prefix when sent: see
 //! [`EventPrefix`](crate::names::EventPrefix).
 
 mod benchmark;
+mod consent;
 mod model;
 mod semantic;
 mod session;
@@ -21,8 +26,9 @@ mod session;
 pub use benchmark::{
     BaselineApproach, BenchmarkCounts, BenchmarkInput, Improvement, PerformanceBenchmark,
 };
+pub use consent::{ConsentField, ConsentPrompt};
 pub use model::{
-    DeviceType, DistanceMetric, Modalities, ModelRegistration, ModelRegistrationInput, ModelSource,
+    DeviceType, DistanceMetric, Modality, ModelRegistration, ModelRegistrationInput, ModelSource,
     Normalization,
 };
 pub use semantic::{Period, SemanticValidation, SemanticValidationInput};

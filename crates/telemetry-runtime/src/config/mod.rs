@@ -1,6 +1,30 @@
-//! What a [`TelemetryBuilder`](crate::TelemetryBuilder) collected: the plain
+//! Configuration: the `[telemetry]` table of an application's
+//! configuration file and its environment variables, which every sink's
+//! configuration reads the same way (defaults, then the file, then the
+//! environment, with figment; a wrong value named by its key and where it
+//! came from).
+//!
+//! | key | default | read by |
+//! | --- | --- | --- |
+//! | `enabled` | `true` | every sink: `false` turns telemetry off (the environment's `{PREFIX}TELEMETRY_ENABLED` is the consent variable) |
+//! | `posthog_api_key`, `posthog_host`, `strict_privacy` | | `telemetry-posthog` |
+//! | `collector_url`, `collector_api_key` | | `telemetry-collector-client` |
+//! | `batch_size`, `batch_interval_seconds`, `max_queue_bytes`, `max_retries`, `request_timeout_seconds`, `retry_initial_backoff_ms`, `retry_max_backoff_seconds` | see [`DeliveryKeys`] | every sink |
+//! | `gzip` | `true` | every sink |
+//!
+//! Each key `key` is also read from the environment variable
+//! `{PREFIX}TELEMETRY_{KEY}` ([`env_var_name`]). The file is the one named
+//! explicitly ([`ConfigFile::Explicit`], a `--config` option: it must
+//! exist), else the one in `{PREFIX}TELEMETRY_CONFIG` (which must exist),
+//! else the application's usual file ([`ConfigFile::IfPresent`]) if there
+//! is one. A key of the table not listed in [`TABLE_KEYS`] is an error.
+//!
+//! Inside the runtime, this module also holds what a
+//! [`TelemetryBuilder`](crate::TelemetryBuilder) collected: the plain
 //! configuration that [`Control`](crate::control::Control) and the handle
 //! read. The builder fills it; nothing here starts a thread or opens a file.
+
+mod file;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +36,11 @@ use crate::queue::QueueConfig;
 use crate::settings::SettingsStore;
 use crate::sink::Sink;
 use crate::{HashKey, names};
+
+pub use file::{
+    ApiKey, Checks, ConfigError, ConfigFile, ConfigIssue, DeliveryKeys, Loaded, TABLE, TABLE_KEYS,
+    env_var_name, is_http_url, non_empty_key,
+};
 
 /// Reads one environment variable; injectable so tests and embedders need not
 /// touch the process environment.

@@ -11,7 +11,17 @@
 //! refused credentials. An envelope leaves the queue only after the batch
 //! that carried it is settled.
 //!
+//! A destination that answers per event (a collector's `{accepted,
+//! rejected}`) reports the events it refused in [`Sent::rejected`], each
+//! with the server's reason: they are settled, not retried, and go to the
+//! dead-letter file.
+//!
+//! [`http`] holds the rules every HTTP sink shares: what a status means,
+//! `Retry-After`, and what of an answer may be shown.
+//!
 //! [`delivery`]: crate::delivery
+
+pub mod http;
 
 use std::time::Duration;
 
@@ -26,7 +36,8 @@ pub trait Sink: Send {
 
     /// One attempt to deliver `batch`. `Ok` means every envelope in it may
     /// leave the queue (those in [`Sent::refused`] were refused for good and
-    /// are counted as dropped); an error leaves the decision to the
+    /// are counted as dropped; those in [`Sent::rejected`] go to the
+    /// dead-letter file); an error leaves the decision to the
     /// [`delivery`](crate::delivery) rules for its [`SinkErrorKind`].
     fn send(&mut self, batch: &[Envelope]) -> Result<Sent, SinkError>;
 
@@ -48,10 +59,19 @@ pub trait Sink: Send {
     fn second_lane(&self) -> Option<Box<dyn Sink>> {
         None
     }
+
+    /// Asks the destination to delete every record it holds for
+    /// `client_id`, for a user who turned telemetry off, and returns how
+    /// many it deleted. One attempt. `None` (the default): the destination
+    /// takes no such request.
+    fn request_deletion(&mut self, client_id: &str) -> Option<Result<u64, SinkError>> {
+        let _ = client_id;
+        None
+    }
 }
 
 /// What one accepted [`Sink::send`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Sent {
     /// Requests it took (a sink may split a batch to keep requests small).
@@ -59,6 +79,10 @@ pub struct Sent {
     /// Events the sink refused for good without sending them (one event too
     /// large for the destination): they leave the queue and are counted.
     pub refused: usize,
+    /// Events the destination received and refused, each with its reason
+    /// (a collector's per-event errors): they leave the queue, go to the
+    /// dead-letter file with the reason, and are counted as dead-lettered.
+    pub rejected: Vec<Rejection>,
 }
 
 impl Sent {
@@ -68,6 +92,7 @@ impl Sent {
         Self {
             requests,
             refused: 0,
+            rejected: Vec::new(),
         }
     }
 
@@ -76,6 +101,34 @@ impl Sent {
     pub fn with_refused(mut self, refused: usize) -> Self {
         self.refused = refused;
         self
+    }
+
+    /// Sets the events the destination rejected.
+    #[must_use]
+    pub fn with_rejected(mut self, rejected: Vec<Rejection>) -> Self {
+        self.rejected = rejected;
+        self
+    }
+}
+
+/// One envelope of a sent batch that the destination refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// Its position in the batch given to [`Sink::send`], from 0.
+    pub index: usize,
+    /// The destination's reason, as it may be shown (see
+    /// [`http::shown_answer`]).
+    pub reason: String,
+}
+
+impl Rejection {
+    /// The envelope at `index` of the batch, refused for `reason`.
+    pub fn new(index: usize, reason: impl Into<String>) -> Self {
+        Self {
+            index,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -106,7 +159,8 @@ impl SinkError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SinkErrorKind {
-    /// A connection error, a timeout, 408, 429 or a 5xx: tried again after a
+    /// A connection error, a timeout, 408, 429 or a 5xx (see
+    /// [`http::classify`]): tried again after a
     /// backoff, waiting at least `retry_after` when the server said so.
     Transient {
         /// The server's `Retry-After`, if any.
