@@ -562,6 +562,13 @@ fn events_array(body: &[u8]) -> Result<Vec<&RawValue>, RequestError> {
     let events: Vec<&RawValue> = serde_json::from_slice(body).map_err(|error| {
         RequestError::Malformed(format!("the body is not a JSON array of events: {error}"))
     })?;
+    within_limits(&events)?;
+    Ok(events)
+}
+
+/// A request's events: at most [`MAX_EVENTS_PER_REQUEST`], each at most
+/// [`MAX_EVENT_BYTES`].
+fn within_limits(events: &[&RawValue]) -> Result<(), RequestError> {
     if events.len() > MAX_EVENTS_PER_REQUEST {
         return Err(RequestError::TooManyEvents(events.len()));
     }
@@ -575,7 +582,7 @@ fn events_array(body: &[u8]) -> Result<Vec<&RawValue>, RequestError> {
             bytes: event.get().len(),
         });
     }
-    Ok(events)
+    Ok(())
 }
 
 /// Checks a `POST /api/v1/telemetry` body.
@@ -679,20 +686,7 @@ pub fn posthog_batch(body: &[u8]) -> Result<PostHogBatch<'_>, RequestError> {
             "the body is not a PostHog batch ({{\"api_key\", \"batch\": [...]}}): {error}"
         ))
     })?;
-    if batch.batch.len() > MAX_EVENTS_PER_REQUEST {
-        return Err(RequestError::TooManyEvents(batch.batch.len()));
-    }
-    if let Some((index, event)) = batch
-        .batch
-        .iter()
-        .enumerate()
-        .find(|(_, event)| event.get().len() > MAX_EVENT_BYTES)
-    {
-        return Err(RequestError::EventTooLarge {
-            index,
-            bytes: event.get().len(),
-        });
-    }
+    within_limits(&batch.batch)?;
     Ok(batch)
 }
 

@@ -325,6 +325,20 @@ impl<S: Storage> App<S> {
         })
     }
 
+    /// The ingest side's door, for a request that carries its key in a
+    /// header: the key, then the rate, then the body.
+    async fn ingest_body(
+        &self,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Bytes, ApiError> {
+        let client = client_address(self, peer, headers);
+        let principal = Self::let_in(&self.ingest, "ingest", auth::presented(headers), client)?;
+        self.check_rate(principal)?;
+        read_body(headers, body).await
+    }
+
     fn received_at(&self) -> i64 {
         self.clock.now().unix_timestamp()
     }
@@ -410,10 +424,7 @@ async fn registry<S: Storage>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers);
-    let principal = App::<S>::let_in(&app.ingest, "ingest", auth::presented(&headers), client)?;
-    app.check_rate(principal)?;
-    let body = read_body(&headers, body).await?;
+    let body = app.ingest_body(peer, &headers, body).await?;
     let checked = schema::registry(&body, &app.schemas, app.storage.hasher(), app.received_at())
         .inspect_err(|_| app.metrics.rejected("registry", "request", 1))?;
     count_rejections(&app, "registry", &checked);
@@ -497,10 +508,7 @@ async fn deletion<S: Storage>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers);
-    let principal = App::<S>::let_in(&app.ingest, "ingest", auth::presented(&headers), client)?;
-    app.check_rate(principal)?;
-    let body = read_body(&headers, body).await?;
+    let body = app.ingest_body(peer, &headers, body).await?;
     let request: DeletionRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
