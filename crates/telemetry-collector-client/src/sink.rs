@@ -14,6 +14,7 @@ use crate::http::{MissingCollectorUrl, agent, post, read_answer};
 use crate::wire::{Encoder, IngestAnswer, MAX_REQUEST_BYTES, Refusal, TELEMETRY_PATH};
 
 /// Sends batches to a collector's `/api/v1/telemetry` endpoint.
+#[derive(Clone)]
 pub struct RegistrySink {
     config: CollectorConfig,
     base: String,
@@ -143,14 +144,7 @@ impl Sink for RegistrySink {
     /// flight while two full batches are queued (the collector counts an
     /// event it already holds, by its `uuid`, as accepted).
     fn second_lane(&self) -> Option<Box<dyn Sink>> {
-        Some(Box::new(Self {
-            config: self.config.clone(),
-            base: self.base.clone(),
-            url: self.url.clone(),
-            api_key: self.api_key.clone(),
-            agent: self.agent.clone(),
-            encoder: self.encoder.clone(),
-        }))
+        Some(Box::new(self.clone()))
     }
 
     /// Sends a deletion request ([`send_deletion_request`](crate::send_deletion_request))

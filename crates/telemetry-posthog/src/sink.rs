@@ -15,6 +15,7 @@ use crate::config::{ApiKey, PostHogConfig};
 use crate::wire::{self, Encoder, LIB, LIB_VERSION, MAX_REQUEST_BYTES, Refusal};
 
 /// Sends batches to PostHog's `/batch/` endpoint.
+#[derive(Clone)]
 pub struct PostHogSink {
     config: PostHogConfig,
     api_key: ApiKey,
@@ -122,13 +123,7 @@ impl Sink for PostHogSink {
     /// batch sent again on its `uuid`s, and orders events by their
     /// timestamps).
     fn second_lane(&self) -> Option<Box<dyn Sink>> {
-        Some(Box::new(Self {
-            config: self.config.clone(),
-            api_key: self.api_key.clone(),
-            url: self.url.clone(),
-            agent: self.agent.clone(),
-            encoder: self.encoder.clone(),
-        }))
+        Some(Box::new(self.clone()))
     }
 
     /// Encodes the batch and posts it, in as many requests as keep each body
