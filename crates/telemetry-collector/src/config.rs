@@ -288,8 +288,11 @@ impl Config {
         if self.max_in_flight == 0 {
             issues.push("`max_in_flight`: must be at least 1".to_owned());
         }
-        if self.retention_days == 0 {
-            issues.push("`retention_days`: must be at least 1".to_owned());
+        if !(1..=crate::policy::MAX_RETENTION_DAYS).contains(&self.retention_days) {
+            issues.push(format!(
+                "`retention_days`: must be from 1 to {}",
+                crate::policy::MAX_RETENTION_DAYS
+            ));
         }
         if let Some(url) = &self.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))

@@ -22,6 +22,18 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
 /// What a 429 or 503 answers in `Retry-After` when nothing better is known.
 pub const RETRY_AFTER_OVERLOADED: Duration = Duration::from_secs(1);
 
+/// A request body must arrive within this long, else 408: a client that
+/// trickles its body does not hold one of `max_in_flight` slots for longer.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After SIGTERM, requests in flight get this long to finish; then the
+/// server stops waiting for them and closes the storage, which commits
+/// what was handed to it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The largest `retention_days` taken (about 27 years).
+pub const MAX_RETENTION_DAYS: u32 = 10_000;
+
 /// The SQLite writer takes at most this many rows into one group commit.
 pub const MAX_GROUP_COMMIT_ROWS: usize = 50_000;
 

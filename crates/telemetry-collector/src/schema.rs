@@ -237,6 +237,12 @@ fn text(field: &str, value: &str, max_chars: usize) -> Result<(), (RejectKind, S
     if value.is_empty() {
         return Err((RejectKind::Schema, format!("`{field}` is empty")));
     }
+    if value.contains('\0') {
+        return Err((
+            RejectKind::Schema,
+            format!("`{field}` holds a NUL character"),
+        ));
+    }
     if value.chars().count() > max_chars {
         return Err((
             RejectKind::Schema,
@@ -451,11 +457,31 @@ fn registration(
 
 /// serde's message without the line and column, which mean nothing to a
 /// client that sent one event of many.
+///
+/// serde's words can quote what was sent (`invalid type: string "…"`, an
+/// unknown key's name), so only what names the schema is kept: a missing
+/// field (named by the schema) and what was expected.
 fn serde_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message,
+    let message = message
+        .rfind(" at line ")
+        .map_or(message.as_str(), |at| &message[..at]);
+    if message.starts_with("missing field `") {
+        return message.to_owned();
+    }
+    if message.starts_with("unknown field `") {
+        return "an unknown field (not named: a key that is not in the schema may be data)"
+            .to_owned();
+    }
+    match message.rfind(", expected ") {
+        Some(at) => format!(
+            "a value does not fit the schema: expected {}",
+            &message[at + 11..]
+        ),
+        None => match error.classify() {
+            serde_json::error::Category::Data => "a value does not fit the schema".to_owned(),
+            _ => "the event is not valid JSON".to_owned(),
+        },
     }
 }
 
@@ -468,6 +494,14 @@ fn check_value(field: &str, value: &Value, kind: Kind) -> Result<(), (RejectKind
     };
     if !fits {
         return Err((RejectKind::Schema, format!("`{field}` is not of its type")));
+    }
+    if let Value::String(text) = value
+        && text.contains('\0')
+    {
+        return Err((
+            RejectKind::Schema,
+            format!("`{field}` holds a NUL character"),
+        ));
     }
     if let Value::String(text) = value
         && let Some(detector) = guard::detect(text)
@@ -732,13 +766,26 @@ fn posthog_event(
     if let Some(violation) = guard::scan_value(&properties).into_iter().next() {
         return Err((RejectKind::Pii, format!("properties {violation}")));
     }
-    let sent_time = event.timestamp.as_deref().unwrap_or(now);
-    let event_time = timestamp(sent_time)?;
-    let uuid = match event.uuid.as_deref() {
-        Some(text) => Uuid::parse_str(text)
-            .map_err(|_| (RejectKind::Schema, "`uuid` is not a UUID".to_owned()))?,
-        None => Uuid::now_v7(),
+    let event_time = timestamp(event.timestamp.as_deref().unwrap_or(now))?;
+    let sent_uuid = match event.uuid.as_deref() {
+        Some(text) => Some(
+            Uuid::parse_str(text)
+                .map_err(|_| (RejectKind::Schema, "`uuid` is not a UUID".to_owned()))?,
+        ),
+        None => None,
     };
+    // PostHog deduplicates on uuid and timestamp together (the time as
+    // normalised, so that `…56Z` and `…56.000Z` are one). An event without
+    // either is identified by its own bytes, so that a resent one is still
+    // counted once.
+    let dedup_key = match (sent_uuid, &event.timestamp) {
+        (Some(uuid), Some(_)) => format!("{uuid}@{event_time}"),
+        _ => format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(raw.get().as_bytes()))
+        ),
+    };
+    let uuid = sent_uuid.unwrap_or_else(Uuid::now_v7);
     let body = serde_json::json!({
         "event": event.event,
         "properties": properties,
@@ -747,8 +794,7 @@ fn posthog_event(
     })
     .to_string();
     Ok(Event {
-        // PostHog deduplicates on uuid and timestamp together.
-        dedup_key: format!("{uuid}@{sent_time}"),
+        dedup_key,
         source: EventSource::PostHog,
         event_type: event.event,
         client_hash: Some(hasher.client(&distinct_id)),

@@ -136,10 +136,12 @@ impl<S: Storage> App<S> {
     /// Deletes what is older than `retention_days`; returns how many
     /// records.
     pub async fn apply_retention(&self) -> Result<u64, StorageError> {
-        let cutoff = self.clock.now() - time::Duration::days(i64::from(self.retention_days));
-        self.storage
-            .delete_received_before(cutoff.unix_timestamp())
-            .await
+        let cutoff = self
+            .clock
+            .now()
+            .unix_timestamp()
+            .saturating_sub(i64::from(self.retention_days) * 86_400);
+        self.storage.delete_received_before(cutoff).await
     }
 }
 
@@ -266,31 +268,52 @@ async fn admit<S: Storage>(
     response
 }
 
+/// Headers by which a proxy says whom it forwards.
+const FORWARDING_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
 /// The client's address: the peer, or, when the peer is a trusted proxy,
 /// the last address in `X-Forwarded-For` that is not one. Used for the
 /// loopback rule and the rate limit only; never stored or logged.
-fn client_address<S>(app: &App<S>, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let mut client = peer.ip();
-    if !app.trusted_proxies.contains(&client) {
-        return client;
+///
+/// A request forwarded by a proxy that is not trusted counts as coming from
+/// nowhere in particular (`0.0.0.0`), never from loopback: a reverse proxy
+/// on the same host connects from 127.0.0.1 for clients anywhere. A trusted
+/// proxy that names no client is refused.
+fn client_address<S>(
+    app: &App<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<IpAddr, ApiError> {
+    let peer = peer.ip().to_canonical();
+    if !app.trusted_proxies.contains(&peer) {
+        let forwarded = FORWARDING_HEADERS
+            .iter()
+            .any(|name| headers.contains_key(*name));
+        return Ok(if forwarded {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            peer
+        });
     }
-    let forwarded = headers
+    let hops = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
         .collect::<Vec<_>>();
-    for hop in forwarded.iter().rev() {
-        let Ok(address) = hop.parse::<IpAddr>() else {
+    for hop in hops.iter().rev() {
+        let Ok(address) = hop.parse::<IpAddr>().map(|address| address.to_canonical()) else {
             break;
         };
-        client = address;
         if !app.trusted_proxies.contains(&address) {
-            break;
+            return Ok(address);
         }
     }
-    client
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "the request came through a trusted proxy that did not say whom it forwards (X-Forwarded-For)",
+    ))
 }
 
 impl<S: Storage> App<S> {
@@ -333,7 +356,7 @@ impl<S: Storage> App<S> {
         headers: &HeaderMap,
         body: Body,
     ) -> Result<Bytes, ApiError> {
-        let client = client_address(self, peer, headers);
+        let client = client_address(self, peer, headers)?;
         let principal = Self::let_in(&self.ingest, "ingest", auth::presented(headers), client)?;
         self.check_rate(principal)?;
         read_body(headers, body).await
@@ -362,9 +385,21 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     {
         return Err(too_large(format!("the body is {length} bytes")));
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| too_large(format!("the body is over {MAX_BODY_BYTES} bytes")))?;
+    let bytes = tokio::time::timeout(
+        policy::BODY_READ_TIMEOUT,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s",
+                policy::BODY_READ_TIMEOUT.as_secs()
+            ),
+        )
+    })?
+    .map_err(|_| too_large(format!("the body is over {MAX_BODY_BYTES} bytes")))?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok())
@@ -457,7 +492,7 @@ async fn batch<S: Storage>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers);
+    let client = client_address(&app, peer, &headers)?;
     let body = read_body(&headers, body).await?;
     let parsed = schema::posthog_batch(&body)?;
     // PostHog clients send the project key in the body; a header works too.
@@ -535,7 +570,7 @@ async fn models<S: Storage>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers);
+    let client = client_address(&app, peer, &headers)?;
     let principal = App::<S>::let_in(&app.read, "read", auth::presented(&headers), client)?;
     app.check_rate(principal)?;
     let (groups, registrants) = app
@@ -563,7 +598,7 @@ async fn metrics<S: Storage>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers);
+    let client = client_address(&app, peer, &headers)?;
     App::<S>::let_in(&app.read, "read", auth::presented(&headers), client)?;
     Ok((
         [(
@@ -601,12 +636,28 @@ pub async fn serve<S: Storage>(
             }
         })
     };
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let served = axum::serve(
         listener,
         router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    });
+    let served = tokio::select! {
+        served = served => served,
+        () = async {
+            let _ = stopped.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(policy::SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(
+                grace_seconds = policy::SHUTDOWN_GRACE.as_secs(),
+                "requests still in flight after the grace period are dropped unanswered"
+            );
+            Ok(())
+        }
+    };
     background.abort();
     app.storage.close().await;
     served

@@ -35,24 +35,30 @@ fn the_registry_answers_per_event_and_counts_a_retried_batch_once() {
     missing.as_object_mut().unwrap().remove("device_type");
     let mut mail = registration("m/y", "client-1");
     mail["device_type"] = json!("ana@example.com's laptop");
+    let mut nul = registration("m/z", "client-1");
+    nul["model_version"] = json!("2.1\u{0}");
+    let mut typed = registration("m/w", "client-1");
+    typed["embedding_dimension"] = json!("ana@example.com");
     let batch = json!([
         registration("sentence-transformers/all-mpnet-base-v2", "client-1"),
         local,
         missing,
         mail,
-        7
+        7,
+        nul,
+        typed
     ]);
 
     let answer = server.post("/api/v1/telemetry", &batch);
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["accepted"], 1);
-    assert_eq!(answer.body["rejected"], 4);
+    assert_eq!(answer.body["rejected"], 6);
     let errors = answer.body["errors"].as_array().unwrap();
     let indices: Vec<u64> = errors
         .iter()
         .map(|e| e["index"].as_u64().unwrap())
         .collect();
-    assert_eq!(indices, [1, 2, 3, 4]);
+    assert_eq!(indices, [1, 2, 3, 4, 5, 6]);
     let reason = |at: usize| errors[at]["reason"].as_str().unwrap().to_owned();
     assert!(
         reason(0).contains("`model_name` looks like an absolute path"),
@@ -71,6 +77,12 @@ fn the_registry_answers_per_event_and_counts_a_retried_batch_once() {
         reason(2)
     );
     assert!(reason(3).contains("not a JSON object"), "{}", reason(3));
+    assert!(
+        reason(4).contains("`model_version` holds a NUL character"),
+        "{}",
+        reason(4)
+    );
+    assert!(reason(5).contains("expected u32"), "{}", reason(5));
     // No reason repeats what was refused.
     assert!(!answer.text.contains("/home/ana") && !answer.text.contains("ana@example.com"));
 
@@ -81,7 +93,7 @@ fn the_registry_answers_per_event_and_counts_a_retried_batch_once() {
             again.body["accepted"].as_u64(),
             again.body["rejected"].as_u64()
         ),
-        (Some(1), Some(4))
+        (Some(1), Some(6))
     );
     assert_eq!(sqlite_counts(dir.path()), (1, 0));
     let stored = database_bytes(dir.path());
@@ -258,7 +270,7 @@ fn ingest_and_read_keys_are_separate() {
 }
 
 #[test]
-fn a_key_is_rate_limited_with_retry_after_and_forwarded_for_is_not_believed() {
+fn a_client_is_rate_limited_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let launch = Launch::default()
         .env("TELEMETRY_COLLECTOR_RATE_LIMIT_PER_SECOND", "1")
@@ -266,11 +278,8 @@ fn a_key_is_rate_limited_with_retry_after_and_forwarded_for_is_not_believed() {
     let server = Server::start(dir.path(), &launch);
     let url = format!("{}/api/v1/telemetry", server.url);
     let statuses: Vec<(u16, Option<String>)> = (0..4)
-        .map(|n| {
-            // Each claims to come from elsewhere; no proxy is trusted, so the
-            // claim changes nothing.
-            let forwarded = format!("203.0.113.{n}");
-            let answer = post_bytes(&url, &[("x-forwarded-for", &forwarded)], b"[]");
+        .map(|_| {
+            let answer = post_bytes(&url, &[], b"[]");
             (answer.status, answer.retry_after)
         })
         .collect();
@@ -288,6 +297,38 @@ fn a_key_is_rate_limited_with_retry_after_and_forwarded_for_is_not_believed() {
     assert!(
         metrics.contains("collector_requests_rate_limited_total 2"),
         "{metrics}"
+    );
+}
+
+#[test]
+fn a_forwarded_request_is_not_loopback_unless_its_proxy_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |server: &Server| format!("{}/api/v1/telemetry", server.url);
+    // A reverse proxy on this host connects from 127.0.0.1 for clients
+    // anywhere: without keys, what it forwards is refused.
+    let untrusted = Server::start(dir.path(), &Launch::default());
+    let answer = post_bytes(&url(&untrusted), &[("x-forwarded-for", "127.0.0.1")], b"[]");
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert_eq!(post_bytes(&url(&untrusted), &[], b"[]").status, 200);
+    drop(untrusted);
+
+    let trusted = Server::start(
+        dir.path(),
+        &Launch::default().env("TELEMETRY_COLLECTOR_TRUSTED_PROXIES", "127.0.0.1"),
+    );
+    let from = |hops: &str| post_bytes(&url(&trusted), &[("x-forwarded-for", hops)], b"[]").status;
+    assert_eq!(
+        from("203.0.113.9, 127.0.0.1"),
+        403,
+        "a remote client, without a key"
+    );
+    assert_eq!(from("::1"), 200, "a loopback client, through the proxy");
+    let answer = post_bytes(&url(&trusted), &[], b"[]");
+    assert_eq!(answer.status, 403);
+    assert!(
+        answer.text.contains("did not say whom it forwards"),
+        "{}",
+        answer.text
     );
 }
 

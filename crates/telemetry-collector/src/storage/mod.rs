@@ -4,7 +4,8 @@
 //!
 //! - **Idempotency is a unique constraint.** Every row has a `dedup_key`
 //!   (an event's uuid; for PostHog batches, uuid and timestamp, as PostHog
-//!   deduplicates) that is the table's primary key, and rows are inserted
+//!   deduplicates) that is unique in its table (PostgreSQL: the primary
+//!   key; SQLite: a unique column of a rowid table), and rows are inserted
 //!   with `ON CONFLICT DO NOTHING`. A retried batch, or the same batch sent
 //!   to two collectors on one PostgreSQL at once, is stored once.
 //! - **A stored batch is committed.** [`Storage::store`] returns only after

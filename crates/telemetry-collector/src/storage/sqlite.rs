@@ -313,9 +313,7 @@ fn commit_group(connection: &mut Connection, group: Vec<(Batch, Reply<Stored>)>)
             tracing::error!(%error, requests = group.len(), "sqlite: group commit failed");
             let reason = error.to_string();
             for (_, reply) in group {
-                let _ = reply.send(Err(StorageError::Sqlite(
-                    rusqlite::Error::ToSqlConversionFailure(reason.clone().into()),
-                )));
+                let _ = reply.send(Err(StorageError::Commit(reason.clone())));
             }
         }
     }
