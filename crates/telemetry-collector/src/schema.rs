@@ -150,11 +150,6 @@ impl Schemas {
         self.types.insert(name.to_owned(), fields);
         Ok(())
     }
-
-    /// The registered types' names.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.types.keys().map(String::as_str)
-    }
 }
 
 /// Why a whole request was refused.
