@@ -12,7 +12,10 @@
 //! first hit (the run-time check of payloads serialized elsewhere, and the
 //! one that says where a hit is), [`scan_value`] walks a parsed
 //! [`serde_json::Value`] and reports every hit (the audit), and [`detect`]
-//! checks one string.
+//! checks one string. Free text that must be kept rather than dropped (an
+//! interaction's input, a diff) goes through [`redact`], which replaces
+//! each part a detector flags by a placeholder (`[email]`, `[path]`,
+//! `[secret]` …) and says where each was.
 //!
 //! ```
 //! use telemetry_core::guard::{self, Detector};
@@ -223,6 +226,7 @@
 
 mod detectors;
 mod json;
+mod redact;
 mod write;
 
 use std::fmt::{self, Write as _};
@@ -231,6 +235,7 @@ use serde_json::Value;
 
 pub use detectors::is_hash_digest;
 pub use json::scan_json;
+pub use redact::{Redaction, Span, redact};
 pub use write::write_json;
 
 /// A kind of personal or secret value the guard looks for.

@@ -1,0 +1,79 @@
+//! `guard::redact` on generated text: whatever words surround the planted
+//! values, none of them survives, and what the detectors accept is kept.
+
+use proptest::prelude::*;
+use telemetry_core::guard::{detect, redact};
+
+/// Values every detector family flags.
+const PLANTED: &[&str] = &[
+    "ana@example.com",
+    "/home/ana/notes.md",
+    "~/secrets/x",
+    r"C:\Users\ana",
+    "sk-proj-4f9Xk2LqZ8rT5vW1",
+    "ghp_1234567890abcdefABCDEF",
+    "https://user:pw@example.com/x",
+    "https://api.example.com/x?access_token=abc123",
+    "4111 1111 1111 1111",
+    "DE89370400440532013000",
+    "192.168.1.20",
+    "fe80::1",
+    "00:1a:2b:3c:4d:5e",
+    "Authorization: Bearer abc123",
+    "password=hunter2",
+];
+
+/// Words that pass the detectors.
+const WORDS: &[&str] = &[
+    "fix", "the", "bug", "in", "src/main.rs", "and/or", "cargo", "test", "-p", "x", "=", "(", ")",
+    "\"", "'", ":", ",", ".", "+", "-", "v1.2.3", "10ms", "ok", "路径", "«", "»", "\n", "\t",
+];
+
+fn text() -> impl Strategy<Value = (String, Vec<&'static str>)> {
+    let piece = prop_oneof![
+        3 => proptest::sample::select(WORDS).prop_map(|w| (w, false)),
+        1 => proptest::sample::select(PLANTED).prop_map(|w| (w, true)),
+    ];
+    (
+        proptest::collection::vec(piece, 0..24),
+        proptest::collection::vec(proptest::sample::select(&[" ", "", "\n"][..]), 24),
+    )
+        .prop_map(|(pieces, glue)| {
+            let mut text = String::new();
+            let mut planted = Vec::new();
+            for (i, (piece, is_planted)) in pieces.into_iter().enumerate() {
+                // A planted value stands apart from its neighbours, as it
+                // would in prose, a diff or a command line.
+                text.push_str(if is_planted { " " } else { glue[i % glue.len()] });
+                text.push_str(piece);
+                if is_planted {
+                    text.push(' ');
+                    planted.push(piece);
+                }
+            }
+            (text, planted)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn nothing_flagged_survives_and_redacting_again_changes_nothing((text, planted) in text()) {
+        let redaction = redact(&text);
+        let out = redaction.text.as_ref();
+        prop_assert_eq!(detect(out), None, "{:?} -> {:?}", text, out);
+        for value in &planted {
+            prop_assert!(!out.contains(value), "{:?} kept in {:?}", value, out);
+        }
+        let again = redact(out);
+        prop_assert!(again.spans.is_empty());
+        prop_assert_eq!(again.text.as_ref(), out);
+        if planted.is_empty() && detect(&text).is_none() {
+            prop_assert_eq!(out, text.as_str());
+        }
+        for span in &redaction.spans {
+            prop_assert!(text.is_char_boundary(span.range.start) && text.is_char_boundary(span.range.end));
+        }
+    }
+}
