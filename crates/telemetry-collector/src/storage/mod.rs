@@ -28,6 +28,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,6 +37,10 @@ use serde::Serialize;
 
 pub use self::postgres::Postgres;
 pub use self::sqlite::{FILE_NAME as SQLITE_FILE, Sqlite};
+use self::traces::{
+    ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow, TracesDeleted,
+    UploadProgress,
+};
 use crate::keyed::KeyedHasher;
 
 /// One model registration, checked, with its client id already hashed.
@@ -247,6 +252,81 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         unix_seconds: i64,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
+    /// Creates an open trace.
+    fn trace_create(
+        &self,
+        trace: NewTrace,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Stores a chunk of an open trace with its idempotency key, in one
+    /// transaction (see [`traces`] for the rules).
+    fn trace_ingest(
+        &self,
+        chunk: ChunkWrite,
+    ) -> impl Future<Output = Result<ChunkOutcome, StorageError>> + Send;
+
+    /// A trace, in whatever state.
+    fn trace_get(
+        &self,
+        trace_id: String,
+    ) -> impl Future<Output = Result<Option<TraceRow>, StorageError>> + Send;
+
+    /// The chunks and events stored for an open trace.
+    fn trace_progress(
+        &self,
+        trace_id: String,
+    ) -> impl Future<Output = Result<UploadProgress, StorageError>> + Send;
+
+    /// The stored events of an open trace, JSON, in seq order.
+    fn trace_events(
+        &self,
+        trace_id: String,
+    ) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+
+    /// Marks a trace complete and appends its leaf to the log, in one
+    /// transaction; a trace complete already keeps what it has.
+    fn trace_complete(
+        &self,
+        completion: Completion,
+    ) -> impl Future<Output = Result<CompleteOutcome, StorageError>> + Send;
+
+    /// Records that an open trace holds the artifact `sha256` (whose blob
+    /// is stored); returns the trace's state (`None`: no such trace), and
+    /// records nothing unless it is `open`.
+    fn trace_add_artifact(
+        &self,
+        trace_id: String,
+        sha256: String,
+        size: u64,
+    ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
+
+    /// The artifacts recorded for a trace, by SHA-256.
+    fn trace_artifacts(
+        &self,
+        trace_id: String,
+    ) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+
+    /// The log's leaf hashes from index `from` on, in order, hex.
+    fn log_leaves(
+        &self,
+        from: u64,
+    ) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+
+    /// Removes the content of every trace of `participant_id` (their leaves
+    /// stay in the log).
+    fn delete_participant(
+        &self,
+        participant_id: String,
+    ) -> impl Future<Output = Result<TracesDeleted, StorageError>> + Send;
+
+    /// Removes the content of every trace created before `unix_seconds`,
+    /// and idempotency keys stored before `idempotency_before`.
+    fn delete_traces_before(
+        &self,
+        unix_seconds: i64,
+        idempotency_before: i64,
+    ) -> impl Future<Output = Result<TracesDeleted, StorageError>> + Send;
 
     /// Rows kept, registrations and events: for tests and the benchmark.
     fn count(&self) -> impl Future<Output = Result<(u64, u64), StorageError>> + Send;

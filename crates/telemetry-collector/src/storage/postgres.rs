@@ -9,11 +9,20 @@
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+mod traces;
+
+use super::traces::{
+    ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow, TracesDeleted,
+    UploadProgress,
+};
 use super::{Batch, ModelGroup, Registrants, Storage, StorageError, Stored};
 use crate::keyed::{KEY_BYTES, KeyedHasher};
 
 /// Each migration, numbered from 1, recorded in `collector_migrations`.
-const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_traces.sql"),
+];
 
 /// The advisory lock migrations are applied under (any constant the
 /// database's other users do not take).
@@ -301,6 +310,66 @@ impl Storage for Postgres {
             .await?;
         transaction.commit().await?;
         Ok(deleted)
+    }
+
+    async fn trace_create(&self, trace: NewTrace) -> Result<(), StorageError> {
+        traces::create(&self.client().await?, &trace).await
+    }
+
+    async fn trace_ingest(&self, chunk: ChunkWrite) -> Result<ChunkOutcome, StorageError> {
+        traces::ingest(&mut self.client().await?, chunk).await
+    }
+
+    async fn trace_get(&self, trace_id: String) -> Result<Option<TraceRow>, StorageError> {
+        traces::get(&self.client().await?, &trace_id).await
+    }
+
+    async fn trace_progress(&self, trace_id: String) -> Result<UploadProgress, StorageError> {
+        traces::progress(&self.client().await?, &trace_id).await
+    }
+
+    async fn trace_events(&self, trace_id: String) -> Result<Vec<String>, StorageError> {
+        traces::events(&self.client().await?, &trace_id).await
+    }
+
+    async fn trace_complete(
+        &self,
+        completion: Completion,
+    ) -> Result<CompleteOutcome, StorageError> {
+        traces::complete(&mut self.client().await?, &completion).await
+    }
+
+    async fn trace_add_artifact(
+        &self,
+        trace_id: String,
+        sha256: String,
+        size: u64,
+    ) -> Result<Option<String>, StorageError> {
+        traces::add_artifact(&mut self.client().await?, &trace_id, &sha256, size).await
+    }
+
+    async fn trace_artifacts(&self, trace_id: String) -> Result<Vec<String>, StorageError> {
+        traces::artifacts(&self.client().await?, &trace_id).await
+    }
+
+    async fn log_leaves(&self, from: u64) -> Result<Vec<String>, StorageError> {
+        traces::leaves(&self.client().await?, from).await
+    }
+
+    async fn delete_participant(
+        &self,
+        participant_id: String,
+    ) -> Result<TracesDeleted, StorageError> {
+        traces::delete_participant(&mut self.client().await?, &participant_id).await
+    }
+
+    async fn delete_traces_before(
+        &self,
+        unix_seconds: i64,
+        idempotency_before: i64,
+    ) -> Result<TracesDeleted, StorageError> {
+        traces::delete_created_before(&mut self.client().await?, unix_seconds, idempotency_before)
+            .await
     }
 
     async fn count(&self) -> Result<(u64, u64), StorageError> {

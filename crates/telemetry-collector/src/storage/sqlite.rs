@@ -28,6 +28,12 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
+mod traces;
+
+use super::traces::{
+    ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow, TracesDeleted,
+    UploadProgress,
+};
 use super::{Batch, ModelGroup, Registrants, Storage, StorageError, Stored};
 use crate::keyed::{KEY_BYTES, KeyedHasher};
 use crate::policy::{
@@ -36,15 +42,23 @@ use crate::policy::{
 
 /// Each migration, numbered from 1; `PRAGMA user_version` records the last
 /// applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_traces.sql"),
+];
 
 /// The database file's name under the data directory.
 pub const FILE_NAME: &str = "collector.db";
 
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
+/// Work for the writer that is not a batch: runs on the writer's
+/// connection and answers its own caller.
+type Run = Box<dyn FnOnce(&mut Connection) + Send>;
+
 enum Job {
     Store(Batch, Reply<Stored>),
+    Run(Run),
     DeleteClient(String, Reply<u64>),
     DeleteBefore(i64, Reply<u64>),
 }
@@ -194,6 +208,19 @@ impl Sqlite {
         answer.await.unwrap_or(Err(StorageError::Closed))
     }
 
+    /// Runs `op` on the writer's connection, in turn with the batches.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        self.submit(|reply| {
+            Job::Run(Box::new(move |connection| {
+                let _ = reply.send(op(connection));
+            }))
+        })
+        .await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
@@ -248,6 +275,7 @@ fn write_loop(mut connection: Connection, checkpointer: Connection, mut jobs: mp
                 Job::DeleteBefore(cutoff, reply) => {
                     let _ = reply.send(delete_before(&mut connection, cutoff));
                 }
+                Job::Run(run) => run(&mut connection),
             }
             let _ = wake.try_send(());
             commits += 1;
@@ -478,6 +506,78 @@ impl Storage for Sqlite {
     async fn delete_received_before(&self, unix_seconds: i64) -> Result<u64, StorageError> {
         self.submit(|reply| Job::DeleteBefore(unix_seconds, reply))
             .await
+    }
+
+    async fn trace_create(&self, trace: NewTrace) -> Result<(), StorageError> {
+        self.write(move |connection| traces::create(connection, &trace))
+            .await
+    }
+
+    async fn trace_ingest(&self, chunk: ChunkWrite) -> Result<ChunkOutcome, StorageError> {
+        self.write(move |connection| traces::ingest(connection, chunk))
+            .await
+    }
+
+    async fn trace_get(&self, trace_id: String) -> Result<Option<TraceRow>, StorageError> {
+        self.read(move |connection| traces::get(connection, &trace_id))
+            .await
+    }
+
+    async fn trace_progress(&self, trace_id: String) -> Result<UploadProgress, StorageError> {
+        self.read(move |connection| traces::progress(connection, &trace_id))
+            .await
+    }
+
+    async fn trace_events(&self, trace_id: String) -> Result<Vec<String>, StorageError> {
+        self.read(move |connection| traces::events(connection, &trace_id))
+            .await
+    }
+
+    async fn trace_complete(
+        &self,
+        completion: Completion,
+    ) -> Result<CompleteOutcome, StorageError> {
+        self.write(move |connection| traces::complete(connection, &completion))
+            .await
+    }
+
+    async fn trace_add_artifact(
+        &self,
+        trace_id: String,
+        sha256: String,
+        size: u64,
+    ) -> Result<Option<String>, StorageError> {
+        self.write(move |connection| traces::add_artifact(connection, &trace_id, &sha256, size))
+            .await
+    }
+
+    async fn trace_artifacts(&self, trace_id: String) -> Result<Vec<String>, StorageError> {
+        self.read(move |connection| traces::artifacts(connection, &trace_id))
+            .await
+    }
+
+    async fn log_leaves(&self, from: u64) -> Result<Vec<String>, StorageError> {
+        self.read(move |connection| traces::leaves(connection, from))
+            .await
+    }
+
+    async fn delete_participant(
+        &self,
+        participant_id: String,
+    ) -> Result<TracesDeleted, StorageError> {
+        self.write(move |connection| traces::delete_participant(connection, &participant_id))
+            .await
+    }
+
+    async fn delete_traces_before(
+        &self,
+        unix_seconds: i64,
+        idempotency_before: i64,
+    ) -> Result<TracesDeleted, StorageError> {
+        self.write(move |connection| {
+            traces::delete_created_before(connection, unix_seconds, idempotency_before)
+        })
+        .await
     }
 
     async fn count(&self) -> Result<(u64, u64), StorageError> {
