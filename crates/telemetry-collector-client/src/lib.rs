@@ -1,5 +1,6 @@
 //! Send `telemetry-runtime`'s durable queue to a telemetry collector's
-//! registry endpoint, and ask it to delete a client's records.
+//! registry endpoint, ask it to delete a client's records, and record
+//! developer traces for it ([`trace`]).
 //!
 //! ```no_run
 //! use telemetry_runtime::Telemetry;
@@ -41,6 +42,7 @@ pub mod config;
 mod deletion;
 mod http;
 mod sink;
+pub mod trace;
 pub mod wire;
 
 use std::path::Path;
