@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `bytes(prev_hash)` is the 32 bytes the hex names; `JCS` is
-//! [`canonical_json`](crate::canonical_json). The collector's fields, the
+//! [`crate::canonical_json`]. The collector's fields, the
 //! arrival time and its own redaction count, are left out so that the
 //! client can seal events before it sends them.
 
