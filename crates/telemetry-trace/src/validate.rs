@@ -7,7 +7,7 @@
 //! | field | rule |
 //! | --- | --- |
 //! | `id`, `trace_id`, `task_id`, `chunk_id` | 1 to 128 of `A-Z a-z 0-9 . _ : -` |
-//! | `participant_id` | the same, and the guard's detectors find nothing (no e-mail address, no path, no secret) |
+//! | `participant_id` | the same, and the guard's detectors find nothing (no e-mail address, no path, no secret): a 32-hex keyed digest (what `telemetry_core`'s anonymizer writes) or a UUID passes, a 64-hex unkeyed SHA-256 does not |
 //! | `consent` | `true`: no consent, no trace |
 //! | `ts_client_s`, `ts_server_s`, `duration_s` | finite and not negative |
 //! | `prev_hash`, `hash`, `event_hash_chain`, `leaf_hash`, proof hashes, `sha256` | 64 lowercase hex digits |
@@ -84,6 +84,7 @@ impl fmt::Display for ValidationError {
             (Some(seq), Some(id)) => write!(f, "event {seq} (`{id}`), ")?,
             (Some(seq), None) => write!(f, "event {seq}, ")?,
             (None, Some(id)) => write!(f, "event `{id}`, ")?,
+            (None, None) if self.field.is_empty() => return write!(f, "the body {}", self.reason),
             (None, None) => {}
         }
         write!(f, "field `{}`: {}", self.field, self.reason)
@@ -688,7 +689,7 @@ const KIND_FIELDS: &[(&str, &[(&str, Check)])] = &[
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ValidationError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(members)) => Ok(members),
-        Ok(_) => Err(ValidationError::field("", "the body must be a JSON object")),
+        Ok(_) => Err(ValidationError::field("", "must be a JSON object")),
         Err(error) => Err(ValidationError::field(
             "",
             format!("is not well-formed JSON ({error})"),
@@ -1026,6 +1027,17 @@ mod tests {
 
     #[test]
     fn participant_ids_must_be_pseudonymous() {
+        // What the keyed anonymizer writes (32 hex digits) and UUIDs pass.
+        for id in [
+            "9f86d081884c7d659a2feaa0c55ad015",
+            "0190f1c2-7a3b-7c00-8000-0000000000aa",
+        ] {
+            let request = CreateTrace {
+                participant_id: id.into(),
+                ..create()
+            };
+            assert!(request.validate().is_ok(), "{id}");
+        }
         for id in ["ana@example.com", "/home/ana"] {
             let request = CreateTrace {
                 participant_id: id.into(),
@@ -1139,11 +1151,12 @@ mod tests {
             error.unwrap_err().to_string(),
             "field `chunk_seq`: has an invalid value: expected u64"
         );
+        let error = Chunk::from_json(b"{").unwrap_err().to_string();
         assert!(
-            Chunk::from_json(b"{")
-                .unwrap_err()
-                .reason
-                .starts_with("is not well-formed JSON")
+            error.starts_with("the body is not well-formed JSON ("),
+            "{error}"
         );
+        let error = Chunk::from_json(b"[]").unwrap_err().to_string();
+        assert_eq!(error, "the body must be a JSON object");
     }
 }
