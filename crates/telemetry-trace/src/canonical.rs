@@ -19,7 +19,7 @@ use serde::Serialize;
 /// use serde_json::json;
 /// use telemetry_trace::canonical_json;
 ///
-/// assert_eq!(canonical_json(&json!({"b": 2, "a": [1.0, "é"]})), br#"{"a":[1,"é"],"b":2}"#);
+/// assert_eq!(canonical_json(&json!({"b": 2, "a": [1.0, "é"]})), r#"{"a":[1,"é"],"b":2}"#.as_bytes());
 /// ```
 ///
 /// # Panics

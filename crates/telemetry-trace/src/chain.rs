@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `bytes(prev_hash)` is the 32 bytes the hex names; `JCS` is
-//! [`canonical_json`](crate::canonical_json). The collector's fields, the
+//! [`crate::canonical_json`]. The collector's fields, the
 //! arrival time and its own redaction count, are left out so that the
 //! client can seal events before it sends them.
 
@@ -63,6 +63,10 @@ impl Event {
     /// (see the [module](crate::chain) for the formula). A `prev_hash` that
     /// is not 64 hex digits is hashed as its UTF-8 bytes, so that it cannot
     /// match a well-formed one.
+    ///
+    /// # Panics
+    ///
+    /// Never: an event always serializes to JSON.
     #[must_use]
     pub fn chain_hash(&self) -> String {
         let mut content = serde_json::to_value(self).expect("an event serializes to JSON");
@@ -101,9 +105,9 @@ pub fn seal(events: &mut [Event]) -> String {
     events.sort_by_key(|event| event.seq);
     let mut previous = GENESIS.to_owned();
     for event in events {
-        event.prev_hash = previous;
+        event.prev_hash = std::mem::take(&mut previous);
         event.hash = event.chain_hash();
-        previous = event.hash.clone();
+        previous.clone_from(&event.hash);
     }
     previous
 }
@@ -166,7 +170,7 @@ mod tests {
         Event {
             id: format!("evt-{seq:03}"),
             seq,
-            ts_client_s: 1_696_435_200.0 + seq as f64,
+            ts_client_s: 1_696_435_200.0,
             ts_server_s: None,
             redactions: 0,
             server_redactions: 0,
@@ -253,7 +257,10 @@ mod tests {
         let mut events = sealed(2);
         events[0].prev_hash = "1".repeat(64);
         events[0].hash = events[0].chain_hash();
-        assert_eq!(verify_chain(&events).unwrap_err().kind, ChainErrorKind::Link);
+        assert_eq!(
+            verify_chain(&events).unwrap_err().kind,
+            ChainErrorKind::Link
+        );
     }
 
     #[test]

@@ -56,4 +56,4 @@ pub use note::{Checkpoint, LogSigner, NoteError, VerifierKey};
 pub use schema::json_schema;
 pub use validate::{ValidationError, relative_path};
 pub use verify::{Verified, VerifyError, verify_offline};
-pub use wire::{Chunk, ChunkAnswer, Completed, Created, CreateTrace, UploadStatus};
+pub use wire::{Chunk, ChunkAnswer, Completed, CreateTrace, Created, UploadStatus};

@@ -236,7 +236,7 @@ impl MerkleTree {
 /// The largest power of two smaller than `len` (which is at least 2).
 fn split_point(len: u64) -> u64 {
     debug_assert!(len >= 2);
-    1 << (63 - (len - 1).leading_zeros())
+    1 << (len - 1).ilog2()
 }
 
 /// A node's index on its level: it is below the tree's length, which is a
@@ -491,7 +491,13 @@ mod tests {
             for index in 0..size {
                 let proof = tree.inclusion_proof(index as u64, size as u64).unwrap();
                 assert_eq!(proof, naive_path(index, &all[..size]), "{index} in {size}");
-                assert!(verify_inclusion(&all[index], index as u64, size as u64, &proof, &root));
+                assert!(verify_inclusion(
+                    &all[index],
+                    index as u64,
+                    size as u64,
+                    &proof,
+                    &root
+                ));
             }
         }
     }
@@ -503,7 +509,7 @@ mod tests {
         for size in [2_u64, 3, 7, 8, 33, 70] {
             let root = tree.root_at(size).unwrap();
             for index in 0..size {
-                let leaf = &all[index as usize];
+                let leaf = &all[usize::try_from(index).unwrap()];
                 let proof = tree.inclusion_proof(index, size).unwrap();
                 for i in 0..proof.len() {
                     let mut bad = proof.clone();
@@ -535,7 +541,11 @@ mod tests {
                 let old_root = naive_root(&all[..old]);
                 let proof = tree.consistency_proof(old as u64, new as u64).unwrap();
                 if old > 0 && old < new {
-                    assert_eq!(proof, naive_subproof(old, &all[..new], true), "{old} → {new}");
+                    assert_eq!(
+                        proof,
+                        naive_subproof(old, &all[..new], true),
+                        "{old} → {new}"
+                    );
                 } else {
                     assert!(proof.is_empty());
                 }
@@ -561,9 +571,27 @@ mod tests {
                     bad[i] = flip(&bad[i]);
                     assert!(!verify_consistency(old, new, &old_root, &new_root, &bad));
                 }
-                assert!(!verify_consistency(old, new, &flip(&old_root), &new_root, &proof));
-                assert!(!verify_consistency(old, new, &old_root, &flip(&new_root), &proof));
-                assert!(!verify_consistency(old, new, &old_root, &new_root, &proof[1..]));
+                assert!(!verify_consistency(
+                    old,
+                    new,
+                    &flip(&old_root),
+                    &new_root,
+                    &proof
+                ));
+                assert!(!verify_consistency(
+                    old,
+                    new,
+                    &old_root,
+                    &flip(&new_root),
+                    &proof
+                ));
+                assert!(!verify_consistency(
+                    old,
+                    new,
+                    &old_root,
+                    &new_root,
+                    &proof[1..]
+                ));
                 assert!(!verify_consistency(old, new, &old_root, &new_root, &[]));
                 assert!(!verify_consistency(new, old, &new_root, &old_root, &proof));
                 let mut longer = proof.clone();

@@ -19,6 +19,7 @@ pub const TRACE_VERSION: &str = "1.0";
 /// One developer session: who (pseudonymously), on what task and repository,
 /// what happened (the events), and how to check it (the integrity block).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Trace {
     /// The schema version, [`TRACE_VERSION`].
     pub trace_version: String,

@@ -7,7 +7,7 @@
 //! | field | rule |
 //! | --- | --- |
 //! | `id`, `trace_id`, `task_id`, `chunk_id` | 1 to 128 of `A-Z a-z 0-9 . _ : -` |
-//! | `participant_id` | the same, and the guard's detectors find nothing (no e-mail address, no path, no secret) |
+//! | `participant_id` | the same, and the guard's detectors find nothing (no e-mail address, no path, no secret): a 32-hex keyed digest (what `telemetry_core`'s anonymizer writes) or a UUID passes, a 64-hex unkeyed SHA-256 does not |
 //! | `consent` | `true`: no consent, no trace |
 //! | `ts_client_s`, `ts_server_s`, `duration_s` | finite and not negative |
 //! | `prev_hash`, `hash`, `event_hash_chain`, `leaf_hash`, proof hashes, `sha256` | 64 lowercase hex digits |
@@ -84,6 +84,7 @@ impl fmt::Display for ValidationError {
             (Some(seq), Some(id)) => write!(f, "event {seq} (`{id}`), ")?,
             (Some(seq), None) => write!(f, "event {seq}, ")?,
             (None, Some(id)) => write!(f, "event `{id}`, ")?,
+            (None, None) if self.field.is_empty() => return write!(f, "the body {}", self.reason),
             (None, None) => {}
         }
         write!(f, "field `{}`: {}", self.field, self.reason)
@@ -124,15 +125,18 @@ fn is_seconds(value: f64) -> bool {
 }
 
 /// The participant id rule, shared by [`Session`] and [`CreateTrace`].
+///
+/// The detectors run first, so that an e-mail address is refused as one
+/// rather than for its `@`.
 fn check_participant(id: &str) -> Result<(), String> {
-    if !is_id(id) {
-        return Err(ID_RULE.to_owned());
-    }
     if let Some(detector) = guard::detect(id) {
         return Err(format!(
             "{} ({detector}): use a pseudonymous id",
             detector.description()
         ));
+    }
+    if !is_id(id) {
+        return Err(ID_RULE.to_owned());
     }
     Ok(())
 }
@@ -234,7 +238,7 @@ pub fn relative_path(root: &Path, path: &str) -> Result<String, ValidationError>
         }
         full[root.len()..]
             .iter()
-            .map(|segment| segment.to_string_lossy().into_owned())
+            .map(|segment| segment.as_os_str().to_string_lossy().into_owned())
             .collect()
     } else {
         let mut segments = Vec::new();
@@ -323,10 +327,11 @@ impl Event {
         if !is_hash_hex(&self.hash) {
             return fail("hash", HASH_RULE);
         }
-        let artifact = |name: &str, artifact: Option<&ArtifactRef>| match artifact.map(check_artifact) {
-            Some(Err((field, reason))) => fail(&format!("{name}.{field}"), reason),
-            _ => Ok(()),
-        };
+        let artifact =
+            |name: &str, artifact: Option<&ArtifactRef>| match artifact.map(check_artifact) {
+                Some(Err((field, reason))) => fail(&format!("{name}.{field}"), reason),
+                _ => Ok(()),
+            };
         match &self.kind {
             EventKind::FileEdit {
                 file_path,
@@ -474,8 +479,15 @@ fn check_integrity(integrity: &Integrity) -> Result<(), ValidationError> {
         if !is_hash_hex(&log.leaf_hash) {
             return fail("integrity.log.leaf_hash", HASH_RULE);
         }
-        if let Some(position) = log.inclusion_proof.iter().position(|hash| !is_hash_hex(hash)) {
-            return fail(&format!("integrity.log.inclusion_proof[{position}]"), HASH_RULE);
+        if let Some(position) = log
+            .inclusion_proof
+            .iter()
+            .position(|hash| !is_hash_hex(hash))
+        {
+            return fail(
+                &format!("integrity.log.inclusion_proof[{position}]"),
+                HASH_RULE,
+            );
         }
         if log.leaf_index >= log.tree_size {
             return fail("integrity.log.leaf_index", "must be below tree_size");
@@ -605,7 +617,10 @@ const TRACE_FIELDS: &[(&str, Check)] = &[
     ("repo", check::<Repo>),
     ("environment", check::<Environment>),
     ("events", check::<Vec<Value>>),
-    ("artifacts", check::<std::collections::BTreeMap<String, ArtifactRef>>),
+    (
+        "artifacts",
+        check::<std::collections::BTreeMap<String, ArtifactRef>>,
+    ),
     ("metrics", check::<Metrics>),
     ("qa", check::<Option<Qa>>),
     ("integrity", check::<Integrity>),
@@ -674,7 +689,7 @@ const KIND_FIELDS: &[(&str, &[(&str, Check)])] = &[
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ValidationError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(members)) => Ok(members),
-        Ok(_) => Err(ValidationError::field("", "the body must be a JSON object")),
+        Ok(_) => Err(ValidationError::field("", "must be a JSON object")),
         Err(error) => Err(ValidationError::field(
             "",
             format!("is not well-formed JSON ({error})"),
@@ -695,7 +710,9 @@ fn check_members(
                 "is not a known field",
             ));
         };
-        check(value).map_err(|error| ValidationError::field(format!("{prefix}{name}"), reason_of(&error)))?;
+        check(value).map_err(|error| {
+            ValidationError::field(format!("{prefix}{name}"), reason_of(&error))
+        })?;
     }
     Ok(())
 }
@@ -871,8 +888,14 @@ mod tests {
         for (path, why) in [
             ("../x", "is outside the repository root"),
             ("a/../../x", "is outside the repository root"),
-            ("/etc/passwd", "is an absolute path, not one relative to the repository root"),
-            ("C:/x", "is an absolute path, not one relative to the repository root"),
+            (
+                "/etc/passwd",
+                "is an absolute path, not one relative to the repository root",
+            ),
+            (
+                "C:/x",
+                "is an absolute path, not one relative to the repository root",
+            ),
             ("a\\b", "contains `\\`: separate segments with `/`"),
             ("a/./b", "is not normal: no empty, `.` or `..` segments"),
             ("a//b", "is not normal: no empty, `.` or `..` segments"),
@@ -891,9 +914,15 @@ mod tests {
     #[test]
     fn relative_path_places_paths_under_the_root() {
         let root = Path::new("/work/repo");
-        assert_eq!(relative_path(root, "/work/repo/src/main.rs").unwrap(), "src/main.rs");
+        assert_eq!(
+            relative_path(root, "/work/repo/src/main.rs").unwrap(),
+            "src/main.rs"
+        );
         assert_eq!(relative_path(root, "/work/x/../repo/a").unwrap(), "a");
-        assert_eq!(relative_path(Path::new("/work/./repo/"), "/work/repo/a").unwrap(), "a");
+        assert_eq!(
+            relative_path(Path::new("/work/./repo/"), "/work/repo/a").unwrap(),
+            "a"
+        );
         assert_eq!(relative_path(root, "./a/b/../c").unwrap(), "a/c");
         for (path, why) in [
             ("/work/repository/a", "is outside the repository root"),
@@ -903,7 +932,10 @@ mod tests {
             ("/work/repo", "names the repository root, not a file in it"),
             ("./", "names the repository root, not a file in it"),
             ("a\\b", "contains `\\`: separate segments with `/`"),
-            ("C:/x", "is an absolute path, not one relative to the repository root"),
+            (
+                "C:/x",
+                "is an absolute path, not one relative to the repository root",
+            ),
         ] {
             assert_eq!(relative_path(root, path).unwrap_err().reason, why, "{path}");
         }
@@ -995,6 +1027,17 @@ mod tests {
 
     #[test]
     fn participant_ids_must_be_pseudonymous() {
+        // What the keyed anonymizer writes (32 hex digits) and UUIDs pass.
+        for id in [
+            "9f86d081884c7d659a2feaa0c55ad015",
+            "0190f1c2-7a3b-7c00-8000-0000000000aa",
+        ] {
+            let request = CreateTrace {
+                participant_id: id.into(),
+                ..create()
+            };
+            assert!(request.validate().is_ok(), "{id}");
+        }
         for id in ["ana@example.com", "/home/ana"] {
             let request = CreateTrace {
                 participant_id: id.into(),
@@ -1052,11 +1095,15 @@ mod tests {
 
         let cases = [
             (
-                event_json(r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"stdout":"x""#),
+                event_json(
+                    r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"stdout":"x""#,
+                ),
                 "event 1 (`evt-001`), field `stdout`: is not a field of a cmd_run event",
             ),
             (
-                event_json(r#""type":"cmd_run","command":"ls","exit_code":"ana@example.com","duration_s":1"#),
+                event_json(
+                    r#""type":"cmd_run","command":"ls","exit_code":"ana@example.com","duration_s":1"#,
+                ),
                 "event 1 (`evt-001`), field `exit_code`: has the wrong type: expected i32",
             ),
             (
@@ -1072,11 +1119,15 @@ mod tests {
                 "event 1 (`evt-001`), field `type`: must be one of file_edit, cmd_run, test_run, commit, rationale_note",
             ),
             (
-                event_json(r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"output":{"uri":"u","sha256":"s","size":1,"owner":"x"}"#),
+                event_json(
+                    r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"output":{"uri":"u","sha256":"s","size":1,"owner":"x"}"#,
+                ),
                 "event 1 (`evt-001`), field `output`: has an unknown field `owner`",
             ),
             (
-                event_json(r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"ana@example.com":1"#),
+                event_json(
+                    r#""type":"cmd_run","command":"ls","exit_code":0,"duration_s":1,"ana@example.com":1"#,
+                ),
                 "event 1 (`evt-001`), field `[a member whose name looks like personal data]`: is not a field of a cmd_run event",
             ),
             (
@@ -1091,12 +1142,21 @@ mod tests {
             assert!(!want.contains("ana@"));
         }
         let error = Chunk::from_json(br#"{"chunk_id":"c","chunk_seq":0,"events":[],"x":1}"#);
-        assert_eq!(error.unwrap_err().to_string(), "field `x`: is not a known field");
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "field `x`: is not a known field"
+        );
         let error = Chunk::from_json(br#"{"chunk_id":"c","chunk_seq":-1,"events":[]}"#);
         assert_eq!(
             error.unwrap_err().to_string(),
             "field `chunk_seq`: has an invalid value: expected u64"
         );
-        assert!(Chunk::from_json(b"{").unwrap_err().reason.starts_with("is not well-formed JSON"));
+        let error = Chunk::from_json(b"{").unwrap_err().to_string();
+        assert!(
+            error.starts_with("the body is not well-formed JSON ("),
+            "{error}"
+        );
+        let error = Chunk::from_json(b"[]").unwrap_err().to_string();
+        assert_eq!(error, "the body must be a JSON object");
     }
 }

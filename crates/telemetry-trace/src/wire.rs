@@ -54,6 +54,7 @@ pub struct Created {
 /// The body of `POST /v1/traces/{id}/events:ingest`: some of the trace's
 /// events, in any order and in chunks of any size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Chunk {
     /// The client's id for the chunk (also its `Idempotency-Key`).
     pub chunk_id: String,
