@@ -33,6 +33,8 @@ mod demo;
 mod pretty;
 mod render;
 mod tokens;
+mod trace;
+mod trace_view;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,6 +48,7 @@ use uuid::Uuid;
 
 pub use demo::DemoArgs;
 pub use tokens::{ApplyArgs, CalibrateArgs, CheckArgs, DatabaseArg, SimulateArgs, TokensCommand};
+pub use trace::{CollectorArgs, ShowArgs, SubmitArgs, TraceCommand, VerifyArgs};
 
 /// The commands a host application embeds, as a `clap` subcommand enum: see,
 /// send, purge and disable. [`TelemetryCommandWithDemo`] adds `demo`.
@@ -85,6 +88,10 @@ pub enum TelemetryCommandWithDemo {
     /// apply a calibration patch.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Developer traces: submit a session directory to a collector, show a
+    /// trace, verify a downloaded one offline.
+    #[command(subcommand)]
+    Trace(TraceCommand),
 }
 
 /// `--json` for machine-readable output.
@@ -167,7 +174,15 @@ pub fn run_with_demo(
         TelemetryCommandWithDemo::Control(command) => execute(command, builder, out),
         TelemetryCommandWithDemo::Demo(args) => demo::run(args, builder, out),
         TelemetryCommandWithDemo::Tokens(command) => tokens::run(command, &builder, out),
+        TelemetryCommandWithDemo::Trace(command) => trace::run(command, out),
     })
+}
+
+/// Runs a `trace` command, for a host that embeds [`TraceCommand`] in its
+/// own CLI. Returns the exit code: 0, or 1 when a trace does not verify or
+/// the collector refused (the cause on stderr), 2 for a usage error.
+pub fn run_trace(command: &TraceCommand, out: &mut impl Write) -> i32 {
+    exit_code(trace::run(command, out))
 }
 
 /// Runs a `tokens` command for the application configured by `builder`

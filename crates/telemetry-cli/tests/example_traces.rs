@@ -790,7 +790,7 @@ fn complex() -> Session {
         "git diff --stat",
         0,
         0.03,
-        " cart/discounts.py     | 9 +++++----\n cart/pricing.py       | 8 ++++----\n tests/test_pricing.py | 6 ++++++\n 3 files changed, 14 insertions(+), 8 deletions(-)\n",
+        " cart/discounts.py     |  9 +++++----\n cart/pricing.py       | 10 +++++-----\n tests/test_pricing.py |  6 ++++++\n 3 files changed, 16 insertions(+), 9 deletions(-)\n",
     );
     s.note(
         198.0,

@@ -1,0 +1,384 @@
+//! A trace for people, as the reference design's `view_trace.py` prints
+//! one: a header, a timeline of one line per event, metrics, integrity,
+//! and the QA results when there are any.
+
+use std::io::{self, Write};
+
+use telemetry_trace::{EventKind, Trace};
+
+/// Columns of the timeline's summary; longer text wraps under it.
+const SUMMARY_WIDTH: usize = 72;
+
+/// Writes `trace` readably.
+pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Trace {} (version {})",
+        trace.trace_id, trace.trace_version
+    )?;
+    writeln!(
+        out,
+        "  task:         {} {}",
+        trace.task.id, trace.task.title
+    )?;
+    if let Some(description) = &trace.task.description {
+        for line in wrap(description, SUMMARY_WIDTH) {
+            writeln!(out, "                {line}")?;
+        }
+    }
+    writeln!(
+        out,
+        "  repo:         {} at {}",
+        trace.repo.origin,
+        short(&trace.repo.start_commit)
+    )?;
+    writeln!(
+        out,
+        "  participant:  {} ({})",
+        trace.session.participant_id,
+        if trace.session.consent {
+            "consented"
+        } else {
+            "no consent"
+        }
+    )?;
+    let mut environment: Vec<String> = trace.environment.os.iter().cloned().collect();
+    environment.extend(
+        trace
+            .environment
+            .toolchains
+            .iter()
+            .map(|(name, version)| format!("{name} {version}")),
+    );
+    if !environment.is_empty() {
+        writeln!(out, "  environment:  {}", environment.join(", "))?;
+    }
+    writeln!(
+        out,
+        "  duration:     {}",
+        duration(trace.metrics.duration_s)
+    )?;
+
+    writeln!(out)?;
+    writeln!(out, "Timeline")?;
+    writeln!(
+        out,
+        "  {:>4}  {:>7}  {:<14}  summary",
+        "seq", "time", "type"
+    )?;
+    let start = trace.events.first().map_or(0.0, |event| event.ts_client_s);
+    for event in &trace.events {
+        let mut summary = summary(&event.kind);
+        if event.redactions + event.server_redactions > 0 {
+            summary.push_str(&format!(
+                " [{} redacted]",
+                event.redactions + event.server_redactions
+            ));
+        }
+        let offset = format!("+{}", seconds(event.ts_client_s - start));
+        let mut lines = wrap(&summary, SUMMARY_WIDTH).into_iter();
+        writeln!(
+            out,
+            "  {:>4}  {offset:>7}  {:<14}  {}",
+            event.seq,
+            event.kind.type_name(),
+            lines.next().unwrap_or_default()
+        )?;
+        for line in lines {
+            writeln!(out, "  {:>4}  {:>7}  {:<14}  {line}", "", "", "")?;
+        }
+    }
+
+    let metrics = &trace.metrics;
+    writeln!(out)?;
+    writeln!(out, "Metrics")?;
+    writeln!(out, "  events:           {}", trace.events.len())?;
+    writeln!(out, "  file edits:       {}", metrics.num_file_edits)?;
+    writeln!(out, "  test runs:        {}", metrics.num_test_runs)?;
+    writeln!(out, "  commands:         {}", metrics.num_commands)?;
+    writeln!(out, "  commits:          {}", metrics.num_commits)?;
+    writeln!(out, "  rationale notes:  {}", metrics.num_rationale_notes)?;
+    writeln!(out, "  artifacts:        {}", trace.artifacts.len())?;
+
+    writeln!(out)?;
+    writeln!(out, "Integrity")?;
+    writeln!(
+        out,
+        "  event hash chain: {}",
+        trace.integrity.event_hash_chain
+    )?;
+    match &trace.integrity.log {
+        Some(log) => writeln!(
+            out,
+            "  log:              leaf {} of {}, inclusion proof of {} hash{}",
+            log.leaf_index,
+            log.tree_size,
+            log.inclusion_proof.len(),
+            if log.inclusion_proof.len() == 1 {
+                ""
+            } else {
+                "es"
+            }
+        )?,
+        None => writeln!(out, "  log:              not in the log (not complete)")?,
+    }
+
+    if let Some(qa) = &trace.qa {
+        writeln!(out)?;
+        writeln!(out, "QA")?;
+        for (name, value) in [("validation", &qa.validation), ("judge", &qa.judge)] {
+            match value {
+                Some(value) => {
+                    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+                    let mut lines = text.lines();
+                    writeln!(
+                        out,
+                        "  {name}:{:pad$}{}",
+                        "",
+                        lines.next().unwrap_or_default(),
+                        pad = 12 - name.len()
+                    )?;
+                    for line in lines {
+                        writeln!(out, "{:15}{line}", "")?;
+                    }
+                }
+                None => writeln!(out, "  {name}:{:pad$}pending", "", pad = 12 - name.len())?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One event in words: the file and its +/− lines, the command and its
+/// exit code, the test counts, the commit, the rationale.
+fn summary(kind: &EventKind) -> String {
+    match kind {
+        EventKind::FileEdit {
+            file_path,
+            diff_unified,
+            ..
+        } => {
+            let (added, removed) = diff_lines(diff_unified);
+            format!("{file_path} (+{added} −{removed})")
+        }
+        EventKind::CmdRun {
+            command,
+            exit_code,
+            duration_s,
+            ..
+        } => format!("$ {command} → exit {exit_code} in {}", seconds(*duration_s)),
+        EventKind::TestRun {
+            framework,
+            passed,
+            failed,
+            errors,
+            duration_s,
+            ..
+        } => {
+            let mut text = format!("{framework}: {passed} passed, {failed} failed");
+            if *errors > 0 {
+                text.push_str(&format!(", {errors} errors"));
+            }
+            if let Some(duration_s) = duration_s {
+                text.push_str(&format!(" in {}", seconds(*duration_s)));
+            }
+            text
+        }
+        EventKind::Commit { sha, message, .. } => {
+            format!(
+                "{} {}",
+                short(sha),
+                message.lines().next().unwrap_or_default()
+            )
+        }
+        EventKind::RationaleNote { kind, text } => {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("{kind}: {text}")
+        }
+    }
+}
+
+/// Lines a unified diff adds and removes (headers aside).
+fn diff_lines(diff: &str) -> (usize, usize) {
+    diff.lines().fold((0, 0), |(added, removed), line| {
+        if line.starts_with("+++") || line.starts_with("---") {
+            (added, removed)
+        } else if line.starts_with('+') {
+            (added + 1, removed)
+        } else if line.starts_with('-') {
+            (added, removed + 1)
+        } else {
+            (added, removed)
+        }
+    })
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// Seconds as `65s`, `0.03s`, `1.5s`.
+fn seconds(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}s")
+    } else if value < 1.0 {
+        format!("{value:.2}s")
+    } else {
+        format!("{value:.1}s")
+    }
+}
+
+/// `230 s (3 min 50 s)`.
+fn duration(value: f64) -> String {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a duration for people"
+    )]
+    let whole = value.max(0.0).round() as u64;
+    if whole < 60 {
+        seconds(value)
+    } else {
+        format!("{} ({} min {} s)", seconds(value), whole / 60, whole % 60)
+    }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use telemetry_trace::wire::CreateTrace;
+    use telemetry_trace::{
+        ArtifactRef, Chunk, Event, Integrity, LogProof, Metrics, Qa, Repo, Session, TRACE_VERSION,
+        Task,
+    };
+
+    use super::*;
+
+    /// An example session as the collector serves it once complete.
+    fn example(name: &str) -> Trace {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/traces")
+            .join(name);
+        let create: CreateTrace =
+            serde_json::from_slice(&std::fs::read(dir.join("trace.json")).unwrap()).unwrap();
+        let mut events: Vec<Event> = Vec::new();
+        for seq in 0.. {
+            let Ok(bytes) = std::fs::read(dir.join(format!("chunks/{seq:03}.json"))) else {
+                break;
+            };
+            events.extend(Chunk::from_json(&bytes).unwrap().events);
+        }
+        let mut artifacts = BTreeMap::new();
+        for event in &events {
+            let artifact: Option<&ArtifactRef> = match &event.kind {
+                EventKind::CmdRun { output, .. } => output.as_ref(),
+                EventKind::TestRun { report, .. } => report.as_ref(),
+                EventKind::Commit { diff, .. } => diff.as_ref(),
+                _ => None,
+            };
+            if let Some(artifact) = artifact {
+                artifacts.insert(artifact.sha256.clone(), artifact.clone());
+            }
+        }
+        Trace {
+            trace_version: TRACE_VERSION.to_owned(),
+            trace_id: format!("trace-{name}"),
+            session: Session {
+                participant_id: create.participant_id,
+                consent: create.consent,
+            },
+            task: Task {
+                id: create.task_id,
+                title: create.task_title,
+                description: create.task_description,
+            },
+            repo: Repo {
+                origin: create.repo_origin,
+                start_commit: create.start_commit,
+            },
+            environment: create.environment,
+            metrics: Metrics::from_events(&events),
+            integrity: Integrity {
+                event_hash_chain: events.last().unwrap().hash.clone(),
+                log: None,
+            },
+            events,
+            artifacts,
+            qa: None,
+        }
+    }
+
+    fn shown(trace: &Trace) -> String {
+        let mut out = Vec::new();
+        write(trace, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_simple_example_reads_as_a_timeline() {
+        insta::assert_snapshot!(shown(&example("simple")));
+    }
+
+    #[test]
+    fn the_complex_example_wraps_long_rationale() {
+        insta::assert_snapshot!(shown(&example("complex")));
+    }
+
+    #[test]
+    fn a_logged_trace_shows_its_proof_and_qa() {
+        let mut trace = example("failed");
+        trace.integrity.log = Some(LogProof {
+            leaf_index: 2,
+            tree_size: 3,
+            leaf_hash: "ab".repeat(32),
+            inclusion_proof: vec!["cd".repeat(32), "ef".repeat(32)],
+        });
+        trace.qa = Some(Qa {
+            validation: Some(serde_json::json!({"tests_passed": false})),
+            judge: None,
+        });
+        trace.events[4].server_redactions = 1;
+        insta::assert_snapshot!(shown(&trace));
+    }
+
+    #[test]
+    fn diffs_count_their_lines_without_headers() {
+        let diff = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-a\n+b\n+c\n d\n";
+        assert_eq!(diff_lines(diff), (2, 1));
+    }
+
+    #[test]
+    fn long_text_wraps_at_spaces() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(duration(230.0), "230s (3 min 50 s)");
+        assert_eq!(seconds(0.03), "0.03s");
+    }
+}
