@@ -691,3 +691,99 @@ proptest! {
         prop_assert_ne!(&shuffled.get().body["integrity"]["event_hash_chain"], &json!(GENESIS));
     }
 }
+
+#[test]
+fn two_collectors_on_one_postgres_serve_one_trace_and_one_log() {
+    let Some(url) =
+        common::postgres_url("two_collectors_on_one_postgres_serve_one_trace_and_one_log")
+    else {
+        return;
+    };
+    let database = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::fresh_database(&url));
+    let launch = Launch::default()
+        .database(&database)
+        .env("TELEMETRY_COLLECTOR_RATE_LIMIT_PER_SECOND", "100000");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start(dir_a.path(), &launch);
+    let b = Server::start(dir_b.path(), &launch);
+    let events = session(12, None);
+    let chunks = [chunk(0, &events[..5]), chunk(1, &events[5..])];
+    let traces: Vec<Upload> = (0..12)
+        .map(|n| Upload::create(&a, &format!("p-{n}")))
+        .collect();
+    std::thread::scope(|scope| {
+        for upload in &traces {
+            let on_b = Upload {
+                base: b.url.clone(),
+                trace_id: upload.trace_id.clone(),
+                token: upload.token.clone(),
+            };
+            let chunks = &chunks;
+            scope.spawn(move || {
+                // Each chunk to both instances at once, under one key: one
+                // is stored, the other answered with the same counts.
+                for piece in chunks {
+                    let key = format!("c{}", piece.chunk_seq);
+                    let (first, second) = std::thread::scope(|inner| {
+                        let first = inner.spawn(|| upload.ingest(&key, piece));
+                        let second = inner.spawn(|| on_b.ingest(&key, piece));
+                        (first.join().unwrap(), second.join().unwrap())
+                    });
+                    assert_eq!(
+                        (first.status, second.status),
+                        (200, 200),
+                        "{} {}",
+                        first.text,
+                        second.text
+                    );
+                    assert_eq!(first.text, second.text);
+                }
+                let (first, second) = std::thread::scope(|inner| {
+                    let first = inner.spawn(|| upload.complete());
+                    let second = inner.spawn(|| on_b.complete());
+                    (first.join().unwrap(), second.join().unwrap())
+                });
+                assert_eq!(
+                    (first.status, second.status),
+                    (200, 200),
+                    "{} {}",
+                    first.text,
+                    second.text
+                );
+                assert_eq!(first.body["leaf_index"], second.body["leaf_index"]);
+            });
+        }
+    });
+    let mut leaves: Vec<u64> = traces
+        .iter()
+        .map(|upload| {
+            let trace: Trace = serde_json::from_str(&upload.get().text).unwrap();
+            trace.integrity.log.unwrap().leaf_index
+        })
+        .collect();
+    leaves.sort_unstable();
+    assert_eq!(
+        leaves,
+        (0..12).collect::<Vec<_>>(),
+        "one leaf per trace, no gap"
+    );
+    // Both sign the same checkpoint with the same key, and each proves
+    // every trace the other stored.
+    let checkpoint = text_of(&format!("{}/v1/log/checkpoint", a.url));
+    assert_eq!(checkpoint, text_of(&format!("{}/v1/log/checkpoint", b.url)));
+    let key = VerifierKey::parse(text_of(&format!("{}/v1/log/key", b.url)).trim()).unwrap();
+    for upload in &traces {
+        let on_b = Upload {
+            base: b.url.clone(),
+            trace_id: upload.trace_id.clone(),
+            token: upload.token.clone(),
+        };
+        let trace: Trace = serde_json::from_str(&on_b.get().text).unwrap();
+        assert_eq!(
+            verify_offline(&trace, &checkpoint, &key).unwrap().tree_size,
+            12
+        );
+    }
+}
