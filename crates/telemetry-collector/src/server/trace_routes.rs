@@ -233,7 +233,8 @@ async fn create<S: Storage>(
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
-                "a trace is created with its participant, consent, task and repository: {error}"
+                "a trace is created with its participant, consent, task and repository: {}",
+                crate::schema::serde_message(&error)
             ),
         )
     })?;
