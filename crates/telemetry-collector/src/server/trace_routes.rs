@@ -329,11 +329,10 @@ async fn ingest<S: Storage>(
             ));
         }
         // Redaction on arrival: what an old or careless client left is
-        // replaced here, and counted apart from the client's own.
-        let client_redactions = event.redactions;
-        let found = event.redact();
-        event.redactions = client_redactions;
-        event.server_redactions = event.server_redactions.saturating_add(found);
+        // replaced here, and counted apart from the client's own. Both
+        // server fields are the collector's to set, whatever was sent.
+        event.server_redactions = 0;
+        let found = event.redact_on_arrival();
         redactions = redactions.saturating_add(found);
         event.ts_server_s = Some(received);
         rows.push(EventRow {
