@@ -3,225 +3,12 @@
 
 mod common;
 
-use common::{Launch, Server, agent};
+use common::traces::{Upload, chunk, create_body, send, session};
+use common::{Launch, Server};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use telemetry_trace::merkle::{self, Hash};
-use telemetry_trace::{
-    ArtifactRef, Chunk, Event, EventKind, GENESIS, RationaleKind, Trace, VerifierKey, seal,
-    verify_offline,
-};
-
-/// An answer with the headers the trace endpoints set.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    replayed: bool,
-    state: Option<String>,
-    text: String,
-    body: Value,
-}
-
-fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
-    let agent = agent();
-    let mut response = match method {
-        "GET" => {
-            let mut request = agent.get(url);
-            for (name, value) in headers {
-                request = request.header(*name, *value);
-            }
-            request.call()
-        }
-        "PUT" | "POST" => {
-            let mut request = if method == "PUT" {
-                agent.put(url)
-            } else {
-                agent.post(url)
-            };
-            for (name, value) in headers {
-                request = request.header(*name, *value);
-            }
-            request.send(body.unwrap_or_default())
-        }
-        other => panic!("{other}"),
-    }
-    .expect("the collector answers");
-    let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let replayed = header("idempotent-replayed").as_deref() == Some("true");
-    let state = header("trace-state");
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    Reply {
-        status,
-        replayed,
-        state,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    }
-}
-
-fn create_body(participant: &str) -> Value {
-    json!({
-        "participant_id": participant,
-        "consent": true,
-        "task_id": "BUG-456",
-        "task_title": "Fix calculator bug",
-        "repo_origin": "https://github.com/example/repo",
-        "start_commit": "abc1234",
-        "environment": {"os": "linux", "python_version": "3.11"},
-    })
-}
-
-/// One trace being uploaded.
-struct Upload {
-    base: String,
-    trace_id: String,
-    token: String,
-}
-
-impl Upload {
-    fn create(server: &Server, participant: &str) -> Self {
-        let reply = send(
-            "POST",
-            &format!("{}/v1/traces", server.url),
-            &[("content-type", "application/json")],
-            Some(create_body(participant).to_string().as_bytes()),
-        );
-        assert_eq!(reply.status, 201, "{}", reply.text);
-        Self {
-            base: server.url.clone(),
-            trace_id: reply.body["trace_id"].as_str().unwrap().to_owned(),
-            token: reply.body["upload_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/v1/traces/{}{path}", self.base, self.trace_id)
-    }
-
-    fn bearer(&self) -> String {
-        format!("Bearer {}", self.token)
-    }
-
-    fn ingest_raw(&self, key: Option<&str>, body: &[u8]) -> Reply {
-        let bearer = self.bearer();
-        let mut headers = vec![
-            ("authorization", bearer.as_str()),
-            ("content-type", "application/json"),
-        ];
-        if let Some(key) = key {
-            headers.push(("idempotency-key", key));
-        }
-        send("POST", &self.url("/events:ingest"), &headers, Some(body))
-    }
-
-    fn ingest(&self, key: &str, chunk: &Chunk) -> Reply {
-        self.ingest_raw(Some(key), serde_json::to_string(chunk).unwrap().as_bytes())
-    }
-
-    fn put_artifact(&self, sha: &str, bytes: &[u8]) -> Reply {
-        let bearer = self.bearer();
-        send(
-            "PUT",
-            &self.url(&format!("/artifacts/{sha}")),
-            &[("authorization", bearer.as_str())],
-            Some(bytes),
-        )
-    }
-
-    fn status(&self) -> Reply {
-        let bearer = self.bearer();
-        send(
-            "GET",
-            &self.url("/upload-status"),
-            &[("authorization", bearer.as_str())],
-            None,
-        )
-    }
-
-    fn complete(&self) -> Reply {
-        let bearer = self.bearer();
-        send(
-            "POST",
-            &self.url("/complete"),
-            &[("authorization", bearer.as_str())],
-            Some(b""),
-        )
-    }
-
-    fn get(&self) -> Reply {
-        send("GET", &self.url(""), &[], None)
-    }
-}
-
-/// `n` sealed events of every kind, the command outputs referring to
-/// `output` when given.
-fn session(n: u64, output: Option<&ArtifactRef>) -> Vec<Event> {
-    let mut events: Vec<Event> = (0..n)
-        .map(|seq| {
-            let kind = match seq % 5 {
-                0 => EventKind::RationaleNote {
-                    kind: RationaleKind::Hypothesis,
-                    text: format!("step {seq}: the operator in add() is wrong"),
-                },
-                1 => EventKind::FileEdit {
-                    file_path: "src/calculator.py".to_owned(),
-                    diff_unified: format!(
-                        "--- a/src/calculator.py\n+++ b/src/calculator.py\n@@ -1 +1 @@\n-    return a - b  # {seq}\n+    return a + b\n"
-                    ),
-                    buffer_hash_after: format!("sha256:{}", "ab".repeat(32)),
-                },
-                2 => EventKind::CmdRun {
-                    command: "pytest -q tests/test_calculator.py".to_owned(),
-                    exit_code: i32::from(seq % 2 == 0),
-                    duration_s: 1.5,
-                    output: output.cloned(),
-                },
-                3 => EventKind::TestRun {
-                    framework: "pytest".to_owned(),
-                    passed: 3,
-                    failed: 1,
-                    errors: 0,
-                    duration_s: Some(1.2),
-                    report: None,
-                },
-                _ => EventKind::Commit {
-                    sha: "c0ffee".repeat(6) + "c0ff",
-                    message: format!("Fix add() ({seq})"),
-                    diff: None,
-                },
-            };
-            Event {
-                id: format!("evt-{seq:03}"),
-                seq,
-                #[allow(clippy::cast_precision_loss)]
-                ts_client_s: 1_696_435_200.0 + seq as f64 * 5.0,
-                ts_server_s: None,
-                redactions: 0,
-                server_redactions: 0,
-                prev_hash: String::new(),
-                hash: String::new(),
-                kind,
-            }
-        })
-        .collect();
-    seal(&mut events);
-    events
-}
-
-fn chunk(seq: u64, events: &[Event]) -> Chunk {
-    Chunk {
-        chunk_id: format!("chunk-{seq:03}"),
-        chunk_seq: seq,
-        events: events.to_vec(),
-    }
-}
+use telemetry_trace::{ArtifactRef, EventKind, GENESIS, Trace, VerifierKey, seal, verify_offline};
 
 /// The stored trace without what differs between two uploads of the same
 /// session: the server's arrival times, the trace id and the log position.
@@ -257,7 +44,7 @@ fn chunks_are_idempotent_as_the_draft_says_on_both_backends() {
     for (backend, launch) in backends("chunks_are_idempotent_as_the_draft_says_on_both_backends") {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(dir.path(), &launch);
-        let upload = Upload::create(&server, "p-7f3a9c");
+        let upload = Upload::create(&server.url, "p-7f3a9c");
         let events = session(10, None);
         let first = chunk(0, &events[0..4]);
 
@@ -355,7 +142,7 @@ fn a_tampered_event_and_a_broken_chain_name_their_seq() {
     let server = Server::start(dir.path(), &Launch::default());
 
     // Content changed after sealing: refused on arrival.
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let mut events = session(6, None);
     let EventKind::FileEdit { diff_unified, .. } = &mut events[1].kind else {
         panic!("seq 1 is a file edit");
@@ -367,7 +154,7 @@ fn a_tampered_event_and_a_broken_chain_name_their_seq() {
 
     // Content changed and that event re-hashed alone: each event is
     // consistent, the chain is not, and `complete` says where.
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let mut events = session(8, None);
     let EventKind::RationaleNote { text, .. } = &mut events[5].kind else {
         panic!("seq 5 is a rationale note");
@@ -380,7 +167,7 @@ fn a_tampered_event_and_a_broken_chain_name_their_seq() {
     assert!(reply.text.contains("event 6"), "{}", reply.text);
 
     // A trace cut short at the start (seq 0 missing) is a gap.
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let events = session(6, None);
     assert_eq!(upload.ingest("k1", &chunk(1, &events[1..])).status, 200);
     let reply = upload.complete();
@@ -411,7 +198,7 @@ fn consent_participants_and_paths_are_checked_at_the_door() {
     assert!(reply.text.contains("participant_id"), "{}", reply.text);
     assert!(!reply.text.contains("ana@example.com"), "{}", reply.text);
 
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let mut events = session(2, None);
     let EventKind::FileEdit { file_path, .. } = &mut events[1].kind else {
         panic!("seq 1 is a file edit");
@@ -423,7 +210,7 @@ fn consent_participants_and_paths_are_checked_at_the_door() {
     assert!(reply.text.contains("file_path"), "{}", reply.text);
 
     // Another trace's token is not this one's.
-    let other = Upload::create(&server, "p-2");
+    let other = Upload::create(&server.url, "p-2");
     let stolen = Upload {
         base: server.url.clone(),
         trace_id: upload.trace_id.clone(),
@@ -436,7 +223,7 @@ fn consent_participants_and_paths_are_checked_at_the_door() {
 fn secrets_a_client_left_are_redacted_on_arrival_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &Launch::default());
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let mut events = session(3, None);
     let EventKind::RationaleNote { text, .. } = &mut events[0].kind else {
         panic!("seq 0 is a rationale note");
@@ -458,7 +245,7 @@ fn secrets_a_client_left_are_redacted_on_arrival_and_counted() {
 fn artifacts_are_content_addressed_checked_and_required() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &Launch::default());
-    let upload = Upload::create(&server, "p-1");
+    let upload = Upload::create(&server.url, "p-1");
     let output = b"3 passed, 1 failed in 0.12s\n";
     let artifact = ArtifactRef::for_bytes(output, Some("text/plain"));
 
@@ -478,7 +265,7 @@ fn artifacts_are_content_addressed_checked_and_required() {
     assert_eq!(std::fs::read(&blob).unwrap(), output);
 
     // Another trace refers to the same output without uploading it.
-    let other = Upload::create(&server, "p-2");
+    let other = Upload::create(&server.url, "p-2");
     assert_eq!(
         other
             .ingest("k", &chunk(0, &session(3, Some(&artifact))))
@@ -501,7 +288,7 @@ fn the_log_proves_each_trace_offline_and_refuses_a_forged_checkpoint() {
     let server = Server::start(dir.path(), &Launch::default());
     let mut uploads = Vec::new();
     for n in 0..5 {
-        let upload = Upload::create(&server, &format!("p-{n}"));
+        let upload = Upload::create(&server.url, &format!("p-{n}"));
         let events = session(4 + n, None);
         assert_eq!(upload.ingest("k", &chunk(0, &events)).status, 200);
         assert_eq!(upload.complete().body["leaf_index"], n);
@@ -586,7 +373,7 @@ fn deleting_a_participant_keeps_the_log_whole() {
     let artifact = ArtifactRef::for_bytes(output, None);
     let mut uploads = Vec::new();
     for participant in ["p-keep", "p-gone", "p-gone"] {
-        let upload = Upload::create(&server, participant);
+        let upload = Upload::create(&server.url, participant);
         assert_eq!(
             upload.put_artifact(&artifact.sha256, output).status / 100,
             2
@@ -666,13 +453,13 @@ proptest! {
             at = end;
         }
 
-        let reference = Upload::create(server, "p-ref");
+        let reference = Upload::create(&server.url, "p-ref");
         for piece in &chunks {
             prop_assert_eq!(reference.ingest(&format!("c{}", piece.chunk_seq), piece).status, 200);
         }
         prop_assert_eq!(reference.complete().status, 200);
 
-        let shuffled = Upload::create(server, "p-ref");
+        let shuffled = Upload::create(&server.url, "p-ref");
         let mut sent = vec![false; chunks.len()];
         for pick in order {
             let piece = &chunks[pick % chunks.len()];
@@ -711,7 +498,7 @@ fn two_collectors_on_one_postgres_serve_one_trace_and_one_log() {
     let events = session(12, None);
     let chunks = [chunk(0, &events[..5]), chunk(1, &events[5..])];
     let traces: Vec<Upload> = (0..12)
-        .map(|n| Upload::create(&a, &format!("p-{n}")))
+        .map(|n| Upload::create(&a.url, &format!("p-{n}")))
         .collect();
     std::thread::scope(|scope| {
         for upload in &traces {
