@@ -28,6 +28,8 @@ pub(crate) const SHIPPED: &[&[&str]] = &[
         "telemetry-collector-client",
         "-p",
         "telemetry-tokens",
+        "-p",
+        "telemetry-trace",
     ],
     &["-p", "telemetry-cli"],
 ];

@@ -18,6 +18,9 @@
 //! | `retention_days` | 90 | records older than this are deleted |
 //! | `retention_interval_seconds` | 3600 | how often retention runs |
 //! | `event_types` | none | operator event types: `[event_types.NAME]` with `field = "type"` |
+//! | `log_origin` | `telemetry-collector/traces` | the trace log's name in its signed checkpoints |
+//! | `log_signing_key` | none: one derived from the database's key | the log's Ed25519 key as a C2SP private key (`PRIVATE+KEY+name+id+…`) |
+//! | `upload_token_ttl_seconds` | 3600 | how long a trace's upload token is good for |
 //!
 //! The file is the one given with `--config`, else the one named by
 //! `TELEMETRY_COLLECTOR_CONFIG`; both must exist. A key is set in the
@@ -90,6 +93,14 @@ pub struct Config {
     /// Operator event types: name → field → type (`integer`, `string[]`,
     /// `number?`).
     pub event_types: BTreeMap<String, BTreeMap<String, String>>,
+    /// The trace log's name in its checkpoints (C2SP `origin`).
+    pub log_origin: String,
+    /// The trace log's signing key, a C2SP private key string; `None`
+    /// derives one from the database's key, so that every instance on one
+    /// database signs alike.
+    pub log_signing_key: Option<String>,
+    /// How long a trace's upload token is good for, in seconds.
+    pub upload_token_ttl_seconds: u64,
 }
 
 /// A list from TOML or JSON, or a comma-separated string (an environment
@@ -144,6 +155,9 @@ impl Default for Config {
             retention_days: 90,
             retention_interval_seconds: 3600,
             event_types: BTreeMap::new(),
+            log_origin: "telemetry-collector/traces".to_owned(),
+            log_signing_key: None,
+            upload_token_ttl_seconds: 3600,
         }
     }
 }
@@ -314,6 +328,24 @@ impl Config {
         }
         if let Err(problem) = self.schemas() {
             issues.push(problem);
+        }
+        if self.log_origin.is_empty()
+            || self
+                .log_origin
+                .chars()
+                .any(|c| c.is_whitespace() || c == '+')
+        {
+            issues.push(
+                "`log_origin`: must be a non-empty name without white space or `+`".to_owned(),
+            );
+        }
+        if let Some(key) = &self.log_signing_key
+            && let Err(problem) = telemetry_trace::LogSigner::parse(key)
+        {
+            issues.push(format!("`log_signing_key`: {problem}"));
+        }
+        if !(60..=86_400).contains(&self.upload_token_ttl_seconds) {
+            issues.push("`upload_token_ttl_seconds`: must be from 60 to 86400".to_owned());
         }
         if issues.is_empty() {
             Ok(())

@@ -48,6 +48,19 @@ impl KeyedHasher {
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// A 32-byte key for `purpose` (upload tokens, the trace log's signing
+    /// seed), derived from the database's key so that every instance on the
+    /// database derives the same, and no two purposes share one.
+    #[must_use]
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        // 0xFF starts no UTF-8 text, so no hash of ids (text) equals a key.
+        mac.update(&[0xff]);
+        mac.update(b"derive-key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The hash under which a client's events are kept.
     #[must_use]
     pub fn client(&self, client_id: &str) -> String {

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod schema;
 pub mod server;
 pub mod storage;
+pub mod traces;
 
 pub use config::Config;
 pub use server::{App, router, serve};

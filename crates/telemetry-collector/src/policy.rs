@@ -54,6 +54,17 @@ pub const RATE_LIMIT_SWEEP: Duration = Duration::from_secs(10);
 /// The longest text kept from a store or parse error in an answer.
 pub const MAX_REASON_CHARS: usize = 300;
 
+/// The longest `Idempotency-Key` taken.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// How long an `Idempotency-Key` is remembered with its answer (the
+/// reference design's 24 hours); a chunk sent again later is still stored
+/// once, under its `chunk_seq`, and answered as duplicates.
+pub const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// The most missing event seqs an answer lists.
+pub const MAX_MISSING_SEQS_SHOWN: usize = 1000;
+
 /// Where the limits are stated in a 413 answer.
 #[must_use]
 pub fn limits_sentence() -> String {

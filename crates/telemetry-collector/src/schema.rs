@@ -456,7 +456,7 @@ fn registration(
 /// serde's words can quote what was sent (`invalid type: string "…"`, an
 /// unknown key's name), so only what names the schema is kept: a missing
 /// field (named by the schema) and what was expected.
-fn serde_message(error: &serde_json::Error) -> String {
+pub(crate) fn serde_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let message = message
         .rfind(" at line ")

@@ -46,6 +46,10 @@ use crate::policy::{
 };
 use crate::schema::{self, Checked, RequestError, Schemas};
 use crate::storage::{Storage, StorageError};
+use crate::traces::log::TraceLog;
+use crate::traces::token::TokenKey;
+
+mod trace_routes;
 
 /// Who the rate limiter counts a request against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,6 +74,9 @@ pub struct App<S> {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     retention_days: u32,
+    tokens: TokenKey,
+    upload_token_ttl: Duration,
+    log: TraceLog,
 }
 
 impl<S> std::fmt::Debug for App<S> {
@@ -91,7 +98,22 @@ impl<S: Storage> App<S> {
             .ok_or("`rate_limit_per_second` must be at least 1")?;
         let burst = NonZeroU32::new(config.rate_limit_burst)
             .ok_or("`rate_limit_burst` must be at least 1")?;
+        let signer = match &config.log_signing_key {
+            Some(key) => telemetry_trace::LogSigner::parse(key)
+                .map_err(|error| format!("`log_signing_key`: {error}"))?,
+            None => telemetry_trace::LogSigner::from_seed(
+                &config.log_origin,
+                storage.hasher().derive_key("trace-log-signing-seed"),
+            )
+            .map_err(|error| format!("`log_origin`: {error}"))?,
+        };
+        let log = TraceLog::new(config.log_origin.clone(), signer)
+            .map_err(|error| format!("`log_origin`: {error}"))?;
+        let tokens = TokenKey::new(&storage.hasher().derive_key("trace-upload-token"));
         Ok(Self {
+            tokens,
+            upload_token_ttl: Duration::from_secs(config.upload_token_ttl_seconds),
+            log,
             storage,
             blobs,
             ingest: Keys::new(&config.ingest_keys).map_err(|e| format!("`ingest_keys`: {e}"))?,
@@ -141,7 +163,18 @@ impl<S: Storage> App<S> {
             .now()
             .unix_timestamp()
             .saturating_sub(i64::from(self.retention_days) * 86_400);
-        self.storage.delete_received_before(cutoff).await
+        let mut deleted = self.storage.delete_received_before(cutoff).await?;
+        let idempotency_before =
+            self.clock.now().unix_timestamp().saturating_sub(
+                i64::try_from(policy::IDEMPOTENCY_KEEP.as_secs()).unwrap_or(i64::MAX),
+            );
+        let traces = self
+            .storage
+            .delete_traces_before(cutoff, idempotency_before)
+            .await?;
+        deleted += traces.traces;
+        self.remove_artifacts(&traces.orphaned_artifacts).await;
+        Ok(deleted)
     }
 }
 
@@ -214,6 +247,7 @@ pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
         .route("/api/v1/models", get(models::<S>))
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
+        .merge(trace_routes::routes::<S>())
         .layer(middleware::from_fn_with_state(Arc::clone(&app), admit::<S>))
         .with_state(app)
 }
@@ -227,7 +261,7 @@ fn endpoint_name(path: &str) -> &'static str {
         "/api/v1/models" => "models",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
-        _ => "other",
+        other => trace_routes::endpoint_name(other).unwrap_or("other"),
     }
 }
 
@@ -360,6 +394,23 @@ impl<S: Storage> App<S> {
         let principal = Self::let_in(&self.ingest, "ingest", auth::presented(headers), client)?;
         self.check_rate(principal)?;
         read_body(headers, body).await
+    }
+
+    /// Removes the blobs of artifacts no trace refers to any more. A blob
+    /// that cannot be removed is logged and left: it holds what its
+    /// client redacted, and no row points to it.
+    async fn remove_artifacts(&self, shas: &[String]) {
+        for sha in shas {
+            match self
+                .blobs
+                .store()
+                .delete(&trace_routes::artifact_path(sha))
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => tracing::warn!(%error, "an orphaned artifact could not be removed"),
+            }
+        }
     }
 
     fn received_at(&self) -> i64 {
@@ -531,10 +582,13 @@ async fn batch<S: Storage>(
     Ok(axum::Json(json!({ "status": 1 })).into_response())
 }
 
+/// `{"client_id": "…"}` (registry and PostHog records) or
+/// `{"participant_id": "…"}` (developer traces).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeletionRequest {
-    client_id: String,
+    client_id: Option<String>,
+    participant_id: Option<String>,
 }
 
 async fn deletion<S: Storage>(
@@ -544,24 +598,33 @@ async fn deletion<S: Storage>(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = app.ingest_body(peer, &headers, body).await?;
-    let request: DeletionRequest = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("a deletion request is {{\"client_id\": \"…\"}}: {error}"),
-        )
-    })?;
-    if request.client_id.is_empty() || request.client_id.len() > 128 {
+    let shape = "a deletion request is {\"client_id\": \"…\"} or {\"participant_id\": \"…\"}";
+    let request: DeletionRequest = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("{shape}: {error}")))?;
+    let (field, id) = match (request.client_id, request.participant_id) {
+        (Some(id), None) => ("client_id", id),
+        (None, Some(id)) => ("participant_id", id),
+        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, shape)),
+    };
+    if id.is_empty() || id.len() > 128 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "`client_id` must be 1 to 128 characters",
+            format!("`{field}` must be 1 to 128 characters"),
         ));
     }
-    let deleted = app
-        .storage
-        .delete_client(request.client_id)
-        .await
-        .map_err(|error| ApiError::storage(&error))?;
-    tracing::info!(deleted, "deletion request served");
+    let deleted = if field == "client_id" {
+        app.storage.delete_client(id).await
+    } else {
+        match app.storage.delete_participant(id).await {
+            Ok(deleted) => {
+                app.remove_artifacts(&deleted.orphaned_artifacts).await;
+                Ok(deleted.traces)
+            }
+            Err(error) => Err(error),
+        }
+    }
+    .map_err(|error| ApiError::storage(&error))?;
+    tracing::info!(deleted, field, "deletion request served");
     Ok(axum::Json(json!({ "deleted": deleted })).into_response())
 }
 

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod traces;
+
 /// The variable `.ci/run` sets to a PostgreSQL the tests may create
 /// databases in.
 pub const DATABASE_URL_ENV: &str = "TELEMETRY_TEST_DATABASE_URL";

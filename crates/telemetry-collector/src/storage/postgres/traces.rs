@@ -13,8 +13,8 @@ use deadpool_postgres::Object;
 
 use crate::storage::StorageError;
 use crate::storage::traces::{
-    ChunkCounts, ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow,
-    TracesDeleted, UploadProgress,
+    ChunkCounts, ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, EventRow, NewTrace,
+    TraceRow, TracesDeleted, UploadProgress,
 };
 
 /// The advisory lock the log's appends are taken under.
@@ -104,22 +104,36 @@ pub(super) async fn ingest(
             return Ok(ChunkOutcome::ChunkConflict);
         }
     }
-    let seqs: Vec<i64> = chunk.events.iter().map(|event| to_i64(event.seq)).collect();
-    let hashes: Vec<&str> = chunk
-        .events
-        .iter()
-        .map(|event| event.hash.as_str())
-        .collect();
-    let bodies: Vec<&str> = chunk
-        .events
-        .iter()
-        .map(|event| event.body.as_str())
-        .collect();
+    let counts = match insert_events(&transaction, &chunk.trace_id, &chunk.events).await? {
+        Ok(counts) => counts,
+        Err(seq) => return Ok(ChunkOutcome::EventConflict(seq)),
+    };
+    let answer = (chunk.answer)(counts);
+    transaction
+        .execute(
+            "UPDATE trace_idempotency SET answer = $3 WHERE trace_id = $1 AND key = $2",
+            &[&chunk.trace_id, &chunk.idempotency_key, &answer],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(ChunkOutcome::Stored(answer))
+}
+
+/// Inserts a chunk's events; the counts, or the first seq stored with
+/// another hash.
+async fn insert_events(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    trace_id: &str,
+    events: &[EventRow],
+) -> Result<Result<ChunkCounts, u64>, StorageError> {
+    let seqs: Vec<i64> = events.iter().map(|event| to_i64(event.seq)).collect();
+    let hashes: Vec<&str> = events.iter().map(|event| event.hash.as_str()).collect();
+    let bodies: Vec<&str> = events.iter().map(|event| event.body.as_str()).collect();
     let new: std::collections::HashSet<i64> = transaction
         .query(
             "INSERT INTO trace_events (trace_id, seq, hash, body) \
              SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING RETURNING seq",
-            &[&chunk.trace_id, &seqs, &hashes, &bodies],
+            &[&trace_id, &seqs, &hashes, &bodies],
         )
         .await?
         .into_iter()
@@ -138,13 +152,13 @@ pub(super) async fn ingest(
         let stored: std::collections::HashMap<i64, String> = transaction
             .query(
                 "SELECT seq, hash FROM trace_events WHERE trace_id = $1 AND seq = ANY($2)",
-                &[&chunk.trace_id, &old],
+                &[&trace_id, &old],
             )
             .await?
             .into_iter()
             .map(|row| (row.get(0), row.get(1)))
             .collect();
-        for event in &chunk.events {
+        for event in events {
             let seq = to_i64(event.seq);
             if new.contains(&seq) {
                 continue;
@@ -152,19 +166,11 @@ pub(super) async fn ingest(
             if stored.get(&seq).is_some_and(|hash| *hash == event.hash) {
                 counts.duplicates += 1;
             } else {
-                return Ok(ChunkOutcome::EventConflict(event.seq));
+                return Ok(Err(event.seq));
             }
         }
     }
-    let answer = (chunk.answer)(counts);
-    transaction
-        .execute(
-            "UPDATE trace_idempotency SET answer = $3 WHERE trace_id = $1 AND key = $2",
-            &[&chunk.trace_id, &chunk.idempotency_key, &answer],
-        )
-        .await?;
-    transaction.commit().await?;
-    Ok(ChunkOutcome::Stored(answer))
+    Ok(Ok(counts))
 }
 
 pub(super) async fn get(client: &Object, trace_id: &str) -> Result<Option<TraceRow>, StorageError> {
