@@ -273,7 +273,7 @@ fn verify(args: &VerifyArgs, out: &mut impl Write) -> Result<(), Failure> {
         out,
         "  hash chain:  {} event{} chained from genesis to integrity.event_hash_chain {}",
         verified.events,
-        plural(verified.events as usize),
+        if verified.events == 1 { "" } else { "s" },
         trace.integrity.event_hash_chain
     )?;
     if !verified.skipped_content.is_empty() {

@@ -2,6 +2,7 @@
 //! one: a header, a timeline of one line per event, metrics, integrity,
 //! and the QA results when there are any.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use telemetry_trace::{EventKind, Trace};
@@ -11,6 +12,15 @@ const SUMMARY_WIDTH: usize = 72;
 
 /// Writes `trace` readably.
 pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
+    header(trace, out)?;
+    timeline(trace, out)?;
+    metrics(trace, out)?;
+    integrity(trace, out)?;
+    qa(trace, out)
+}
+
+/// Task, repository, participant, environment, duration.
+fn header(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "Trace {} (version {})",
@@ -58,7 +68,11 @@ pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
         "  duration:     {}",
         duration(trace.metrics.duration_s)
     )?;
+    Ok(())
+}
 
+/// One line per event (wrapped when long): seq, time offset, type, summary.
+fn timeline(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "Timeline")?;
     writeln!(
@@ -70,10 +84,11 @@ pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     for event in &trace.events {
         let mut summary = summary(&event.kind);
         if event.redactions + event.server_redactions > 0 {
-            summary.push_str(&format!(
+            let _ = write!(
+                summary,
                 " [{} redacted]",
                 event.redactions + event.server_redactions
-            ));
+            );
         }
         let offset = format!("+{}", seconds(event.ts_client_s - start));
         let mut lines = wrap(&summary, SUMMARY_WIDTH).into_iter();
@@ -88,7 +103,11 @@ pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "  {:>4}  {:>7}  {:<14}  {line}", "", "", "")?;
         }
     }
+    Ok(())
+}
 
+/// The counts.
+fn metrics(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     let metrics = &trace.metrics;
     writeln!(out)?;
     writeln!(out, "Metrics")?;
@@ -99,7 +118,11 @@ pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "  commits:          {}", metrics.num_commits)?;
     writeln!(out, "  rationale notes:  {}", metrics.num_rationale_notes)?;
     writeln!(out, "  artifacts:        {}", trace.artifacts.len())?;
+    Ok(())
+}
 
+/// The chain head and the log position.
+fn integrity(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "Integrity")?;
     writeln!(
@@ -122,7 +145,11 @@ pub(crate) fn write(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
         )?,
         None => writeln!(out, "  log:              not in the log (not complete)")?,
     }
+    Ok(())
+}
 
+/// The QA pipeline's results, when it ran.
+fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     if let Some(qa) = &trace.qa {
         writeln!(out)?;
         writeln!(out, "QA")?;
@@ -177,10 +204,10 @@ fn summary(kind: &EventKind) -> String {
         } => {
             let mut text = format!("{framework}: {passed} passed, {failed} failed");
             if *errors > 0 {
-                text.push_str(&format!(", {errors} errors"));
+                let _ = write!(text, ", {errors} errors");
             }
             if let Some(duration_s) = duration_s {
-                text.push_str(&format!(" in {}", seconds(*duration_s)));
+                let _ = write!(text, " in {}", seconds(*duration_s));
             }
             text
         }

@@ -35,11 +35,11 @@ fn event(n: u64) -> EventKind {
                 "--- a/src/loop.py\n+++ b/src/loop.py\n@@ -1 +1 @@\n-for i in range({n}):\n+for i in range({}):\n",
                 n + 1
             ),
-            buffer_hash_after: format!("sha256:{:064x}", n),
+            buffer_hash_after: format!("sha256:{n:064x}"),
         },
         2 => EventKind::CmdRun {
             command: format!("python -m pytest -k step_{n}"),
-            exit_code: i32::from(n % 3 == 0),
+            exit_code: i32::from(n.is_multiple_of(3)),
             duration_s: 0.25,
             output: None,
         },

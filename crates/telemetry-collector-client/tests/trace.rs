@@ -116,7 +116,8 @@ fn error(status: u16, message: &str) -> (u16, String) {
 }
 
 fn answer(state: &mut State, request: Request) -> (u16, String) {
-    state.requests.push(request.clone());
+    state.requests.push(request);
+    let request = state.requests.last().unwrap().clone();
     let endpoint = request
         .path
         .rsplit('/')
@@ -368,7 +369,10 @@ fn a_session_goes_up_in_chunks_with_content_keys_and_completes() {
         .enumerate()
     {
         let seq = recorder
-            .record_at(note(text), 1_700_000_000.0 + at as f64)
+            .record_at(
+                note(text),
+                1_700_000_000.0 + f64::from(u32::try_from(at).unwrap()),
+            )
             .unwrap();
         assert_eq!(seq, at as u64);
     }
@@ -571,7 +575,7 @@ trait WithTask {
 
 impl WithTask for CreateTrace {
     fn clone_with_task(mut self, task_id: &str) -> Self {
-        self.task_id = task_id.to_owned();
+        task_id.clone_into(&mut self.task_id);
         self
     }
 }

@@ -1,7 +1,7 @@
 //! [`TraceClient`]: one blocking call per endpoint of the collector's trace
 //! protocol, retried under the runtime's delivery rules.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -182,6 +182,7 @@ impl TraceClient {
 
     /// A client of the collector at `url` with the default configuration
     /// and no key (a keyless collector on loopback).
+    #[must_use]
     pub fn for_url(url: &str) -> Self {
         Self::new(&CollectorConfig::for_url(url))
             .unwrap_or_else(|MissingCollectorUrl| unreachable!("for_url sets the URL"))
@@ -214,9 +215,9 @@ impl TraceClient {
         let body = to_json(trace);
         self.call_json(
             "POST",
-            "/v1/traces".to_owned(),
+            "/v1/traces",
             self.ingest_key.as_ref(),
-            Some(json_body(&body)),
+            Some(&json_body(&body)),
             Replay::Unsafe,
             MAX_ANSWER_BYTES,
         )
@@ -227,9 +228,9 @@ impl TraceClient {
     pub fn refresh_token(&self, trace_id: &str) -> Result<Created, TraceError> {
         self.call_json(
             "POST",
-            format!("/v1/traces/{}/token", segment(trace_id)),
+            &format!("/v1/traces/{}/token", segment(trace_id)),
             self.ingest_key.as_ref(),
-            Some(json_body(b"")),
+            Some(&json_body(b"")),
             Replay::Unsafe,
             MAX_ANSWER_BYTES,
         )
@@ -257,9 +258,9 @@ impl TraceClient {
         body.headers.push(("Idempotency-Key", key));
         self.call_json(
             "POST",
-            format!("/v1/traces/{}/events:ingest", segment(trace_id)),
+            &format!("/v1/traces/{}/events:ingest", segment(trace_id)),
             Some(token),
-            Some(body),
+            Some(&body),
             Replay::Safe,
             MAX_ANSWER_BYTES,
         )
@@ -274,7 +275,7 @@ impl TraceClient {
     ) -> Result<UploadStatus, TraceError> {
         self.call_json(
             "GET",
-            format!("/v1/traces/{}/upload-status", segment(trace_id)),
+            &format!("/v1/traces/{}/upload-status", segment(trace_id)),
             Some(token),
             None,
             Replay::Safe,
@@ -305,7 +306,7 @@ impl TraceClient {
             content_type: media_type.unwrap_or("application/octet-stream"),
             headers: Vec::new(),
         };
-        let (status, _) = self.call("PUT", path, Some(token), Some(body), Replay::Safe, 0)?;
+        let (status, _) = self.call("PUT", &path, Some(token), Some(&body), Replay::Safe, 0)?;
         Ok((artifact, status == 200))
     }
 
@@ -314,9 +315,9 @@ impl TraceClient {
     pub fn complete(&self, trace_id: &str, token: &ApiKey) -> Result<Completed, TraceError> {
         self.call_json(
             "POST",
-            format!("/v1/traces/{}/complete", segment(trace_id)),
+            &format!("/v1/traces/{}/complete", segment(trace_id)),
             Some(token),
-            Some(json_body(b"")),
+            Some(&json_body(b"")),
             Replay::Safe,
             MAX_ANSWER_BYTES,
         )
@@ -327,7 +328,7 @@ impl TraceClient {
         let url = format!("/v1/traces/{}", segment(trace_id));
         let (_, answer) = self.call(
             "GET",
-            url.clone(),
+            &url,
             self.read_key.as_ref().or(self.ingest_key.as_ref()),
             None,
             Replay::Safe,
@@ -353,23 +354,16 @@ impl TraceClient {
 
     fn text(&self, path: &str) -> Result<String, TraceError> {
         let key = self.read_key.as_ref().or(self.ingest_key.as_ref());
-        let (_, answer) = self.call(
-            "GET",
-            path.to_owned(),
-            key,
-            None,
-            Replay::Safe,
-            MAX_ANSWER_BYTES,
-        )?;
+        let (_, answer) = self.call("GET", path, key, None, Replay::Safe, MAX_ANSWER_BYTES)?;
         Ok(answer)
     }
 
     fn call_json<T: DeserializeOwned>(
         &self,
         method: &'static str,
-        path: String,
+        path: &str,
         key: Option<&ApiKey>,
-        body: Option<Body<'_>>,
+        body: Option<&Body<'_>>,
         replay: Replay,
         limit: u64,
     ) -> Result<T, TraceError> {
@@ -386,9 +380,9 @@ impl TraceClient {
     fn call(
         &self,
         method: &'static str,
-        path: String,
+        path: &str,
         key: Option<&ApiKey>,
-        body: Option<Body<'_>>,
+        body: Option<&Body<'_>>,
         replay: Replay,
         limit: u64,
     ) -> Result<(u16, String), TraceError> {
@@ -396,7 +390,7 @@ impl TraceClient {
         let secret = key.map_or("", ApiKey::expose);
         let mut retry = 0;
         loop {
-            let outcome = self.attempt(method, &url, key, body.as_ref(), limit);
+            let outcome = self.attempt(method, &url, key, body, limit);
             let (error, wait, not_processed) = match outcome {
                 Ok((status, answer)) if (200..300).contains(&status) => {
                     return Ok((status, answer.text));
@@ -450,19 +444,16 @@ impl TraceClient {
             Some(key) => builder.header("Authorization", format!("Bearer {}", key.expose())),
             None => builder,
         };
-        let result = match body {
-            Some(body) => {
-                let mut builder = builder.header("Content-Type", body.content_type);
-                for (name, value) in &body.headers {
-                    builder = builder.header(*name, value);
-                }
-                let request = builder.body(body.bytes).map_err(Failure::unsent)?;
-                self.agent.run(request)
+        let result = if let Some(body) = body {
+            let mut builder = builder.header("Content-Type", body.content_type);
+            for (name, value) in &body.headers {
+                builder = builder.header(*name, value);
             }
-            None => {
-                let request = builder.body(()).map_err(Failure::unsent)?;
-                self.agent.run(request)
-            }
+            let request = builder.body(body.bytes).map_err(Failure::unsent)?;
+            self.agent.run(request)
+        } else {
+            let request = builder.body(()).map_err(Failure::unsent)?;
+            self.agent.run(request)
         };
         let mut response = result.map_err(|error| Failure {
             sent: !matches!(
@@ -574,7 +565,7 @@ fn segment(id: &str) -> String {
         if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out

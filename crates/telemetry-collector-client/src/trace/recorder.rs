@@ -453,10 +453,10 @@ impl TraceRecorder {
     fn stop(&mut self) {
         self.shared.progress().stop = true;
         self.shared.changed.notify_all();
-        if let Some(worker) = self.worker.take() {
-            if worker.join().is_err() {
-                tracing::error!("the trace uploader panicked");
-            }
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            tracing::error!("the trace uploader panicked");
         }
     }
 }

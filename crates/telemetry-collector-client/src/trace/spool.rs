@@ -119,6 +119,24 @@ pub(crate) struct PendingArtifact {
     pub(crate) path: PathBuf,
 }
 
+impl PendingArtifact {
+    pub(crate) fn read(&self) -> Result<Vec<u8>, SpoolError> {
+        fs::read(&self.path).map_err(io_error("read", &self.path))
+    }
+
+    /// Forgets an uploaded artifact.
+    pub(crate) fn remove(&self) -> Result<(), SpoolError> {
+        for path in [self.path.clone(), self.path.with_extension("type")] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(io_error("remove", &path)(error)),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The spool directory, locked for as long as this value lives.
 #[derive(Debug)]
 pub(crate) struct Spool {
@@ -192,22 +210,22 @@ impl Spool {
     pub(crate) fn chain_position(&self) -> Result<ChainPosition, SpoolError> {
         let mut position: ChainPosition =
             read_json(&self.dir.join("chain.json"))?.unwrap_or_default();
-        if let Some(upload) = self.upload_state()? {
-            if upload.stored_next_seq > position.next_seq {
-                position = ChainPosition {
-                    next_seq: upload.stored_next_seq,
-                    head: upload.stored_head,
-                };
-            }
+        if let Some(upload) = self.upload_state()?
+            && upload.stored_next_seq > position.next_seq
+        {
+            position = ChainPosition {
+                next_seq: upload.stored_next_seq,
+                head: upload.stored_head,
+            };
         }
         let queued = self.queue.read_all()?;
-        if let Some(last) = queued.envelopes.iter().rev().find_map(decode) {
-            if last.seq >= position.next_seq {
-                position = ChainPosition {
-                    next_seq: last.seq + 1,
-                    head: last.hash,
-                };
-            }
+        if let Some(last) = queued.envelopes.iter().rev().find_map(decode)
+            && last.seq >= position.next_seq
+        {
+            position = ChainPosition {
+                next_seq: last.seq + 1,
+                head: last.hash,
+            };
         }
         Ok(position)
     }
@@ -280,22 +298,6 @@ impl Spool {
         }
         pending.sort_by(|a, b| a.sha256.cmp(&b.sha256));
         Ok(pending)
-    }
-
-    pub(crate) fn read_artifact(&self, artifact: &PendingArtifact) -> Result<Vec<u8>, SpoolError> {
-        fs::read(&artifact.path).map_err(io_error("read", &artifact.path))
-    }
-
-    /// Forgets an uploaded artifact.
-    pub(crate) fn remove_artifact(&self, artifact: &PendingArtifact) -> Result<(), SpoolError> {
-        for path in [artifact.path.clone(), artifact.path.with_extension("type")] {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(io_error("remove", &path)(error)),
-            }
-        }
-        Ok(())
     }
 }
 

@@ -306,11 +306,11 @@ impl Uploader {
     fn upload_artifacts(&mut self) -> Result<(), Failure> {
         let trace_id = self.state().trace_id.clone();
         for artifact in self.shared.spool.pending_artifacts()? {
-            let bytes = self.shared.spool.read_artifact(&artifact)?;
+            let bytes = artifact.read()?;
             self.with_token(|client, token| {
                 client.put_artifact(&trace_id, token, &bytes, artifact.media_type.as_deref())
             })?;
-            self.shared.spool.remove_artifact(&artifact)?;
+            artifact.remove()?;
         }
         Ok(())
     }
