@@ -30,11 +30,13 @@ const OFFLINE_EVENTS: &str = "1000000";
 const MICRO_RUNS: usize = 3;
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    // `bench tokens` and `bench collector`: those benchmarks alone; the full
-    // run does the token-usage ones first and the collector's last.
+    // `bench tokens`, `bench collector` and `bench traces`: those benchmarks
+    // alone; the full run does the token-usage ones first and the
+    // collector's (the registry endpoint, then the trace upload) last.
     match args.first().map(String::as_str) {
         Some("tokens") => return crate::bench_tokens::run(&args[1..]),
         Some("collector") => return crate::bench_collector::run(&args[1..]),
+        Some("traces") => return crate::bench_traces::run(&args[1..]),
         _ => {}
     }
     crate::bench_tokens::run(args)?;
@@ -80,7 +82,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let e2e = E2e::parse(&e2e)?;
     let table = table(&medians, &e2e)?;
     publish("bench", started, &table, write.then_some((BEGIN, END)))?;
-    crate::bench_collector::run(args)
+    crate::bench_collector::run(args)?;
+    crate::bench_traces::run(args)
 }
 
 /// Runs a command, echoed like every xtask step, and returns its standard

@@ -158,7 +158,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// `TELEMETRY_BENCH_COLLECTOR`, an executable to measure as it is; or else
 /// `telemetry-collector` built in release.
-fn build_collector() -> anyhow::Result<PathBuf> {
+pub(crate) fn build_collector() -> anyhow::Result<PathBuf> {
     if let Some(binary) = std::env::var_os("TELEMETRY_BENCH_COLLECTOR") {
         let binary = PathBuf::from(binary);
         ensure!(

@@ -10,6 +10,7 @@ mod audit;
 mod bench;
 mod bench_collector;
 mod bench_tokens;
+mod bench_traces;
 mod ci;
 mod cmd;
 mod manifest;
@@ -33,8 +34,8 @@ tasks:
   manifest [--check]    write docs/telemetry-manifest.md from the schemas; --check
                         fails when the committed file is stale
   bench [--no-write]    every benchmark (divan, the end-to-end comparison with
-                        posthog-rs in benches/e2e, then the token-usage and the
-                        collector benchmarks below); prints their tables of medians
+                        posthog-rs in benches/e2e, then the token-usage, the
+                        collector and the trace benchmarks below); prints their tables of medians
                         and ratios and writes them into docs/benchmarks.md
   bench tokens [--no-write]
                         the token-usage benchmarks alone (recording cost; calibrate on
@@ -43,7 +44,11 @@ tasks:
                         the collector's registry endpoint under wrk on SQLite (and
                         PostgreSQL with TELEMETRY_BENCH_DATABASE_URL or
                         TELEMETRY_TEST_DATABASE_URL) beside FastAPI on uvicorn;
-                        --reference-only runs FastAPI's rows alone, without writing";
+                        --reference-only runs FastAPI's rows alone, without writing
+  bench traces [--no-write]
+                        the collector's trace upload on SQLite from 4 and 16 uploaders
+                        (chunk latency, events/s with the hash and chain checks,
+                        `complete`), and inclusion proofs at 2^20 leaves";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
