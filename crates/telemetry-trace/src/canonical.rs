@@ -30,7 +30,13 @@ use serde::Serialize;
 pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let value = serde_json::to_value(value)
         .expect("the value serializes to JSON (string keys, an infallible Serialize)");
-    serde_json_canonicalizer::to_vec(&value)
+    canonical_value(&value)
+}
+
+/// [`canonical_json`] of a value already parsed, without copying it first.
+#[must_use]
+pub(crate) fn canonical_value(value: &serde_json::Value) -> Vec<u8> {
+    serde_json_canonicalizer::to_vec(value)
         .expect("a serde_json::Value has string keys and finite numbers only")
 }
 

@@ -13,7 +13,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::canonical::canonical_json;
+use crate::canonical::canonical_value;
 use crate::model::Event;
 
 /// The `prev_hash` of the first event, and the head of an empty chain: 64
@@ -80,7 +80,7 @@ impl Event {
             Some(previous) => hasher.update(previous),
             None => hasher.update(self.prev_hash.as_bytes()),
         }
-        hasher.update(canonical_json(&content));
+        hasher.update(canonical_value(&content));
         hex::encode(hasher.finalize())
     }
 }

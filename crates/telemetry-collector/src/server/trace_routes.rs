@@ -313,7 +313,15 @@ async fn ingest<S: Storage>(
     let body = read_body(&headers, body).await?;
     let chunk = Chunk::from_json(&body)
         .map_err(|error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()))?;
-    let request_sha256 = sha256_hex(&canonical_json(&chunk));
+    // The payload an Idempotency-Key stands for: the chunk's id and seq and
+    // its events' hashes, each checked below against its event's content.
+    // What a hash leaves out (`ts_server_s`, `server_redactions`) the
+    // collector sets itself, so it is no part of what is stored.
+    let mut payload = Sha256::new();
+    payload.update(canonical_json(&json!({
+        "chunk_id": chunk.chunk_id,
+        "chunk_seq": chunk.chunk_seq,
+    })));
     let received = app.now_seconds();
     let mut rows = Vec::with_capacity(chunk.events.len());
     let mut redactions = 0u32;
@@ -328,6 +336,7 @@ async fn ingest<S: Storage>(
                 ),
             ));
         }
+        payload.update(event.hash.as_bytes());
         // Redaction on arrival: what an old or careless client left is
         // replaced here, and counted apart from the client's own. Both
         // server fields are the collector's to set, whatever was sent.
@@ -341,6 +350,7 @@ async fn ingest<S: Storage>(
             body: to_json(&event),
         });
     }
+    let request_sha256 = hex::encode(payload.finalize());
     if redactions > 0 {
         app.metrics
             .rejected("trace_ingest", "redacted_on_arrival", u64::from(redactions));
@@ -679,8 +689,25 @@ async fn complete<S: Storage>(
         .await
         .map_err(|error| storage_error(&error))?;
     match outcome {
-        CompleteOutcome::Complete { .. } => {
-            tracing::info!(%trace_id, num_events, "trace complete");
+        CompleteOutcome::Complete {
+            leaf_index,
+            already: false,
+        } => {
+            tracing::info!(%trace_id, num_events, leaf_index, "trace complete");
+            answer_completed(
+                &app,
+                Completed {
+                    event_hash_chain: trace.integrity.event_hash_chain,
+                    trace_id,
+                    num_events,
+                    leaf_index,
+                    tree_size: 0,
+                },
+            )
+            .await
+        }
+        // Another request completed it meanwhile: its answer.
+        CompleteOutcome::Complete { already: true, .. } => {
             completed(&app, &app.row(&trace_id).await?).await
         }
         CompleteOutcome::Deleted | CompleteOutcome::Unknown => Err(not_found(&trace_id)),
@@ -695,17 +722,26 @@ fn stored_document(row: &TraceRow) -> Result<Trace, ApiError> {
 
 /// The answer to `complete` for a complete trace.
 async fn completed<S: Storage>(app: &App<S>, row: &TraceRow) -> Result<Response, ApiError> {
-    let tree = app.tree().await?;
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&Completed {
+    answer_completed(
+        app,
+        Completed {
             trace_id: row.trace_id.clone(),
             event_hash_chain: row.event_hash_chain.clone().unwrap_or_default(),
             num_events: row.num_events.unwrap_or(0),
             leaf_index: row.leaf_index.unwrap_or(0),
-            tree_size: tree.len(),
-        }),
-    ))
+            tree_size: 0,
+        },
+    )
+    .await
+}
+
+/// `completed` with the log's current size.
+async fn answer_completed<S: Storage>(
+    app: &App<S>,
+    mut completed: Completed,
+) -> Result<Response, ApiError> {
+    completed.tree_size = app.tree().await?.len();
+    Ok(json_response(StatusCode::OK, to_json(&completed)))
 }
 
 /// The inclusion proof of `leaf_index` in the tree at `tree_size`.
