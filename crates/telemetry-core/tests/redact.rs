@@ -25,8 +25,34 @@ const PLANTED: &[&str] = &[
 
 /// Words that pass the detectors.
 const WORDS: &[&str] = &[
-    "fix", "the", "bug", "in", "src/main.rs", "and/or", "cargo", "test", "-p", "x", "=", "(", ")",
-    "\"", "'", ":", ",", ".", "+", "-", "v1.2.3", "10ms", "ok", "路径", "«", "»", "\n", "\t",
+    "fix",
+    "the",
+    "bug",
+    "in",
+    "src/main.rs",
+    "and/or",
+    "cargo",
+    "test",
+    "-p",
+    "x",
+    "=",
+    "(",
+    ")",
+    "\"",
+    "'",
+    ":",
+    ",",
+    ".",
+    "+",
+    "-",
+    "v1.2.3",
+    "10ms",
+    "ok",
+    "路径",
+    "«",
+    "»",
+    "\n",
+    "\t",
 ];
 
 fn text() -> impl Strategy<Value = (String, Vec<&'static str>)> {
@@ -44,7 +70,11 @@ fn text() -> impl Strategy<Value = (String, Vec<&'static str>)> {
             for (i, (piece, is_planted)) in pieces.into_iter().enumerate() {
                 // A planted value stands apart from its neighbours, as it
                 // would in prose, a diff or a command line.
-                text.push_str(if is_planted { " " } else { glue[i % glue.len()] });
+                text.push_str(if is_planted {
+                    " "
+                } else {
+                    glue[i % glue.len()]
+                });
                 text.push_str(piece);
                 if is_planted {
                     text.push(' ');
