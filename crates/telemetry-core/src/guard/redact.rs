@@ -1,52 +1,11 @@
-//! Redaction span by span: free text that must be kept (an interaction's
-//! input, a diff, a command's output) has each part the detectors flag
-//! replaced by a placeholder (`[email]`, `[path]`, `[secret]` …), and the
-//! rest kept as it was.
-//!
-//! The detectors answer yes or no for a whole string; [`redact`] finds
-//! *where* by asking them about smaller pieces:
-//!
-//! 1. A string on which no detector fires is returned as it is, borrowed:
-//!    one pass over its bytes, the cost of [`detect`].
-//! 2. Otherwise each line on which a detector fires is split at white space
-//!    into words, and each word that fires is narrowed: its start moves past
-//!    assignments and openings (`path=`, `<`, `"`, `«`) and its end back over
-//!    closings (`>`, `,`, `.`) for as long as the rest still fires; never
-//!    past the `.`, `/`, `@` or `-` inside a path, address or key. `see <ana@example.com>.`
-//!    becomes `see <[email]>.`.
-//! 3. A hit that needs several words (`Authorization: Bearer abc`,
-//!    `password = hunter2`) is found as the shortest run of up to four
-//!    consecutive words that fires, narrowed the same way.
-//! 4. Should the line still fire once those are replaced (a hit that spans
-//!    the placeholders' neighbours), the whole line is replaced; should the
-//!    whole text still fire once every line is clean (a hit across lines),
-//!    the whole text is.
-//!
-//! So the result never holds anything the detectors flag: [`detect`] on it
-//! finds nothing, and redacting it again changes nothing. The price is
-//! precision on look-alikes the detectors themselves accept (a 40-hex SHA-1
-//! inside a diff is redacted as a high-entropy token, as [`detect`] would
-//! drop it).
-//!
-//! ```
-//! use telemetry_core::guard::{Detector, redact};
-//!
-//! let redacted = redact("mail ana@example.com about /home/ana/notes.md, then retry");
-//! assert_eq!(redacted.text, "mail [email] about [path], then retry");
-//! assert_eq!(redacted.spans.len(), 2);
-//! assert_eq!(redacted.spans[0].detector, Detector::Email);
-//!
-//! let clean = redact("cargo test -p telemetry-core");
-//! assert!(clean.spans.is_empty());
-//! assert!(matches!(clean.text, std::borrow::Cow::Borrowed(_)));
-//! ```
+//! Redaction span by span: [`redact`] and what it returns.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 use super::{Detector, detect};
 
-/// Most words a hit may span (step 3 of the module's description).
+/// Most words a hit may span (step 3 of [`redact`]).
 const MAX_WINDOW_WORDS: usize = 4;
 
 /// Most steps a narrowing takes from each end, so that a long word costs
@@ -117,8 +76,46 @@ impl Detector {
 }
 
 /// `text` with every part a detector flags replaced by its
-/// [placeholder](Detector::placeholder). See the [module](self) for how
-/// the parts are found.
+/// [placeholder](Detector::placeholder) (`[email]`, `[path]`, `[secret]` …),
+/// and where each part was: free text that must be kept (an interaction's
+/// input, a diff, a command's output) keeps everything else as it was.
+///
+/// The detectors answer yes or no for a whole string; [`redact`] finds
+/// *where* by asking them about smaller pieces:
+///
+/// 1. A string on which no detector fires is returned as it is, borrowed:
+///    one pass over its bytes, the cost of [`detect`].
+/// 2. Otherwise each line on which a detector fires is split at white space
+///    into words, and each word that fires is narrowed: its start moves past
+///    assignments and openings (`path=`, `<`, `"`, `«`) and its end back over
+///    closings (`>`, `,`, `.`) for as long as the rest still fires; never
+///    past the `.`, `/`, `@` or `-` inside a path, address or key:
+///    `see <ana@example.com>.` becomes `see <[email]>.`.
+/// 3. A hit that needs several words (`Authorization: Bearer abc`,
+///    `password = hunter2`) is found as the shortest run of up to four
+///    consecutive words that fires, narrowed the same way.
+/// 4. Should the line still fire once those are replaced (a hit that spans
+///    the placeholders' neighbours), the whole line is replaced; should the
+///    whole text still fire once every line is clean (a hit across lines),
+///    the whole text is.
+///
+/// So the result never holds anything the detectors flag: [`detect`] on it
+/// finds nothing, and redacting it again changes nothing. The price is
+/// whatever the detectors flag that is not personal: a 40-hex SHA-1 inside
+/// a diff is redacted as a high-entropy token, as [`detect`] flags it.
+///
+/// ```
+/// use telemetry_core::guard::{Detector, redact};
+///
+/// let redacted = redact("mail ana@example.com about /home/ana/notes.md, then retry");
+/// assert_eq!(redacted.text, "mail [email] about [path], then retry");
+/// assert_eq!(redacted.spans.len(), 2);
+/// assert_eq!(redacted.spans[0].detector, Detector::Email);
+///
+/// let clean = redact("cargo test -p telemetry-core");
+/// assert!(clean.spans.is_empty());
+/// assert!(matches!(clean.text, std::borrow::Cow::Borrowed(_)));
+/// ```
 #[must_use]
 pub fn redact(text: &str) -> Redaction<'_> {
     if detect(text).is_none() {
