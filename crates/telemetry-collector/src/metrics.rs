@@ -41,6 +41,7 @@ pub struct Metrics {
     duplicates: Family<EndpointLabel, Counter>,
     rejected: Family<RejectLabel, Counter>,
     rate_limited: Counter,
+    redacted: Counter,
     requests: Family<RequestLabel, Counter>,
     latency: Latency,
 }
@@ -57,6 +58,7 @@ impl Default for Metrics {
         let duplicates = Family::<EndpointLabel, Counter>::default();
         let rejected = Family::<RejectLabel, Counter>::default();
         let rate_limited = Counter::default();
+        let redacted = Counter::default();
         let requests = Family::<RequestLabel, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
         registry.register(
@@ -80,6 +82,11 @@ impl Default for Metrics {
             rate_limited.clone(),
         );
         registry.register(
+            "trace_spans_redacted",
+            "Spans of trace text the collector redacted on arrival (a client left them)",
+            redacted.clone(),
+        );
+        registry.register(
             "requests",
             "Requests answered, by endpoint and status",
             requests.clone(),
@@ -95,6 +102,7 @@ impl Default for Metrics {
             duplicates,
             rejected,
             rate_limited,
+            redacted,
             requests,
             latency,
         }
@@ -129,6 +137,11 @@ impl Metrics {
     /// Counts one request answered 429.
     pub fn rate_limited(&self) {
         self.rate_limited.inc();
+    }
+
+    /// Counts spans of trace text redacted on arrival.
+    pub fn redacted_on_arrival(&self, spans: u64) {
+        self.redacted.inc_by(spans);
     }
 
     /// Records one answered request.

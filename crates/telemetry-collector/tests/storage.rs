@@ -6,6 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
+use telemetry_collector::storage::traces::{
+    ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, EventRow, NewTrace,
+};
 use telemetry_collector::storage::{Batch, Event, EventSource, Registration, Storage, Stored};
 use telemetry_collector::{Postgres, Sqlite};
 
@@ -200,6 +203,123 @@ async fn retention_deletes_what_was_received_before_the_cutoff<S: Storage>(stora
     assert_eq!(storage.count().await.unwrap(), (1, 1));
 }
 
+fn chunk_write(
+    trace_id: &str,
+    key: &str,
+    chunk_seq: u64,
+    seqs: std::ops::Range<u64>,
+) -> ChunkWrite {
+    ChunkWrite {
+        trace_id: trace_id.to_owned(),
+        idempotency_key: key.to_owned(),
+        request_sha256: format!("{chunk_seq}:{seqs:?}"),
+        chunk_seq,
+        events: seqs
+            .map(|seq| EventRow {
+                seq,
+                hash: format!("hash-{seq}"),
+                body: format!(r#"{{"seq":{seq}}}"#),
+            })
+            .collect(),
+        received_at: 100,
+        answer: Box::new(|counts| format!("{}+{}", counts.accepted, counts.duplicates)),
+    }
+}
+
+fn completion(trace_id: &str, num_events: u64, head: &str) -> Completion {
+    Completion {
+        trace_id: trace_id.to_owned(),
+        document: "{}".to_owned(),
+        event_hash_chain: head.to_owned(),
+        num_events,
+        leaf_hash: "ab".repeat(32),
+        completed_at: 200,
+    }
+}
+
+async fn a_trace_completes_only_on_the_events_it_was_checked_on<S: Storage>(storage: &S) {
+    storage
+        .trace_create(NewTrace {
+            trace_id: "trace-a".to_owned(),
+            participant_id: "p-1".to_owned(),
+            header: "{}".to_owned(),
+            created_at: 100,
+        })
+        .await
+        .unwrap();
+    let stored = storage
+        .trace_ingest(chunk_write("trace-a", "k0", 0, 0..3))
+        .await
+        .unwrap();
+    assert_eq!(stored, ChunkOutcome::Stored("3+0".to_owned()));
+    // Same key, same payload: the answer given; same key, other payload.
+    assert_eq!(
+        storage
+            .trace_ingest(chunk_write("trace-a", "k0", 0, 0..3))
+            .await
+            .unwrap(),
+        ChunkOutcome::Replayed("3+0".to_owned())
+    );
+    assert_eq!(
+        storage
+            .trace_ingest(chunk_write("trace-a", "k0", 1, 3..5))
+            .await
+            .unwrap(),
+        ChunkOutcome::KeyReused
+    );
+    assert_eq!(
+        storage
+            .trace_ingest(chunk_write("trace-a", "k1", 0, 3..5))
+            .await
+            .unwrap(),
+        ChunkOutcome::ChunkConflict
+    );
+    // Checked on three events, while a fourth arrived: nothing changes.
+    assert_eq!(
+        storage
+            .trace_ingest(chunk_write("trace-a", "k2", 1, 3..4))
+            .await
+            .unwrap(),
+        ChunkOutcome::Stored("1+0".to_owned())
+    );
+    assert_eq!(
+        storage
+            .trace_complete(completion("trace-a", 3, "hash-2"))
+            .await
+            .unwrap(),
+        CompleteOutcome::EventsChanged
+    );
+    assert_eq!(storage.log_leaves(0).await.unwrap().len(), 0);
+    assert_eq!(
+        storage
+            .trace_complete(completion("trace-a", 4, "hash-3"))
+            .await
+            .unwrap(),
+        CompleteOutcome::Complete {
+            leaf_index: 0,
+            already: false
+        }
+    );
+    assert_eq!(
+        storage
+            .trace_complete(completion("trace-a", 4, "hash-3"))
+            .await
+            .unwrap(),
+        CompleteOutcome::Complete {
+            leaf_index: 0,
+            already: true
+        }
+    );
+    assert_eq!(
+        storage
+            .trace_ingest(chunk_write("trace-a", "k3", 2, 4..5))
+            .await
+            .unwrap(),
+        ChunkOutcome::NotOpen("complete".to_owned())
+    );
+    assert_eq!(storage.log_leaves(0).await.unwrap(), vec!["ab".repeat(32)]);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -245,6 +365,7 @@ conformance!(
     models_are_aggregated_per_name,
     a_deletion_request_removes_every_record_of_the_client,
     retention_deletes_what_was_received_before_the_cutoff,
+    a_trace_completes_only_on_the_events_it_was_checked_on,
 );
 
 #[tokio::test]

@@ -193,6 +193,17 @@ fn consent_participants_and_paths_are_checked_at_the_door() {
     assert_eq!(reply.status, 403, "{}", reply.text);
     assert!(reply.text.contains("consent"));
 
+    let mut pathed = create_body("p-1");
+    pathed["environment"]["python_version"] = json!("/home/ana/.pyenv/3.11");
+    let reply = post(pathed);
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert!(
+        reply.text.contains("environment.python_version"),
+        "{}",
+        reply.text
+    );
+    assert!(!reply.text.contains("/home/ana"), "{}", reply.text);
+
     let reply = post(create_body("ana@example.com"));
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert!(reply.text.contains("participant_id"), "{}", reply.text);
@@ -258,6 +269,12 @@ fn artifacts_are_content_addressed_checked_and_required() {
     assert_eq!(flagged.status, 422, "{}", flagged.text);
     assert!(flagged.text.contains("secret_prefix"), "{}", flagged.text);
     assert!(!flagged.text.contains("ghp_"), "{}", flagged.text);
+
+    // Text that is not UTF-8 (Latin-1 here) is still text, and checked.
+    let latin1 = b"caf\xe9: mail ana@example.com\n";
+    let flagged = upload.put_artifact(&ArtifactRef::for_bytes(latin1, None).sha256, latin1);
+    assert_eq!(flagged.status, 422, "{}", flagged.text);
+    assert!(flagged.text.contains("email"), "{}", flagged.text);
 
     let blob = dir
         .path()

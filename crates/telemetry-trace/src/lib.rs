@@ -54,6 +54,6 @@ pub use merkle::{Hash, MerkleTree, ProofError};
 pub use model::*;
 pub use note::{Checkpoint, LogSigner, NoteError, VerifierKey};
 pub use schema::json_schema;
-pub use validate::{ValidationError, relative_path};
+pub use validate::{MAX_SEQ, ValidationError, relative_path};
 pub use verify::{Verified, VerifyError, verify_offline};
 pub use wire::{Chunk, ChunkAnswer, Completed, CreateTrace, Created, UploadStatus};

@@ -11,13 +11,15 @@
 //! | `consent` | `true`: no consent, no trace |
 //! | `ts_client_s`, `ts_server_s`, `duration_s` | finite and not negative |
 //! | `prev_hash`, `hash`, `event_hash_chain`, `leaf_hash`, proof hashes, `sha256` | 64 lowercase hex digits |
-//! | `file_path` | relative to the repository root, `/`-separated and already normal: no leading `/`, no drive (`C:`), no `\`, no empty, `.` or `..` segment (the client normalises with [`relative_path`]) |
+//! | `file_path` | relative to the repository root, `/`-separated and already normal: no leading `/`, no drive (`C:`), no `\`, no empty, `.` or `..` segment (the client normalises with [`relative_path`]); nothing the guard's detectors flag |
+//! | `seq`, `chunk_seq` | at most [`MAX_SEQ`] (2⁵³ − 1) |
+//! | `framework`, `media_type`, the environment's names and values | nothing the guard's detectors flag |
 //! | `buffer_hash_after` | `sha256:` and 64 lowercase hex digits, or the 64 digits alone |
 //! | commit `sha` | 40 or 64 lowercase hex digits |
 //! | `start_commit` | 4 to 64 lowercase hex digits (an abbreviated commit, as the reference design's examples write it, or a full one) |
 //! | `repo_origin` | not empty, and the guard's detectors find nothing (no credentials in the URL) |
 //! | `command`, `framework`, rationale `text`, task title | not empty |
-//! | artifact `uri` | ends with its `sha256` |
+//! | artifact `uri` | `artifact://sha256/` and its `sha256` |
 //! | a chunk's or trace's events | unique `seq`s (a trace's in ascending order) |
 //!
 //! Unknown fields are refused by [`Chunk::from_json`] and
@@ -151,6 +153,21 @@ fn check_origin(origin: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A short label that is kept as it is (a test framework, a media type, a
+/// toolchain version): nothing the guard's detectors flag.
+fn check_label(label: &str) -> Result<(), String> {
+    match guard::detect(label) {
+        Some(detector) => Err(format!("{} ({detector})", detector.description())),
+        None => Ok(()),
+    }
+}
+
+/// The largest `seq` and `chunk_seq`: 2⁵³ − 1, the largest integer every
+/// JSON reader (and RFC 8785's numbers, which are doubles) keeps exactly.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+const SEQ_RULE: &str = "must be at most 2^53 - 1";
+
 fn check_start_commit(commit: &str) -> Result<(), &'static str> {
     if is_lower_hex(commit, 4..=64) {
         Ok(())
@@ -190,11 +207,15 @@ fn check_file_path(path: &str) -> Result<(), &'static str> {
             _ => depth += 1,
         }
     }
-    if normal {
-        Ok(())
-    } else {
-        Err("is not normal: no empty, `.` or `..` segments")
+    if !normal {
+        return Err("is not normal: no empty, `.` or `..` segments");
     }
+    if guard::detect(path).is_some() {
+        return Err(
+            "looks like personal data to the guard's detectors (an e-mail address, a key …): rename the file or leave it out",
+        );
+    }
+    Ok(())
 }
 
 /// `path` as the stored form of a [`FileEdit`](EventKind::FileEdit)'s
@@ -285,8 +306,25 @@ fn check_artifact(artifact: &ArtifactRef) -> Result<(), (&'static str, &'static 
     if !is_hash_hex(&artifact.sha256) {
         return Err(("sha256", HASH_RULE));
     }
-    if !artifact.uri.ends_with(&artifact.sha256) {
-        return Err(("uri", "must end with the artifact's sha256"));
+    if artifact
+        .uri
+        .strip_prefix(ArtifactRef::URI_PREFIX)
+        .is_none_or(|rest| rest != artifact.sha256)
+    {
+        return Err((
+            "uri",
+            "must be `artifact://sha256/` and the artifact's sha256",
+        ));
+    }
+    if artifact
+        .media_type
+        .as_deref()
+        .is_some_and(|media| media.is_empty() || check_label(media).is_err())
+    {
+        return Err((
+            "media_type",
+            "must be a media type (`text/plain`), and nothing the guard's detectors flag",
+        ));
     }
     Ok(())
 }
@@ -314,6 +352,9 @@ impl Event {
         let fail = |field: &str, reason: &str| Err(ValidationError::in_event(self, field, reason));
         if !is_id(&self.id) {
             return fail("id", ID_RULE);
+        }
+        if self.seq > MAX_SEQ {
+            return fail("seq", SEQ_RULE);
         }
         if !is_seconds(self.ts_client_s) {
             return fail("ts_client_s", TIME_RULE);
@@ -373,6 +414,9 @@ impl Event {
             } => {
                 if framework.is_empty() {
                     return fail("framework", EMPTY);
+                }
+                if let Err(reason) = check_label(framework) {
+                    return fail("framework", &reason);
                 }
                 if duration_s.is_some_and(|duration| !is_seconds(duration)) {
                     return fail("duration_s", TIME_RULE);
@@ -535,8 +579,34 @@ impl CreateTrace {
         if let Err(reason) = check_start_commit(&self.start_commit) {
             return fail("start_commit", reason);
         }
-        Ok(())
+        check_environment(&self.environment)
     }
+}
+
+/// The environment's values are kept as they are: nothing in them, nor in
+/// their names, that the guard's detectors flag.
+fn check_environment(environment: &Environment) -> Result<(), ValidationError> {
+    let values = environment.os.iter().map(|os| ("os", os.as_str())).chain(
+        environment
+            .toolchains
+            .iter()
+            .map(|(name, version)| (name.as_str(), version.as_str())),
+    );
+    for (name, value) in values {
+        if check_label(name).is_err() {
+            return Err(ValidationError::field(
+                "environment",
+                "holds a name the guard's detectors flag",
+            ));
+        }
+        if let Err(reason) = check_label(value) {
+            return Err(ValidationError::field(
+                format!("environment.{name}"),
+                reason,
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Chunk {
@@ -546,6 +616,9 @@ impl Chunk {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if !is_id(&self.chunk_id) {
             return Err(ValidationError::field("chunk_id", ID_RULE));
+        }
+        if self.chunk_seq > MAX_SEQ {
+            return Err(ValidationError::field("chunk_seq", SEQ_RULE));
         }
         if self.events.is_empty() {
             return Err(ValidationError::field(
@@ -984,7 +1057,47 @@ mod tests {
             message: "fix".into(),
             diff: Some(diff),
         };
-        assert!(reason(&event).ends_with("field `diff.uri`: must end with the artifact's sha256"));
+        let expected = "field `diff.uri`: must be `artifact://sha256/` and the artifact's sha256";
+        assert!(reason(&event).ends_with(expected));
+        // Ending with the hash is not enough: the URI must be only that.
+        let mut diff = ArtifactRef::for_bytes(b"diff", None);
+        diff.uri = format!("https://user:token@example.com/{}", diff.sha256);
+        event.kind = EventKind::Commit {
+            sha: "a".repeat(40),
+            message: "fix".into(),
+            diff: Some(diff),
+        };
+        assert!(reason(&event).ends_with(expected));
+        let mut report = ArtifactRef::for_bytes(b"<testsuite/>", Some("text/xml"));
+        report.media_type = Some("ana@example.com".into());
+        event.kind = EventKind::TestRun {
+            framework: "pytest".into(),
+            passed: 1,
+            failed: 0,
+            errors: 0,
+            duration_s: None,
+            report: Some(report),
+        };
+        assert!(reason(&event).contains("field `report.media_type`"));
+        event.kind = EventKind::TestRun {
+            framework: "/home/ana/bin/pytest".into(),
+            passed: 1,
+            failed: 0,
+            errors: 0,
+            duration_s: None,
+            report: None,
+        };
+        assert!(reason(&event).contains("field `framework`: looks like an absolute path"));
+        event.kind = EventKind::FileEdit {
+            file_path: "notes/ana@example.com.md".into(),
+            diff_unified: String::new(),
+            buffer_hash_after: "ab".repeat(32),
+        };
+        assert!(reason(&event).contains("field `file_path`: looks like personal data"));
+        assert!(!reason(&event).contains("ana@"));
+        event.seq = MAX_SEQ + 1;
+        assert!(reason(&event).contains("field `seq`: must be at most 2^53 - 1"));
+        event.seq = 3;
         event.kind = EventKind::RationaleNote {
             kind: RationaleKind::Plan,
             text: String::new(),

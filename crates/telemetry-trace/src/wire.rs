@@ -56,7 +56,8 @@ pub struct Created {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Chunk {
-    /// The client's id for the chunk (also its `Idempotency-Key`).
+    /// The client's id for the chunk (`chunk-000`); part of the payload an
+    /// `Idempotency-Key` stands for.
     pub chunk_id: String,
     /// The chunk's position among the trace's chunks, from 0.
     pub chunk_seq: u64,

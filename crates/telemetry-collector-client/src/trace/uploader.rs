@@ -316,6 +316,9 @@ impl Uploader {
     }
 
     fn complete(&mut self) -> Result<(), Failure> {
+        // An artifact attached while the last chunks went out is uploaded
+        // now: `complete` refuses a trace that refers to one it lacks.
+        self.upload_artifacts()?;
         let trace_id = self.state().trace_id.clone();
         let completed = self.with_token(|client, token| client.complete(&trace_id, token))?;
         let state = self.state_mut();

@@ -19,7 +19,7 @@ CREATE INDEX traces_created ON traces (created_at);
 CREATE TABLE trace_chunks (
     trace_id TEXT NOT NULL,
     chunk_seq BIGINT NOT NULL,
-    chunk_sha256 TEXT NOT NULL,          -- of the chunk as sent, canonical JSON
+    chunk_sha256 TEXT NOT NULL,          -- of its id, seq and events' hashes
     received_at BIGINT NOT NULL,
     PRIMARY KEY (trace_id, chunk_seq)
 );
@@ -37,7 +37,7 @@ CREATE TABLE trace_events (
 CREATE TABLE trace_idempotency (
     trace_id TEXT NOT NULL,
     key TEXT NOT NULL,                   -- the Idempotency-Key header
-    request_sha256 TEXT NOT NULL,        -- of the request's chunk, canonical JSON
+    request_sha256 TEXT NOT NULL,        -- of the chunk's id, seq and events' hashes
     answer TEXT NOT NULL,                -- the answer given, replayed byte for byte
     created_at BIGINT NOT NULL,
     PRIMARY KEY (trace_id, key)

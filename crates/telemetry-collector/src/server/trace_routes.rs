@@ -195,7 +195,6 @@ impl<S: Storage> App<S> {
         }
     }
 
-    /// The trace, unless unknown or deleted (404).
     /// The log's tree, with every leaf stored.
     async fn tree(
         &self,
@@ -206,6 +205,7 @@ impl<S: Storage> App<S> {
             .map_err(|error| storage_error(&error))
     }
 
+    /// The trace, unless unknown or deleted (404).
     async fn row(&self, trace_id: &str) -> Result<TraceRow, ApiError> {
         if !known_shape(trace_id) {
             return Err(not_found(trace_id));
@@ -351,10 +351,8 @@ async fn ingest<S: Storage>(
         });
     }
     let request_sha256 = hex::encode(payload.finalize());
-    if redactions > 0 {
-        app.metrics
-            .rejected("trace_ingest", "redacted_on_arrival", u64::from(redactions));
-    }
+    rows.sort_by_key(|row| row.seq);
+    app.metrics.redacted_on_arrival(u64::from(redactions));
     let answer_trace = trace_id.clone();
     let outcome = app
         .storage
@@ -494,8 +492,12 @@ async fn put_artifact<S: Storage>(
             format!("the body's SHA-256 is {actual}, not the {sha256} it was sent as"),
         ));
     }
-    if let Ok(text) = std::str::from_utf8(&bytes) {
-        let redaction = telemetry_core::guard::redact(text);
+    // Text is what holds no NUL byte, valid UTF-8 or not (a log in
+    // Latin-1 is text); what does is binary (an archive, an image), and
+    // the client's to vouch for.
+    if !bytes.contains(&0) {
+        let text = String::from_utf8_lossy(&bytes);
+        let redaction = telemetry_core::guard::redact(&text);
         if redaction.is_redacted() {
             let found: BTreeSet<&str> = redaction
                 .spans
@@ -620,16 +622,72 @@ fn document(trace_id: &str, header: CreateTrace, events: Vec<Event>, head: Strin
     }
 }
 
+/// Times `complete` checks the events again when chunks keep arriving
+/// while it checks them.
+const COMPLETE_ATTEMPTS: usize = 3;
+
 async fn complete<S: Storage>(
     State(app): State<Arc<App<S>>>,
     Path(trace_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     app.let_in_upload(&headers, &trace_id)?;
-    let row = app.row(&trace_id).await?;
-    if row.state == "complete" {
-        return completed(&app, &row).await;
+    for _ in 0..COMPLETE_ATTEMPTS {
+        let row = app.row(&trace_id).await?;
+        if row.state == "complete" {
+            return completed(&app, &row).await;
+        }
+        let (trace, completion) = checked_completion(&app, &row).await?;
+        let num_events = completion.num_events;
+        let outcome = app
+            .storage
+            .trace_complete(completion)
+            .await
+            .map_err(|error| storage_error(&error))?;
+        match outcome {
+            CompleteOutcome::Complete {
+                leaf_index,
+                already: false,
+            } => {
+                tracing::info!(%trace_id, num_events, leaf_index, "trace complete");
+                return answer_completed(
+                    &app,
+                    Completed {
+                        event_hash_chain: trace.integrity.event_hash_chain,
+                        trace_id,
+                        num_events,
+                        leaf_index,
+                        tree_size: 0,
+                    },
+                )
+                .await;
+            }
+            // Another request completed it meanwhile: its answer.
+            CompleteOutcome::Complete { already: true, .. } => {
+                return completed(&app, &app.row(&trace_id).await?).await;
+            }
+            // A chunk was stored after the events were read: read again.
+            CompleteOutcome::EventsChanged => {}
+            CompleteOutcome::Deleted | CompleteOutcome::Unknown => {
+                return Err(not_found(&trace_id));
+            }
+        }
     }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "chunks kept arriving while the trace was being completed; complete it once they are stored",
+    )
+    .retry_after(crate::policy::RETRY_AFTER_OVERLOADED))
+}
+
+/// The checks of `complete` on the events stored now: no gap, an unbroken
+/// chain, every artifact they refer to uploaded and its blob present. The
+/// storage stores the result only if the events are still these.
+async fn checked_completion<S: Storage>(
+    app: &App<S>,
+    row: &TraceRow,
+) -> Result<(Trace, Completion), ApiError> {
+    let trace_id = &row.trace_id;
     let events = parse_events(
         &app.storage
             .trace_events(trace_id.clone())
@@ -661,9 +719,33 @@ async fn complete<S: Storage>(
         .map_err(|error| storage_error(&error))?
         .into_iter()
         .collect();
+    let mut checked = BTreeSet::new();
     for event in &events {
         for artifact in references(event) {
-            if !uploaded.contains(&artifact.sha256) {
+            if !checked.insert(artifact.sha256.as_str()) {
+                continue;
+            }
+            // The row says it was uploaded; the blob must still be there (a
+            // deletion of another trace that shared it may have taken it
+            // while this one was uploading).
+            let present = uploaded.contains(&artifact.sha256)
+                && match app
+                    .blobs
+                    .store()
+                    .head(&artifact_path(&artifact.sha256))
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(object_store::Error::NotFound { .. }) => false,
+                    Err(error) => {
+                        return Err(ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("blobs: {error}"),
+                        )
+                        .retry_after(crate::policy::RETRY_AFTER_OVERLOADED));
+                    }
+                };
+            if !present {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     format!(
@@ -674,44 +756,16 @@ async fn complete<S: Storage>(
             }
         }
     }
-    let trace = document(&trace_id, parse_header(&row)?, events, head.clone());
-    let num_events = trace.events.len() as u64;
-    let outcome = app
-        .storage
-        .trace_complete(Completion {
-            trace_id: trace_id.clone(),
-            document: to_json(&trace),
-            event_hash_chain: head,
-            num_events,
-            leaf_hash: hex::encode(trace.leaf_hash()),
-            completed_at: app.now_unix(),
-        })
-        .await
-        .map_err(|error| storage_error(&error))?;
-    match outcome {
-        CompleteOutcome::Complete {
-            leaf_index,
-            already: false,
-        } => {
-            tracing::info!(%trace_id, num_events, leaf_index, "trace complete");
-            answer_completed(
-                &app,
-                Completed {
-                    event_hash_chain: trace.integrity.event_hash_chain,
-                    trace_id,
-                    num_events,
-                    leaf_index,
-                    tree_size: 0,
-                },
-            )
-            .await
-        }
-        // Another request completed it meanwhile: its answer.
-        CompleteOutcome::Complete { already: true, .. } => {
-            completed(&app, &app.row(&trace_id).await?).await
-        }
-        CompleteOutcome::Deleted | CompleteOutcome::Unknown => Err(not_found(&trace_id)),
-    }
+    let trace = document(trace_id, parse_header(row)?, events, head.clone());
+    let completion = Completion {
+        trace_id: trace_id.clone(),
+        document: to_json(&trace),
+        event_hash_chain: head,
+        num_events: trace.events.len() as u64,
+        leaf_hash: hex::encode(trace.leaf_hash()),
+        completed_at: app.now_unix(),
+    };
+    Ok((trace, completion))
 }
 
 /// A complete trace's stored document.

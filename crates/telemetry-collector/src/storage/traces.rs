@@ -57,12 +57,14 @@ pub struct ChunkWrite {
     pub trace_id: String,
     /// The `Idempotency-Key` header.
     pub idempotency_key: String,
-    /// SHA-256 of the request's chunk, canonical JSON, hex: the payload the
-    /// key stands for, and the chunk's content under its `chunk_seq`.
+    /// SHA-256, hex, of the chunk's `chunk_id` and `chunk_seq` (canonical
+    /// JSON) followed by its events' hashes: the payload the key stands
+    /// for, and the chunk's content under its `chunk_seq`.
     pub request_sha256: String,
     /// The chunk's place.
     pub chunk_seq: u64,
-    /// Its events, in seq order.
+    /// Its events, in seq order (so that two chunks that share events lock
+    /// them in one order).
     pub events: Vec<EventRow>,
     /// Unix seconds.
     pub received_at: i64,
@@ -140,7 +142,9 @@ pub struct Completion {
     pub document: String,
     /// The chain's head.
     pub event_hash_chain: String,
-    /// Events in it.
+    /// Events in it: the stored events must still be exactly these (this
+    /// many, the last one's hash `event_hash_chain`), else nothing is
+    /// changed and the answer is [`CompleteOutcome::EventsChanged`].
     pub num_events: u64,
     /// Its RFC 9162 leaf hash, hex.
     pub leaf_hash: String,
@@ -160,6 +164,9 @@ pub enum CompleteOutcome {
     },
     /// The trace is deleted.
     Deleted,
+    /// The stored events are no longer the ones checked (a chunk arrived
+    /// meanwhile): nothing was changed; check them again.
+    EventsChanged,
     /// No such trace.
     Unknown,
 }
@@ -171,4 +178,15 @@ pub struct TracesDeleted {
     pub traces: u64,
     /// Artifacts no trace references any more: their blobs may go.
     pub orphaned_artifacts: Vec<String>,
+}
+
+/// A count or seq as the databases store it (`INTEGER`, `BIGINT`): seqs are
+/// at most 2⁵³ − 1 (validation), so nothing saturates.
+pub(super) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored count or seq; never negative.
+pub(super) fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }

@@ -14,19 +14,11 @@ use deadpool_postgres::Object;
 use crate::storage::StorageError;
 use crate::storage::traces::{
     ChunkCounts, ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, EventRow, NewTrace,
-    TraceRow, TracesDeleted, UploadProgress,
+    TraceRow, TracesDeleted, UploadProgress, to_i64, to_u64,
 };
 
 /// The advisory lock the log's appends are taken under.
 const LOG_LOCK: i64 = 0x7472_6163_656c_6f67;
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
 
 pub(super) async fn create(client: &Object, trace: &NewTrace) -> Result<(), StorageError> {
     client
@@ -233,6 +225,26 @@ pub(super) async fn events(client: &Object, trace_id: &str) -> Result<Vec<String
         .collect())
 }
 
+/// Whether the trace's stored events are the ones `completion` was made
+/// from: as many, and the last with its head. Asked once the trace's row
+/// is locked `FOR UPDATE`, when no chunk can be in flight.
+async fn unchanged(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    completion: &Completion,
+) -> Result<bool, StorageError> {
+    let row = transaction
+        .query_one(
+            "SELECT count(*), (SELECT hash FROM trace_events WHERE trace_id = $1 ORDER BY seq DESC LIMIT 1) \
+             FROM trace_events WHERE trace_id = $1",
+            &[&completion.trace_id],
+        )
+        .await?;
+    let (count, last): (i64, Option<String>) = (row.get(0), row.get(1));
+    Ok(to_u64(count) == completion.num_events
+        && (completion.num_events == 0
+            || last.as_deref() == Some(completion.event_hash_chain.as_str())))
+}
+
 pub(super) async fn complete(
     client: &mut Object,
     completion: &Completion,
@@ -252,6 +264,7 @@ pub(super) async fn complete(
             leaf_index: to_u64(leaf_index),
             already: true,
         },
+        Some(_) if !unchanged(&transaction, completion).await? => CompleteOutcome::EventsChanged,
         Some(_) => {
             transaction
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])

@@ -6,16 +6,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::storage::StorageError;
 use crate::storage::traces::{
     ChunkCounts, ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow,
-    TracesDeleted, UploadProgress,
+    TracesDeleted, UploadProgress, to_i64, to_u64,
 };
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
 
 pub(super) fn create(connection: &mut Connection, trace: &NewTrace) -> Result<(), StorageError> {
     connection.execute(
@@ -169,6 +161,20 @@ pub(super) fn events(connection: &Connection, trace_id: &str) -> Result<Vec<Stri
         .collect::<Result<_, _>>()?)
 }
 
+/// Whether the trace's stored events are the ones `completion` was made
+/// from: as many, and the last with its head.
+fn unchanged(connection: &Connection, completion: &Completion) -> Result<bool, rusqlite::Error> {
+    let (count, last): (i64, Option<String>) = connection.query_row(
+        "SELECT count(*), (SELECT hash FROM trace_events WHERE trace_id = ?1 ORDER BY seq DESC LIMIT 1) \
+         FROM trace_events WHERE trace_id = ?1",
+        params![completion.trace_id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(to_u64(count) == completion.num_events
+        && (completion.num_events == 0
+            || last.as_deref() == Some(completion.event_hash_chain.as_str())))
+}
+
 pub(super) fn complete(
     connection: &mut Connection,
     completion: &Completion,
@@ -188,6 +194,7 @@ pub(super) fn complete(
             leaf_index: to_u64(leaf_index),
             already: true,
         },
+        Some(_) if !unchanged(&transaction, completion)? => CompleteOutcome::EventsChanged,
         Some(_) => {
             let leaf_index: i64 = transaction.query_row(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM trace_log",
