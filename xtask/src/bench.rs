@@ -107,6 +107,24 @@ pub(crate) fn captured(step: &str, program: &str, args: &[&str]) -> anyhow::Resu
     Ok(stdout)
 }
 
+/// The numbers of the `{prefix} key=value…` line a plain benchmark program
+/// prints (`tokens_calibrate`, `trace_ingest`).
+pub(crate) fn key_values(output: &str, prefix: &str) -> anyhow::Result<HashMap<String, f64>> {
+    let line = output
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix)?.strip_prefix(' '))
+        .with_context(|| format!("no `{prefix}` line in the benchmark's output"))?;
+    line.split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .map(|(key, value)| {
+            let number = value
+                .parse()
+                .with_context(|| format!("`{key}={value}` is not a number"))?;
+            Ok((key.to_owned(), number))
+        })
+        .collect()
+}
+
 /// Medians in nanoseconds by benchmark name, from divan's table:
 /// `├─ name  fastest │ slowest │ median │ mean │ samples │ iters`.
 pub(crate) fn divan_medians(output: &str) -> anyhow::Result<HashMap<String, f64>> {

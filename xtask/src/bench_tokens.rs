@@ -57,19 +57,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// The `tokens key=value…` line.
 fn parse(output: &str) -> anyhow::Result<HashMap<String, f64>> {
-    let line = output
-        .lines()
-        .find_map(|line| line.strip_prefix("tokens "))
-        .context("no `tokens` line in the calibration benchmark's output")?;
-    line.split_whitespace()
-        .filter_map(|word| word.split_once('='))
-        .map(|(key, value)| {
-            let number = value
-                .parse()
-                .with_context(|| format!("`{key}={value}` is not a number"))?;
-            Ok((key.to_owned(), number))
-        })
-        .collect()
+    crate::bench::key_values(output, "tokens")
 }
 
 fn table(record: &HashMap<String, f64>, numbers: &HashMap<String, f64>) -> anyhow::Result<String> {

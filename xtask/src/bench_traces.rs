@@ -88,19 +88,7 @@ fn bench(collector: &std::path::Path) -> anyhow::Result<String> {
 
 /// The `traces key=value…` line.
 fn parse(output: &str) -> anyhow::Result<HashMap<String, f64>> {
-    let line = output
-        .lines()
-        .find_map(|line| line.strip_prefix("traces "))
-        .context("no `traces` line in the trace benchmark's output")?;
-    line.split_whitespace()
-        .filter_map(|word| word.split_once('='))
-        .map(|(key, value)| {
-            let number = value
-                .parse()
-                .with_context(|| format!("`{key}={value}` is not a number"))?;
-            Ok((key.to_owned(), number))
-        })
-        .collect()
+    crate::bench::key_values(output, "traces")
 }
 
 fn grouped(value: f64) -> String {

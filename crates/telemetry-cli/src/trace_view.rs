@@ -368,14 +368,36 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// Compares a rendering with `tests/views/NAME.txt`, or writes it there
+    /// with `TELEMETRY_UPDATE_VIEWS=1` (then review the diff). Text, not an
+    /// `insta` snapshot: every `.snap` file of the repository is a payload
+    /// the privacy audit reads as JSON.
+    fn assert_view(name: &str, shown: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/views")
+            .join(format!("{name}.txt"));
+        if std::env::var_os("TELEMETRY_UPDATE_VIEWS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, shown).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            expected == shown,
+            "{} differs from what `trace show` prints now (regenerate with \
+             TELEMETRY_UPDATE_VIEWS=1 and review the diff):\n{shown}",
+            path.display()
+        );
+    }
+
     #[test]
     fn the_simple_example_reads_as_a_timeline() {
-        insta::assert_snapshot!(shown(&example("simple")));
+        assert_view("simple", &shown(&example("simple")));
     }
 
     #[test]
     fn the_complex_example_wraps_long_rationale() {
-        insta::assert_snapshot!(shown(&example("complex")));
+        assert_view("complex", &shown(&example("complex")));
     }
 
     #[test]
@@ -392,7 +414,7 @@ mod tests {
             judge: None,
         });
         trace.events[4].server_redactions = 1;
-        insta::assert_snapshot!(shown(&trace));
+        assert_view("logged_with_qa", &shown(&trace));
     }
 
     #[test]
