@@ -382,6 +382,24 @@ impl<S: Storage> App<S> {
         })
     }
 
+    /// A side's door (read or ingest) for a request without a body: the
+    /// client's address, its key, then its rate.
+    fn let_in_side(
+        &self,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        read: bool,
+    ) -> Result<(), ApiError> {
+        let client = client_address(self, peer, headers)?;
+        let (keys, side) = if read {
+            (&self.read, "read")
+        } else {
+            (&self.ingest, "ingest")
+        };
+        let principal = Self::let_in(keys, side, auth::presented(headers), client)?;
+        self.check_rate(principal)
+    }
+
     /// The ingest side's door, for a request that carries its key in a
     /// header: the key, then the rate, then the body.
     async fn ingest_body(
@@ -390,9 +408,7 @@ impl<S: Storage> App<S> {
         headers: &HeaderMap,
         body: Body,
     ) -> Result<Bytes, ApiError> {
-        let client = client_address(self, peer, headers)?;
-        let principal = Self::let_in(&self.ingest, "ingest", auth::presented(headers), client)?;
-        self.check_rate(principal)?;
+        self.let_in_side(peer, headers, false)?;
         read_body(headers, body).await
     }
 
@@ -633,9 +649,7 @@ async fn models<S: Storage>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let client = client_address(&app, peer, &headers)?;
-    let principal = App::<S>::let_in(&app.read, "read", auth::presented(&headers), client)?;
-    app.check_rate(principal)?;
+    app.let_in_side(peer, &headers, true)?;
     let (groups, registrants) = app
         .storage
         .model_groups()

@@ -39,7 +39,7 @@ use telemetry_trace::{
     TRACE_VERSION, Task, Trace, canonical_json, verify_chain,
 };
 
-use super::{ApiError, App, client_address, read_body};
+use super::{ApiError, App, read_body};
 use crate::auth::{self, KeyHash, Principal};
 use crate::policy::{MAX_IDEMPOTENCY_KEY_CHARS, MAX_MISSING_SEQS_SHOWN};
 use crate::storage::traces::{
@@ -124,13 +124,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// RFC 3339 UTC, as the project writes every time.
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|at| {
-            at.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .map(|at| telemetry_core::Timestamp::from(at).to_string())
         .unwrap_or_default()
 }
 
@@ -165,22 +162,6 @@ impl<S: Storage> App<S> {
             .check(token, trace_id, self.now_unix())
             .map_err(|error| ApiError::new(StatusCode::UNAUTHORIZED, error.to_string()))?;
         self.check_rate(Principal::Key(KeyHash::of(trace_id)))
-    }
-
-    fn let_in_side(
-        &self,
-        peer: SocketAddr,
-        headers: &HeaderMap,
-        read: bool,
-    ) -> Result<(), ApiError> {
-        let client = client_address(self, peer, headers)?;
-        let (keys, side) = if read {
-            (&self.read, "read")
-        } else {
-            (&self.ingest, "ingest")
-        };
-        let principal = Self::let_in(keys, side, auth::presented(headers), client)?;
-        self.check_rate(principal)
     }
 
     fn created(&self, trace_id: String, message: &str) -> Created {
