@@ -30,6 +30,8 @@ pub(crate) const SHIPPED: &[&[&str]] = &[
         "telemetry-tokens",
         "-p",
         "telemetry-trace",
+        "-p",
+        "telemetry-dataset",
     ],
     &["-p", "telemetry-cli"],
 ];
