@@ -18,6 +18,7 @@ use crate::control::{Control, ControlError};
 use crate::counters::{AtomicCounters, CaptureCounters};
 use crate::custom::{CustomEvent, InvalidCustomEvent};
 use crate::guard;
+use crate::pipe::{self, PipeError};
 use crate::policy;
 use crate::queue::{Envelope, envelope};
 use crate::worker::{Command, Signal};
@@ -51,23 +52,14 @@ pub(crate) struct Inner {
 /// Hands `command` to the writer, waiting for room until `deadline`.
 fn offer(
     sender: Option<&SyncSender<Command>>,
-    mut command: Command,
+    command: Command,
     deadline: Instant,
 ) -> Result<(), FlushError> {
-    let Some(sender) = sender else {
-        return Err(FlushError::NotRecording);
-    };
-    loop {
-        match sender.try_send(command) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                command = back;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(TrySendError::Full(_)) => return Err(FlushError::Timeout),
-            Err(TrySendError::Disconnected(_)) => return Err(FlushError::NotRecording),
-        }
-    }
+    let sender = sender.ok_or(FlushError::NotRecording)?;
+    pipe::offer_until(sender, command, deadline).map_err(|error| match error {
+        PipeError::Timeout => FlushError::Timeout,
+        PipeError::Closed => FlushError::NotRecording,
+    })
 }
 
 impl Drop for Inner {
@@ -288,7 +280,7 @@ impl Telemetry {
         let Some(sender) = &inner.sender else {
             return false;
         };
-        match sender.try_send(Command::Line(line)) {
+        match sender.try_send(Command::Item(line)) {
             Ok(()) => {
                 AtomicCounters::bump(&inner.counters.captured);
                 true

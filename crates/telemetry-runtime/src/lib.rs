@@ -48,6 +48,7 @@ pub mod delivery;
 mod fs;
 mod handle;
 mod pace;
+pub mod pipe;
 pub mod policy;
 pub mod queue;
 pub mod settings;

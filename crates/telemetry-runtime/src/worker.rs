@@ -5,25 +5,20 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::counters::{AtomicCounters, CaptureCounters, PERSISTED_COUNTERS};
 use crate::delivery::{Courier, Halt, SendReport};
 use crate::pace::Pace;
+use crate::pipe::{self, Gathered};
 use crate::policy;
 use crate::queue::{AppendReport, Queue};
 use crate::sink::Sink;
 
-/// What `capture`, `flush` and `shutdown` tell the writer.
-pub(crate) enum Command {
-    /// One envelope as its queue line, `\n` included.
-    Line(Vec<u8>),
-    /// Confirm once everything before it is on disk.
-    Flush(SyncSender<()>),
-    /// Write everything before it, confirm, and exit.
-    Shutdown(SyncSender<()>),
-}
+/// What `capture`, `flush` and `shutdown` tell the writer: an item is one
+/// envelope as its queue line, `\n` included.
+pub(crate) type Command = pipe::Command<Vec<u8>>;
 
 /// Appends lines in group commits and makes them durable within a sync
 /// window, telling the courier, if any, how many envelopes it appended.
@@ -111,46 +106,7 @@ impl Writer<'_> {
     /// lines for a commit; `true` when the writer must exit after it.
     fn gather(&mut self, receiver: &Receiver<Command>) -> bool {
         let idle = self.unsynced.due_in().unwrap_or(Duration::from_secs(1));
-        let first = match receiver.recv_timeout(idle) {
-            Ok(command) => command,
-            Err(RecvTimeoutError::Timeout) => return false,
-            Err(RecvTimeoutError::Disconnected) => return true,
-        };
-        let gather_until = Instant::now() + policy::WRITER_GATHER;
-        let mut next = Some(first);
-        loop {
-            while let Some(command) = next.take() {
-                match command {
-                    Command::Line(line) => self.lines.push(line),
-                    Command::Flush(done) => {
-                        self.waiting.push(done);
-                        return false;
-                    }
-                    Command::Shutdown(done) => {
-                        self.waiting.push(done);
-                        return true;
-                    }
-                }
-                if self.lines.len() >= policy::WRITER_MAX_BATCH {
-                    return false;
-                }
-                next = match receiver.try_recv() {
-                    Ok(command) => Some(command),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return true,
-                };
-            }
-            let left = gather_until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            std::thread::sleep(left.min(policy::WRITER_GATHER_STEP));
-            next = match receiver.try_recv() {
-                Ok(command) => Some(command),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => return true,
-            };
-        }
+        pipe::gather(receiver, idle, &mut self.lines, &mut self.waiting) == Gathered::Exit
     }
 
     /// Appends the gathered lines (after holding them while the courier
