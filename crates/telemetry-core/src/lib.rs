@@ -63,8 +63,10 @@
 //! pass through without an attribute, [`guard`] for the fail-closed check
 //! of every payload for values that look personal or secret, and
 //! [`catalogue`] and [`baseline`] for the events this toolkit defines and the
-//! comparator behind them. With the `registry` feature, `registry` lists
-//! every type that derives `TelemetrySafe`.
+//! comparator behind them, and [`sampling`] for deterministic, consistent
+//! probability sampling by id (OpenTelemetry's `th` thresholds). With the
+//! `registry` feature, `registry` lists every type that derives
+//! `TelemetrySafe`.
 //!
 //! This crate only defines events. Recording and sending them (consent,
 //! identity, the durable queue, the background threads) is
@@ -89,6 +91,7 @@ pub mod names;
 mod pricing;
 #[cfg(feature = "registry")]
 pub mod registry;
+pub mod sampling;
 pub mod schema;
 mod sketch;
 mod timestamp;
