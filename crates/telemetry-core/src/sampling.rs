@@ -136,10 +136,7 @@ impl Threshold {
     /// digit for every leading `f` (probabilities near 0) or `0`
     /// (near 1), so that the relative error stays small. The spec
     /// recommends 4 digits for SDKs: `1/3` is then `aaab`, `1%` is `fd70a`.
-    pub fn from_probability_with_precision(
-        p: f64,
-        digits: u8,
-    ) -> Result<Threshold, SamplingError> {
+    pub fn from_probability_with_precision(p: f64, digits: u8) -> Result<Threshold, SamplingError> {
         if !(1..=14).contains(&digits) {
             return Err(SamplingError::Precision { digits });
         }
@@ -584,10 +581,7 @@ fn is_random_uuid(uuid: u128) -> bool {
 }
 
 /// The last 56 bits of a 128-bit id.
-#[allow(
-    clippy::cast_possible_truncation,
-    reason = "masked to 56 bits first"
-)]
+#[allow(clippy::cast_possible_truncation, reason = "masked to 56 bits first")]
 fn low_bits(id: u128) -> u64 {
     (id & u128::from(MASK)) as u64
 }

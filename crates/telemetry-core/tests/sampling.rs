@@ -139,7 +139,10 @@ fn th_values_parse_as_the_spec_says() {
     );
     assert_eq!(Threshold::parse_th("1").unwrap().unsigned(), 1 << 52);
     assert_eq!(Threshold::parse_th("00000000000001").unwrap().unsigned(), 1);
-    assert_eq!(Threshold::parse_th("00000000000001").unwrap().th(), "00000000000001");
+    assert_eq!(
+        Threshold::parse_th("00000000000001").unwrap().th(),
+        "00000000000001"
+    );
 }
 
 #[test]
@@ -174,10 +177,16 @@ fn errors_name_the_bad_value() {
         Threshold::from_unsigned(TWO_56).unwrap_err().to_string(),
         "sampling threshold 72057594037927936 is not below 2^56"
     );
-    assert_eq!(Threshold::from_unsigned(TWO_56 - 1).unwrap(), p(Threshold::MIN_PROBABILITY));
+    assert_eq!(
+        Threshold::from_unsigned(TWO_56 - 1).unwrap(),
+        p(Threshold::MIN_PROBABILITY)
+    );
     for digits in [0, 15] {
         let error = Threshold::from_probability_with_precision(0.5, digits).unwrap_err();
-        assert!(error.to_string().contains(&format!("{digits} digits")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("{digits} digits")),
+            "{error}"
+        );
     }
 }
 
@@ -194,7 +203,10 @@ fn thresholds_serialize_as_th() {
     let escaped: Threshold = serde_json::from_str(r#""\u0038""#).unwrap();
     assert_eq!(escaped, p(0.5));
     let error = serde_json::from_str::<Threshold>(r#""E666""#).unwrap_err();
-    assert!(error.to_string().contains("`E666` is not a `th` value"), "{error}");
+    assert!(
+        error.to_string().contains("`E666` is not a `th` value"),
+        "{error}"
+    );
 }
 
 // --- Randomness and decisions ------------------------------------------------
@@ -233,7 +245,9 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
     );
     // The W3C Trace Context example trace id: its rightmost 56 bits.
     assert_eq!(
-        sampler.randomness("4bf92f3577b34da6a3ce929d0e0e4736").bits(),
+        sampler
+            .randomness("4bf92f3577b34da6a3ce929d0e0e4736")
+            .bits(),
         0xce_929d_0e0e_4736
     );
     // Anything else is hashed under the salt. Values from Python's
@@ -249,7 +263,11 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
         "{f47ac10b-58cc-4372-a567-0e02b2c3d479}",
         "请求-42",
     ] {
-        assert_eq!(sampler.randomness(id).bits(), hmac_56(b"golden-salt", id), "{id}");
+        assert_eq!(
+            sampler.randomness(id).bits(),
+            hmac_56(b"golden-salt", id),
+            "{id}"
+        );
         assert_ne!(sampler.randomness(id), other.randomness(id), "{id}");
     }
 }
@@ -350,7 +368,10 @@ fn the_salt_never_shows() {
     let sampler = Sampler::new(b"very-secret-salt", p(0.5)).module("checkout", p(0.25));
     let shown = format!("{sampler:?}");
     assert!(!shown.contains("very-secret"), "{shown}");
-    assert!(shown.contains("[redacted]") && shown.contains("checkout"), "{shown}");
+    assert!(
+        shown.contains("[redacted]") && shown.contains("checkout"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -616,7 +637,8 @@ fn decisions_match_the_golden_file() {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let (old, new): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let (old, new): (Vec<&str>, Vec<&str>) =
+        (committed.lines().collect(), generated.lines().collect());
     let changed: Vec<String> = (0..old.len().max(new.len()))
         .filter(|&at| old.get(at) != new.get(at))
         .map(|at| {
