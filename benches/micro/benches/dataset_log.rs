@@ -18,8 +18,9 @@ fn main() {
     divan::main();
 }
 
-/// A record of about 1 KiB once serialized, with one address to redact.
-fn record() -> InteractionLog {
+/// A record of about 1 KiB once serialized, with one address to redact
+/// (or, with `clean`, the same words without it).
+fn record_with(clean: bool) -> InteractionLog {
     let input: Map<String, Value> = json!({
         "user_intent": "Implement user authentication with refresh tokens for the mobile client",
         "context": {
@@ -28,7 +29,11 @@ fn record() -> InteractionLog {
             "history": [
                 {"role": "user", "text": "the login handler returns 500 when the session cache is cold, see the trace from yesterday"},
                 {"role": "assistant", "text": "the cache miss path does not retry the database query; adding a bounded retry with backoff"},
-                {"role": "user", "text": "also reported by jane.doe@example.com: refresh tokens expire too early on the mobile client"},
+                {"role": "user", "text": if clean {
+                    "also reported by jane doe on the forum: refresh tokens expire too early on the mobile client"
+                } else {
+                    "also reported by jane.doe@example.com: refresh tokens expire too early on the mobile client"
+                }},
             ],
         },
         "constraints": ["no new dependencies", "keep the public API", "tests for the retry"],
@@ -53,6 +58,10 @@ fn record() -> InteractionLog {
     record.cost_usd = Some(0.0018);
     record.model = Some("claude-haiku-4-5".to_owned());
     record
+}
+
+fn record() -> InteractionLog {
+    record_with(false)
 }
 
 fn logger(dir: &std::path::Path, pct: f64) -> InteractionLogger {
@@ -84,6 +93,19 @@ fn dataset_log_kept_1kib(bencher: Bencher<'_, '_>) {
         counters.kept, counters.pipe.dropped_full, counters.redacted_spans
     );
     assert!(counters.redacted_spans >= counters.kept);
+}
+
+/// The same without the address: nothing to redact, one pass of the
+/// detectors as the record is written.
+#[divan::bench(sample_count = 300, sample_size = 100)]
+fn dataset_log_kept_1kib_clean(bencher: Bencher<'_, '_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let logger = logger(dir.path(), 100.0);
+    let record = record_with(true);
+    bencher
+        .with_inputs(|| record.clone())
+        .bench_local_values(|record| logger.log(black_box("req-7f3a"), black_box(record)));
+    assert_eq!(logger.counters().redacted_spans, 0);
 }
 
 /// A call the sampler leaves out, through the wrapper: the timing and the

@@ -246,10 +246,12 @@ impl Active {
             redact::retain_keys(&mut record.output, &allowed.output);
         }
         let spans = redact_record(&mut record);
-        self.counters
-            .redacted_spans
-            .fetch_add(u64::from(spans), Ordering::Relaxed);
-        let mut line = Vec::with_capacity(512);
+        if spans > 0 {
+            self.counters
+                .redacted_spans
+                .fetch_add(u64::from(spans), Ordering::Relaxed);
+        }
+        let mut line = Vec::with_capacity(1024);
         if serde_json::to_writer(&mut line, &record).is_err() {
             self.counters.unserializable.fetch_add(1, Ordering::Relaxed);
             return false;

@@ -125,6 +125,17 @@ pub fn redact(text: &str) -> Redaction<'_> {
         };
     }
     let mut spans = Vec::new();
+    let single_line = !text.contains('\n');
+    if single_line {
+        // The line is the text: it fires, and what `redact_line` leaves
+        // passes `detect`, so the text needs no second look.
+        redact_line(text, 0, &mut spans);
+        let out = rebuild(text, &spans);
+        return Redaction {
+            text: Cow::Owned(out),
+            spans,
+        };
+    }
     let mut start = 0;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
@@ -157,7 +168,10 @@ fn redact_line(line: &str, base: usize, spans: &mut Vec<Span>) {
             found.push(span);
         }
     }
-    if detect(&rebuild(line, &found)).is_some() {
+    // What the words leave that still fires: then windows of words, until
+    // nothing does; else the whole line.
+    let mut firing = detect(&rebuild(line, &found));
+    if firing.is_some() {
         for width in 2..=MAX_WINDOW_WORDS.min(words.len()) {
             for window in words.windows(width) {
                 let range = window[0].start..window[width - 1].end;
@@ -169,12 +183,13 @@ fn redact_line(line: &str, base: usize, spans: &mut Vec<Span>) {
                     found.sort_by_key(|span| span.range.start);
                 }
             }
-            if detect(&rebuild(line, &found)).is_none() {
+            firing = detect(&rebuild(line, &found));
+            if firing.is_none() {
                 break;
             }
         }
     }
-    if let Some(detector) = detect(&rebuild(line, &found)) {
+    if let Some(detector) = firing {
         found = vec![Span {
             range: 0..line.len(),
             detector,
