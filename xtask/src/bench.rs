@@ -37,6 +37,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         Some("tokens") => return crate::bench_tokens::run(&args[1..]),
         Some("collector") => return crate::bench_collector::run(&args[1..]),
         Some("traces") => return crate::bench_traces::run(&args[1..]),
+        Some("dataset") => return crate::bench_dataset::run(&args[1..]),
         _ => {}
     }
     crate::bench_tokens::run(args)?;
@@ -83,7 +84,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let table = table(&medians, &e2e)?;
     publish("bench", started, &table, write.then_some((BEGIN, END)))?;
     crate::bench_collector::run(args)?;
-    crate::bench_traces::run(args)
+    crate::bench_traces::run(args)?;
+    crate::bench_dataset::run(args)
 }
 
 /// Runs a command, echoed like every xtask step, and returns its standard

@@ -9,6 +9,7 @@
 mod audit;
 mod bench;
 mod bench_collector;
+mod bench_dataset;
 mod bench_tokens;
 mod bench_traces;
 mod ci;
@@ -35,7 +36,7 @@ tasks:
                         fails when the committed file is stale
   bench [--no-write]    every benchmark (divan, the end-to-end comparison with
                         posthog-rs in benches/e2e, then the token-usage, the
-                        collector and the trace benchmarks below); prints their tables of medians
+                        collector, the trace and the dataset benchmarks below); prints their tables of medians
                         and ratios and writes them into docs/benchmarks.md
   bench tokens [--no-write]
                         the token-usage benchmarks alone (recording cost; calibrate on
@@ -48,7 +49,11 @@ tasks:
   bench traces [--no-write]
                         the collector's trace upload on SQLite from 4 and 16 uploaders
                         (chunk latency, events/s with the hash and chain checks,
-                        `complete`), and inclusion proofs at 2^20 leaves";
+                        `complete`), and inclusion proofs at 2^20 leaves
+  bench dataset [--no-write] [--mib N]
+                        logging an interaction on the caller's thread, and `telemetry
+                        dataset build` of a generated N MiB log (default 1024) beside
+                        the reference design's Python aggregator: time, peak RSS, counts";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
