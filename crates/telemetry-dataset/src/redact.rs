@@ -32,16 +32,24 @@ pub fn redact_value(value: &mut Value) -> u32 {
 }
 
 /// Redacts every key and value of `map`; returns how many spans were
-/// replaced. A key that changes keeps its place in the map's order; two keys
-/// that redact to the same placeholder keep the later value.
+/// replaced. Two keys that become the same once redacted (two addresses,
+/// both `[email]`) are kept apart by a suffix: `[email]`, `[email] (2)`.
 pub fn redact_map(map: &mut Map<String, Value>) -> u32 {
     let mut spans: u32 = map.values_mut().map(redact_value).sum();
-    if map.keys().all(|key| guard::redact(key).count() == 0) {
+    if map.keys().all(|key| guard::detect(key).is_none()) {
         return spans;
     }
     let old = std::mem::take(map);
     for (mut key, value) in old {
         spans += redact_string(&mut key);
+        if map.contains_key(&key) {
+            let base = key.clone();
+            let mut n = 2;
+            while map.contains_key(&key) {
+                key = format!("{base} ({n})");
+                n += 1;
+            }
+        }
         map.insert(key, value);
     }
     spans
@@ -78,6 +86,13 @@ mod tests {
         assert!(guard::scan_value(&value).is_empty(), "{text}");
         // Redacting again finds nothing.
         assert_eq!(redact_value(&mut value), 0);
+    }
+
+    #[test]
+    fn keys_that_redact_alike_are_kept_apart() {
+        let mut value = json!({"ana@example.com": 1, "bo@example.org": 2});
+        assert_eq!(redact_value(&mut value), 2);
+        assert_eq!(value, json!({"[email]": 1, "[email] (2)": 2}));
     }
 
     #[test]
