@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use sha2::Sha256;
 use telemetry_core::sampling::{Decision, Randomness, Sampler, SamplingError, Threshold};
@@ -139,7 +138,10 @@ fn th_values_parse_as_the_spec_says() {
     );
     assert_eq!(Threshold::parse_th("1").unwrap().unsigned(), 1 << 52);
     assert_eq!(Threshold::parse_th("00000000000001").unwrap().unsigned(), 1);
-    assert_eq!(Threshold::parse_th("00000000000001").unwrap().th(), "00000000000001");
+    assert_eq!(
+        Threshold::parse_th("00000000000001").unwrap().th(),
+        "00000000000001"
+    );
 }
 
 #[test]
@@ -174,10 +176,16 @@ fn errors_name_the_bad_value() {
         Threshold::from_unsigned(TWO_56).unwrap_err().to_string(),
         "sampling threshold 72057594037927936 is not below 2^56"
     );
-    assert_eq!(Threshold::from_unsigned(TWO_56 - 1).unwrap(), p(Threshold::MIN_PROBABILITY));
+    assert_eq!(
+        Threshold::from_unsigned(TWO_56 - 1).unwrap(),
+        p(Threshold::MIN_PROBABILITY)
+    );
     for digits in [0, 15] {
         let error = Threshold::from_probability_with_precision(0.5, digits).unwrap_err();
-        assert!(error.to_string().contains(&format!("{digits} digits")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("{digits} digits")),
+            "{error}"
+        );
     }
 }
 
@@ -194,18 +202,29 @@ fn thresholds_serialize_as_th() {
     let escaped: Threshold = serde_json::from_str(r#""\u0038""#).unwrap();
     assert_eq!(escaped, p(0.5));
     let error = serde_json::from_str::<Threshold>(r#""E666""#).unwrap_err();
-    assert!(error.to_string().contains("`E666` is not a `th` value"), "{error}");
+    assert!(
+        error.to_string().contains("`E666` is not a `th` value"),
+        "{error}"
+    );
 }
 
 // --- Randomness and decisions ------------------------------------------------
 
-/// HMAC-SHA256 of `id` under `salt`, first 7 bytes: written out with the
-/// `hmac` crate here, independently of the sampler.
-fn hmac_56(salt: &[u8], id: &str) -> u64 {
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt).unwrap();
-    mac.update(id.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    digest[..7]
+/// The keyed SHA-256 of `id` under `salt`, first 7 bytes, written out here
+/// independently of the sampler: SHA-256 of HMAC's inner key block (RFC
+/// 2104) followed by the id.
+fn keyed_56(salt: &[u8], id: &str) -> u64 {
+    use sha2::Digest;
+    let key: Vec<u8> = if salt.len() > 64 {
+        Sha256::digest(salt).to_vec()
+    } else {
+        salt.to_vec()
+    };
+    let mut message: Vec<u8> = (0..64)
+        .map(|at| key.get(at).copied().unwrap_or(0) ^ 0x36)
+        .collect();
+    message.extend_from_slice(id.as_bytes());
+    Sha256::digest(&message)[..7]
         .iter()
         .fold(0, |bits, &byte| (bits << 8) | u64::from(byte))
 }
@@ -233,14 +252,23 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
     );
     // The W3C Trace Context example trace id: its rightmost 56 bits.
     assert_eq!(
-        sampler.randomness("4bf92f3577b34da6a3ce929d0e0e4736").bits(),
+        sampler
+            .randomness("4bf92f3577b34da6a3ce929d0e0e4736")
+            .bits(),
         0xce_929d_0e0e_4736
     );
     // Anything else is hashed under the salt. Values from Python's
-    // `hmac.new(b"golden-salt", id, hashlib.sha256).hexdigest()[:14]`.
-    assert_eq!(sampler.randomness("req-42").bits(), 0x64_df6e_24b6_541f);
-    assert_eq!(sampler.randomness("").bits(), 0x1f_6673_f549_d917);
-    assert_eq!(sampler.randomness("user-1").bits(), 0x36_129e_b32d_e84b);
+    // `sha256(bytes(b ^ 0x36 for b in salt.ljust(64, b"\0")) + id).hexdigest()[:14]`.
+    assert_eq!(sampler.randomness("req-42").bits(), 0xe5_4bb5_9149_c081);
+    assert_eq!(sampler.randomness("").bits(), 0x35_5c06_79f0_05d1);
+    assert_eq!(sampler.randomness("user-1").bits(), 0xf1_70de_d29b_bc33);
+    // A salt longer than a block is hashed first, as HMAC does.
+    let long = Sampler::new(&[b'x'; 100], Threshold::ALWAYS);
+    assert_eq!(long.randomness("req-42").bits(), 0xad_cbc3_7d76_218d);
+    assert_eq!(
+        long.randomness("req-42").bits(),
+        keyed_56(&[b'x'; 100], "req-42")
+    );
     for id in [
         "req-42",
         "6ba7b810-9dad-11d1-80b4-00c04fd430c8", // v1: a clock and a MAC address
@@ -249,7 +277,11 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
         "{f47ac10b-58cc-4372-a567-0e02b2c3d479}",
         "请求-42",
     ] {
-        assert_eq!(sampler.randomness(id).bits(), hmac_56(b"golden-salt", id), "{id}");
+        assert_eq!(
+            sampler.randomness(id).bits(),
+            keyed_56(b"golden-salt", id),
+            "{id}"
+        );
         assert_ne!(sampler.randomness(id), other.randomness(id), "{id}");
     }
 }
@@ -350,7 +382,10 @@ fn the_salt_never_shows() {
     let sampler = Sampler::new(b"very-secret-salt", p(0.5)).module("checkout", p(0.25));
     let shown = format!("{sampler:?}");
     assert!(!shown.contains("very-secret"), "{shown}");
-    assert!(shown.contains("[redacted]") && shown.contains("checkout"), "{shown}");
+    assert!(
+        shown.contains("[redacted]") && shown.contains("checkout"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -616,7 +651,8 @@ fn decisions_match_the_golden_file() {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let (old, new): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let (old, new): (Vec<&str>, Vec<&str>) =
+        (committed.lines().collect(), generated.lines().collect());
     let changed: Vec<String> = (0..old.len().max(new.len()))
         .filter(|&at| old.get(at) != new.get(at))
         .map(|at| {
@@ -641,7 +677,7 @@ fn decisions_match_the_golden_file() {
 
 /// The golden rows, checked without the sampler: `keep` is `rv >= th`
 /// compared as numbers, a UUID's or trace id's `rv` is the last 14 hex
-/// digits of its text, a hashed id's is the HMAC written out here, and
+/// digits of its text, a hashed id's is the keyed hash written out here, and
 /// each `th` is `2^56 - round(p × 2^56)`.
 #[test]
 fn the_golden_rows_check_out_by_hand() {
@@ -655,7 +691,7 @@ fn the_golden_rows_check_out_by_hand() {
         };
         let rv = u64::from_str_radix(rv, 16).unwrap();
         let expected_rv = if kind == "hashed" {
-            hmac_56(GOLDEN_SALT, id)
+            keyed_56(GOLDEN_SALT, id)
         } else {
             let hex: String = id.chars().filter(|c| *c != '-').collect();
             u64::from_str_radix(&hex[hex.len() - 14..], 16).unwrap()
