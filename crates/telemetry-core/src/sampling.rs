@@ -69,6 +69,8 @@ use sha2::{Digest, Sha256};
 
 /// The number of 56-bit values: `2^56`, the spec's `MaxAdjustedCount`.
 const MAX: u64 = 1 << 56;
+/// `2^56` as a double, exactly.
+const MAX_F64: f64 = 72_057_594_037_927_936.0;
 /// The low 56 bits.
 const MASK: u64 = MAX - 1;
 /// Hex digits in a full `th` value (56 bits).
@@ -116,7 +118,7 @@ impl Threshold {
 
     /// The smallest probability there is, `2^-56`: `T = 2^56 - 1`, `th`
     /// `ffffffffffffff`.
-    pub const MIN_PROBABILITY: f64 = 1.0 / (MAX as f64);
+    pub const MIN_PROBABILITY: f64 = 1.0 / MAX_F64;
 
     /// The threshold for probability `p`, using all 56 bits:
     /// `T = 2^56 - round(p × 2^56)`, so `1` gives `T = 0` and `2^-56` gives
@@ -131,11 +133,14 @@ impl Threshold {
     }
 
     /// The threshold for `p`, rounded to `digits` significant hex digits
-    /// (1 to 14) of `th`, as the spec's algorithm *Converting floating-point
-    /// probability to threshold value* does: the precision is raised by one
-    /// digit for every leading `f` (probabilities near 0) or `0`
-    /// (near 1), so that the relative error stays small. The spec
-    /// recommends 4 digits for SDKs: `1/3` is then `aaab`, `1%` is `fd70a`.
+    /// (1 to 14) of `th`, as in the spec's section *Converting
+    /// floating-point probability to threshold value*: the precision is
+    /// raised by one digit for every leading `f` (probabilities near 0) and,
+    /// as the collector's `pkg/sampling` that the spec points to also does,
+    /// for every leading `0` (near 1), so that the relative error stays
+    /// small. This gives every row of the spec's table at precisions 3, 4
+    /// and 5. The spec recommends 4 digits for SDKs: `1/3` is then `aaab`,
+    /// `1%` is `fd70a`.
     pub fn from_probability_with_precision(p: f64, digits: u8) -> Result<Threshold, SamplingError> {
         if !(1..=14).contains(&digits) {
             return Err(SamplingError::Precision { digits });
@@ -152,9 +157,10 @@ impl Threshold {
         if shift != 0 {
             let half = 1u64 << (shift - 1);
             threshold = ((threshold + half) >> shift) << shift;
-            // Rounding up can only reach 2^56 if the precision were too low
-            // for `p`; the raised precision prevents it, and this keeps the
-            // threshold a valid one should it ever happen.
+            // Rounding up would reach 2^56 only if `round(p × 2^56)` were at
+            // most `half`; with `p >= 2^(e-1)` (e from frexp) and the
+            // precision raised by `-e/4` digits, it is larger. The clamp
+            // keeps the threshold valid all the same.
             if threshold >= MAX {
                 threshold = MAX - (1 << shift);
             }
@@ -243,7 +249,7 @@ impl Threshold {
         reason = "the spec's own conversion: below 2^56, a double's 53 bits lose nothing that matters"
     )]
     pub fn probability(&self) -> f64 {
-        (MAX - self.0) as f64 / MAX as f64
+        (MAX - self.0) as f64 / MAX_F64
     }
 
     /// How many items a kept one stands for: `1 / p`, that is
@@ -254,7 +260,7 @@ impl Threshold {
         reason = "the spec's own conversion, as in probability()"
     )]
     pub fn adjusted_count(&self) -> f64 {
-        MAX as f64 / (MAX - self.0) as f64
+        MAX_F64 / (MAX - self.0) as f64
     }
 
     /// Whether an item with randomness `r` is kept: `r >= T`.
@@ -315,7 +321,7 @@ fn check_probability(p: f64) -> Result<(), SamplingError> {
     reason = "p is in [2^-56, 1], so the rounded product is in [1, 2^56]"
 )]
 fn full_precision(p: f64) -> u64 {
-    let scaled = (p * MAX as f64).round() as u64;
+    let scaled = (p * MAX_F64).round() as u64;
     MAX - scaled.clamp(1, MAX)
 }
 

@@ -22,8 +22,11 @@ fn p(value: f64) -> Threshold {
 /// floating-point probability to threshold value"): 1-in-N, then the
 /// threshold, the actual probability and the exact adjusted count at
 /// precision 3, 4 and 5.
+type SpecRow = (u32, [&'static str; 3], [f64; 3], [f64; 3]);
+
 #[rustfmt::skip]
-const SPEC_TABLE: &[(u32, [&str; 3], [f64; 3], [f64; 3])] = &[
+#[allow(clippy::unreadable_literal, reason = "the spec's table, digit for digit")]
+const SPEC_TABLE: &[SpecRow] = &[
     (1, ["0", "0", "0"], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]),
     (2, ["8", "8", "8"], [0.5, 0.5, 0.5], [2.0, 2.0, 2.0]),
     (3, ["aab", "aaab", "aaaab"], [0.333251953125, 0.3333282470703125, 0.33333301544189453], [3.0007326007326007, 3.00004577706569, 3.0000028610256777]),
@@ -75,7 +78,7 @@ fn the_spec_definitions_examples() {
     // 71337018784743424 = 0xfd70a400000000", `th` `fd70a4`.
     let one_percent = Threshold::from_probability_with_precision(0.01, 5).unwrap();
     assert_eq!(one_percent.unsigned(), 71_337_018_784_743_424);
-    assert_eq!(one_percent.unsigned(), 0xfd70_a400_0000_00);
+    assert_eq!(one_percent.unsigned(), 0xfd_70a4_0000_0000);
     assert_eq!(one_percent.th(), "fd70a4");
     assert_eq!(Threshold::parse_th("fd70a4").unwrap(), one_percent);
     // Powers of two are exact at any precision.
