@@ -342,14 +342,6 @@ const fn lowercase_hex(byte: u8) -> Option<u8> {
     }
 }
 
-/// The value of one hex digit of either case.
-const fn any_case_hex(byte: u8) -> Option<u8> {
-    match byte {
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => lowercase_hex(byte),
-    }
-}
-
 /// A `th` value in an inline buffer: what [`Threshold::th`] returns, so that
 /// writing a threshold allocates nothing. Reads as a `&str`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -566,38 +558,73 @@ impl fmt::Debug for Sampler {
 
 /// The randomness an id carries itself: a UUID v4/v7 or a W3C trace id.
 fn own_randomness(id: &[u8]) -> Option<u64> {
+    let mut digits = [0u8; 32];
     match id.len() {
         // xxxxxxxx-xxxx-Mxxx-Nxxx-xxxxxxxxxxxx
         36 => {
             if [8, 13, 18, 23].iter().any(|&at| id[at] != b'-') {
                 return None;
             }
-            let mut uuid = 0u128;
-            for group in [&id[..8], &id[9..13], &id[14..18], &id[19..23], &id[24..]] {
-                uuid = (uuid << (4 * group.len())) | hex_u128(group, any_case_hex)?;
-            }
+            digits[..8].copy_from_slice(&id[..8]);
+            digits[8..12].copy_from_slice(&id[9..13]);
+            digits[12..16].copy_from_slice(&id[14..18]);
+            digits[16..20].copy_from_slice(&id[19..23]);
+            digits[20..].copy_from_slice(&id[24..]);
+            let (uuid, _) = hex_id(&digits)?;
             is_random_uuid(uuid).then_some(low_bits(uuid))
         }
         32 => {
-            // A W3C trace id: lowercase hex, not all zero. A simple UUID
-            // in lowercase is one too, and gives the same 56 bits.
-            if let Some(trace_id) = hex_u128(id, lowercase_hex) {
-                return (trace_id != 0).then_some(low_bits(trace_id));
+            digits.copy_from_slice(id);
+            let (value, lowercase) = hex_id(&digits)?;
+            if lowercase {
+                // A W3C trace id: lowercase hex, not all zero. A simple
+                // UUID in lowercase is one too, and gives the same 56 bits.
+                (value != 0).then_some(low_bits(value))
+            } else {
+                is_random_uuid(value).then_some(low_bits(value))
             }
-            let uuid = hex_u128(id, any_case_hex)?;
-            is_random_uuid(uuid).then_some(low_bits(uuid))
         }
         _ => None,
     }
 }
 
-/// Up to 32 hex digits as a number, or `None` if one is not a digit.
-fn hex_u128(digits: &[u8], digit: fn(u8) -> Option<u8>) -> Option<u128> {
-    let mut value = 0u128;
-    for &byte in digits {
-        value = (value << 4) | u128::from(digit(byte)?);
+/// Each byte's hex value; `UPPER` marks the digits `A` to `F`, `INVALID`
+/// anything that is not a hex digit.
+const HEX: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // `byte` is below 256.
+        #[allow(clippy::cast_possible_truncation, reason = "below 256")]
+        let digit = byte as u8;
+        table[byte] = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            b'A'..=b'F' => (digit - b'A' + 10) | UPPER,
+            _ => INVALID,
+        };
+        byte += 1;
     }
-    Some(value)
+    table
+};
+const UPPER: u8 = 0x10;
+const INVALID: u8 = 0x80;
+
+/// 32 hex digits of either case as a 128-bit number, and whether they were
+/// all lowercase; `None` if one is not a hex digit.
+fn hex_id(digits: &[u8; 32]) -> Option<(u128, bool)> {
+    // Two halves side by side: two short dependency chains instead of one
+    // long one through 128-bit shifts.
+    let (mut high, mut low) = (0u64, 0u64);
+    let mut flags = 0u8;
+    for (&first, &second) in digits[..16].iter().zip(&digits[16..]) {
+        let (first, second) = (HEX[usize::from(first)], HEX[usize::from(second)]);
+        flags |= first | second;
+        high = (high << 4) | u64::from(first & 0xf);
+        low = (low << 4) | u64::from(second & 0xf);
+    }
+    let value = (u128::from(high) << 64) | u128::from(low);
+    (flags & INVALID == 0).then_some((value, flags & UPPER == 0))
 }
 
 /// A UUID of version 4 (random) or 7 (time-ordered, random tail), with the
