@@ -3,7 +3,8 @@
 //! into `docs/benchmarks.md` with the machine and the date.
 //!
 //! - `cargo bench -p telemetry-benches` runs the divan benchmarks in
-//!   `benches/micro/benches/` (the filter, the hash, capture).
+//!   `benches/micro/benches/` (the filter, the hash, capture, the sampling
+//!   decision).
 //! - `benches/e2e`, a crate outside the workspace with its own lock file,
 //!   sends events end to end to a fake PostHog through our pipeline and
 //!   through `posthog-rs`, and captures a million events with the server
@@ -61,6 +62,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 "filter",
                 "--bench",
                 "capture",
+                "--bench",
+                "sampling",
             ],
         )?)?);
     }
@@ -344,6 +347,27 @@ fn table(medians: &Medians, e2e: &E2e) -> anyhow::Result<String> {
         &format!("median {}", duration(disabled)),
         "≤ 5 ns",
         verdict(disabled <= 5.0),
+    ]);
+    let uuid = median("sampling_decide_uuid")?;
+    row([
+        "one sampling decision (`Sampler::decide`) for a UUID v7: its last 56 bits",
+        &shown("sampling_decide_uuid")?,
+        "no allocation: `crates/telemetry-core/tests/sampling_alloc.rs` (dhat)",
+        &format!("median {}", duration(uuid)),
+        "≤ 100 ns",
+        verdict(uuid <= 100.0),
+    ]);
+    let hashed = median("sampling_decide_hashed")?;
+    row([
+        "one sampling decision for a short id, `req-8f3a2c`: keyed SHA-256 under the salt",
+        &shown("sampling_decide_hashed")?,
+        &format!(
+            "one plain SHA-256 of the id: {}",
+            shown("sampling_plain_sha256")?
+        ),
+        &format!("median {}", duration(hashed)),
+        "≤ 100 ns",
+        verdict(hashed <= 100.0),
     ]);
     let events = e2e.get("ours", "events")?;
     let runs = e2e.get("ours", "runs")?;

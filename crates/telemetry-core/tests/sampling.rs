@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use sha2::Sha256;
 use telemetry_core::sampling::{Decision, Randomness, Sampler, SamplingError, Threshold};
@@ -23,8 +22,11 @@ fn p(value: f64) -> Threshold {
 /// floating-point probability to threshold value"): 1-in-N, then the
 /// threshold, the actual probability and the exact adjusted count at
 /// precision 3, 4 and 5.
+type SpecRow = (u32, [&'static str; 3], [f64; 3], [f64; 3]);
+
 #[rustfmt::skip]
-const SPEC_TABLE: &[(u32, [&str; 3], [f64; 3], [f64; 3])] = &[
+#[allow(clippy::unreadable_literal, reason = "the spec's table, digit for digit")]
+const SPEC_TABLE: &[SpecRow] = &[
     (1, ["0", "0", "0"], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]),
     (2, ["8", "8", "8"], [0.5, 0.5, 0.5], [2.0, 2.0, 2.0]),
     (3, ["aab", "aaab", "aaaab"], [0.333251953125, 0.3333282470703125, 0.33333301544189453], [3.0007326007326007, 3.00004577706569, 3.0000028610256777]),
@@ -76,7 +78,7 @@ fn the_spec_definitions_examples() {
     // 71337018784743424 = 0xfd70a400000000", `th` `fd70a4`.
     let one_percent = Threshold::from_probability_with_precision(0.01, 5).unwrap();
     assert_eq!(one_percent.unsigned(), 71_337_018_784_743_424);
-    assert_eq!(one_percent.unsigned(), 0xfd70_a400_0000_00);
+    assert_eq!(one_percent.unsigned(), 0xfd_70a4_0000_0000);
     assert_eq!(one_percent.th(), "fd70a4");
     assert_eq!(Threshold::parse_th("fd70a4").unwrap(), one_percent);
     // Powers of two are exact at any precision.
@@ -211,13 +213,21 @@ fn thresholds_serialize_as_th() {
 
 // --- Randomness and decisions ------------------------------------------------
 
-/// HMAC-SHA256 of `id` under `salt`, first 7 bytes: written out with the
-/// `hmac` crate here, independently of the sampler.
-fn hmac_56(salt: &[u8], id: &str) -> u64 {
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt).unwrap();
-    mac.update(id.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    digest[..7]
+/// The keyed SHA-256 of `id` under `salt`, first 7 bytes, written out here
+/// independently of the sampler: SHA-256 of HMAC's inner key block (RFC
+/// 2104) followed by the id.
+fn keyed_56(salt: &[u8], id: &str) -> u64 {
+    use sha2::Digest;
+    let key: Vec<u8> = if salt.len() > 64 {
+        Sha256::digest(salt).to_vec()
+    } else {
+        salt.to_vec()
+    };
+    let mut message: Vec<u8> = (0..64)
+        .map(|at| key.get(at).copied().unwrap_or(0) ^ 0x36)
+        .collect();
+    message.extend_from_slice(id.as_bytes());
+    Sha256::digest(&message)[..7]
         .iter()
         .fold(0, |bits, &byte| (bits << 8) | u64::from(byte))
 }
@@ -251,10 +261,17 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
         0xce_929d_0e0e_4736
     );
     // Anything else is hashed under the salt. Values from Python's
-    // `hmac.new(b"golden-salt", id, hashlib.sha256).hexdigest()[:14]`.
-    assert_eq!(sampler.randomness("req-42").bits(), 0x64_df6e_24b6_541f);
-    assert_eq!(sampler.randomness("").bits(), 0x1f_6673_f549_d917);
-    assert_eq!(sampler.randomness("user-1").bits(), 0x36_129e_b32d_e84b);
+    // `sha256(bytes(b ^ 0x36 for b in salt.ljust(64, b"\0")) + id).hexdigest()[:14]`.
+    assert_eq!(sampler.randomness("req-42").bits(), 0xe5_4bb5_9149_c081);
+    assert_eq!(sampler.randomness("").bits(), 0x35_5c06_79f0_05d1);
+    assert_eq!(sampler.randomness("user-1").bits(), 0xf1_70de_d29b_bc33);
+    // A salt longer than a block is hashed first, as HMAC does.
+    let long = Sampler::new(&[b'x'; 100], Threshold::ALWAYS);
+    assert_eq!(long.randomness("req-42").bits(), 0xad_cbc3_7d76_218d);
+    assert_eq!(
+        long.randomness("req-42").bits(),
+        keyed_56(&[b'x'; 100], "req-42")
+    );
     for id in [
         "req-42",
         "6ba7b810-9dad-11d1-80b4-00c04fd430c8", // v1: a clock and a MAC address
@@ -265,7 +282,7 @@ fn randomness_comes_from_the_id_or_a_keyed_hash() {
     ] {
         assert_eq!(
             sampler.randomness(id).bits(),
-            hmac_56(b"golden-salt", id),
+            keyed_56(b"golden-salt", id),
             "{id}"
         );
         assert_ne!(sampler.randomness(id), other.randomness(id), "{id}");
@@ -663,7 +680,7 @@ fn decisions_match_the_golden_file() {
 
 /// The golden rows, checked without the sampler: `keep` is `rv >= th`
 /// compared as numbers, a UUID's or trace id's `rv` is the last 14 hex
-/// digits of its text, a hashed id's is the HMAC written out here, and
+/// digits of its text, a hashed id's is the keyed hash written out here, and
 /// each `th` is `2^56 - round(p × 2^56)`.
 #[test]
 fn the_golden_rows_check_out_by_hand() {
@@ -677,7 +694,7 @@ fn the_golden_rows_check_out_by_hand() {
         };
         let rv = u64::from_str_radix(rv, 16).unwrap();
         let expected_rv = if kind == "hashed" {
-            hmac_56(GOLDEN_SALT, id)
+            keyed_56(GOLDEN_SALT, id)
         } else {
             let hex: String = id.chars().filter(|c| *c != '-').collect();
             u64::from_str_radix(&hex[hex.len() - 14..], 16).unwrap()

@@ -62,6 +62,24 @@ impl TelemetryBuilder {
 
     /// Keeps an event only when `sampler(event_name)` is true. The name is the
     /// unprefixed one (`session_summary`).
+    ///
+    /// A [`sampling::Sampler`](crate::sampling::Sampler) fits through
+    /// [`Sampler::hook`](crate::sampling::Sampler::hook): each event is kept
+    /// at its name's probability (a per-name override, else the default),
+    /// drawn afresh for every event, without allocating.
+    ///
+    /// ```
+    /// use telemetry_runtime::Telemetry;
+    /// use telemetry_runtime::sampling::{Sampler, Threshold};
+    ///
+    /// let sampler = Sampler::new(b"myapp-sampling-salt", Threshold::from_percent(10.0)?)
+    ///     .module("session_summary", Threshold::ALWAYS);
+    /// let hook = sampler.hook();
+    /// assert!(hook("session_summary"), "kept at probability 1");
+    /// let builder = Telemetry::builder("myapp").sampler(hook);
+    /// # drop(builder);
+    /// # Ok::<(), telemetry_runtime::sampling::SamplingError>(())
+    /// ```
     pub fn sampler(mut self, sampler: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
         self.config.sampler = Some(Arc::new(sampler));
         self
