@@ -90,7 +90,7 @@ mod pricing;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod schema;
-mod sketch;
+pub mod sketch;
 mod timestamp;
 mod validate;
 mod value;
