@@ -42,12 +42,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::canonical::ExampleId;
+use crate::canonical::{ExampleId, Object};
 use crate::parse::{self, RecordLine};
 use crate::read::{self, Batch, InputFile, Item, Problem, ReadError, ReadOptions};
 use crate::report::{
@@ -357,7 +356,7 @@ impl Context<'_> {
     fn process(&self, batch: &Batch) -> Processed {
         let mut out = Processed {
             text: Vec::with_capacity(batch.data.len() + batch.data.len() / 2),
-            records: Vec::new(),
+            records: Vec::with_capacity(batch.data.len() / 256),
             problems: Vec::new(),
         };
         let mut canonical = Vec::new();
@@ -365,7 +364,7 @@ impl Context<'_> {
             if line.trim_ascii().is_empty() {
                 continue;
             }
-            match RecordLine::<Map<String, Value>>::parse(line) {
+            match RecordLine::<Object<'_>>::parse(line) {
                 Ok(record) => self.keep(record, batch.file, number, &mut out, &mut canonical),
                 Err(reason) if torn => out.problems.push((
                     number,
@@ -379,7 +378,7 @@ impl Context<'_> {
 
     fn keep(
         &self,
-        record: RecordLine<'_, Map<String, Value>>,
+        record: RecordLine<'_, Object<'_>>,
         file: usize,
         number: u64,
         out: &mut Processed,
@@ -388,14 +387,18 @@ impl Context<'_> {
         let adjusted = record.adjusted_count();
         let mut spans = 0;
         let mut input = record.input;
-        parse::redact_map(&mut input, &mut spans);
+        parse::redact_object(&mut input, &mut spans);
+        // Most outputs are clean and copied as they are; one that is not is
+        // redacted and written in its canonical form.
         let redacted_output = if parse::is_clean(record.output) {
             None
         } else {
-            let mut output: Map<String, Value> =
+            let mut output: Object<'_> =
                 serde_json::from_str(record.output.get()).unwrap_or_default();
-            parse::redact_map(&mut output, &mut spans);
-            Some(serde_json::to_vec(&output).unwrap_or_else(|_| b"{}".to_vec()))
+            parse::redact_object(&mut output, &mut spans);
+            let mut bytes = Vec::with_capacity(record.output.get().len());
+            output.write_canonical(&mut bytes);
+            Some(bytes)
         };
         if let Some(error) = record.error {
             parse::redact_text(error, &mut spans);
@@ -422,7 +425,7 @@ impl Context<'_> {
         ) {
             Some(reason) => Verdict::Filtered(reason),
             None => {
-                let id = ExampleId::of_input(&input, canonical);
+                let id = ExampleId::of_object(&mut input, canonical);
                 let hex = id.to_hex();
                 let start = text.len();
                 text.extend_from_slice(b"{\"example_id\":\"");

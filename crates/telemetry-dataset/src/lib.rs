@@ -24,7 +24,7 @@ pub use config::{MonitoringConfig, QualityThresholds};
 pub use record::InteractionLog;
 
 pub use build::{BuildError, BuildOptions, Manifest, QualityFilter, Source, build};
-pub use canonical::ExampleId;
+pub use canonical::{ExampleId, canonical_json};
 pub use check::{Alert, AlertKind, CheckOptions, CheckReport, check, load_thresholds};
 pub use read::{ReadError, ReadOptions, expand};
 pub use report::BuildReport;

@@ -12,12 +12,14 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use telemetry_runtime::guard;
 
+use crate::canonical::{Json, Object};
+
 /// A record line, borrowing its strings when they hold no escape. `I` is
-/// how `input` is read: a [`Map`] to keep it, [`AnyObject`] to check it is
+/// how `input` is read: an [`Object`] to keep it, [`AnyObject`] to check it is
 /// an object and skip it.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "I: Deserialize<'de>"))]
@@ -296,54 +298,54 @@ pub(crate) fn redact_text<'t>(text: Cow<'t, str>, spans: &mut u64) -> Cow<'t, st
     Cow::Owned(redaction.into_owned())
 }
 
-/// Redacts every string value and key of `map`, at any depth, in place;
-/// adds the spans replaced to `spans`. Two keys that become the same once
-/// redacted (two addresses, both `[email]`) are kept apart by a suffix:
-/// `[email]`, `[email] (2)`.
-pub(crate) fn redact_map(map: &mut Map<String, Value>, spans: &mut u64) {
-    for value in map.values_mut() {
-        redact_value(value, spans);
-    }
-    if map.keys().all(|key| guard::detect(key).is_none()) {
-        return;
-    }
-    let old = std::mem::take(map);
-    for (key, value) in old {
-        let redaction = guard::redact(&key);
-        let mut key = if redaction.spans.is_empty() {
-            key
-        } else {
+/// Redacts every string value and member name of `object`, at any depth,
+/// in place; adds the spans replaced to `spans`. Two names that become the
+/// same once redacted (two addresses, both `[email]`) are kept apart by a
+/// suffix, in the order read: `[email]`, `[email] (2)`.
+pub(crate) fn redact_object(object: &mut Object<'_>, spans: &mut u64) {
+    let mut renamed = false;
+    for (name, value) in &mut object.0 {
+        redact_json(value, spans);
+        let redaction = guard::redact(name);
+        if !redaction.spans.is_empty() {
             *spans += redaction.spans.len() as u64;
-            redaction.into_owned()
-        };
-        if map.contains_key(&key) {
-            let base = key.clone();
-            let mut n = 2;
-            while map.contains_key(&key) {
-                key = format!("{base} ({n})");
-                n += 1;
+            *name = Cow::Owned(redaction.into_owned());
+            renamed = true;
+        }
+    }
+    if renamed {
+        let mut seen = std::collections::HashSet::new();
+        for (name, _) in &mut object.0 {
+            if !seen.insert(name.to_string()) {
+                let mut n = 2;
+                let mut candidate = format!("{name} ({n})");
+                while seen.contains(&candidate) {
+                    n += 1;
+                    candidate = format!("{name} ({n})");
+                }
+                seen.insert(candidate.clone());
+                *name = Cow::Owned(candidate);
             }
         }
-        map.insert(key, value);
     }
 }
 
-fn redact_value(value: &mut Value, spans: &mut u64) {
+fn redact_json(value: &mut Json<'_>, spans: &mut u64) {
     match value {
-        Value::String(text) => {
+        Json::String(text) => {
             let redaction = guard::redact(text);
             if !redaction.spans.is_empty() {
                 *spans += redaction.spans.len() as u64;
-                *text = redaction.into_owned();
+                *text = Cow::Owned(redaction.into_owned());
             }
         }
-        Value::Array(items) => {
+        Json::Array(items) => {
             for item in items {
-                redact_value(item, spans);
+                redact_json(item, spans);
             }
         }
-        Value::Object(map) => redact_map(map, spans),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Json::Object(object) => redact_object(object, spans),
+        Json::Null | Json::Bool(_) | Json::Number(_) => {}
     }
 }
 
@@ -357,7 +359,7 @@ pub(crate) fn is_clean(raw: &RawValue) -> bool {
 mod tests {
     use super::*;
 
-    type Full<'a> = RecordLine<'a, Map<String, Value>>;
+    type Full<'a> = RecordLine<'a, Object<'a>>;
 
     const GOOD: &str = r#"{"module_name":"reviewer","module_version":"baseline","signature":"extract","input":{"q":"x"},"output":{"a":1},"timestamp_ms":1,"success":true}"#;
 
@@ -457,18 +459,19 @@ mod tests {
 
     #[test]
     fn keys_and_values_are_redacted_at_any_depth() {
-        let mut map: Map<String, Value> = serde_json::from_str(
-            r#"{"ana@example.com": {"list": ["see /home/ana/x", 1, {"bob@example.org": "ok"}]}, "carl@example.net": 2, "plain": "text"}"#,
-        )
-        .unwrap();
+        let text = r#"{"ana@example.com": {"list": ["see /home/ana/x", 1, {"bob@example.org": "ok"}]}, "carl@example.net": 2, "plain": "text"}"#;
+        let mut object: Object<'_> = serde_json::from_str(text).unwrap();
         let mut spans = 0;
-        redact_map(&mut map, &mut spans);
-        let text = serde_json::to_string(&map).unwrap();
+        redact_object(&mut object, &mut spans);
+        let mut out = Vec::new();
+        object.write_canonical(&mut out);
+        let out = String::from_utf8(out).unwrap();
         assert_eq!(
-            text,
+            out,
             r#"{"[email]":{"list":["see [path]",1,{"[email]":"ok"}]},"[email] (2)":2,"plain":"text"}"#
         );
         assert_eq!(spans, 4);
-        assert!(guard::scan_value(&Value::Object(map)).is_empty());
+        let value: Value = serde_json::from_str(&out).unwrap();
+        assert!(guard::scan_value(&value).is_empty());
     }
 }
