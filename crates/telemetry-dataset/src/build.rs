@@ -390,16 +390,7 @@ impl Context<'_> {
         parse::redact_object(&mut input, &mut spans);
         // Most outputs are clean and copied as they are; one that is not is
         // redacted and written in its canonical form.
-        let redacted_output = if parse::is_clean(record.output) {
-            None
-        } else {
-            let mut output: Object<'_> =
-                serde_json::from_str(record.output.get()).unwrap_or_default();
-            parse::redact_object(&mut output, &mut spans);
-            let mut bytes = Vec::with_capacity(record.output.get().len());
-            output.write_canonical(&mut bytes);
-            Some(bytes)
-        };
+        let redacted_output = parse::redact_raw_object(record.output, &mut spans);
         if let Some(error) = record.error {
             parse::redact_text(error, &mut spans);
         }

@@ -84,7 +84,11 @@ impl<'a, I> RecordLine<'a, I> {
     where
         I: Deserialize<'a>,
     {
-        let record: Self = serde_json::from_slice(line).map_err(|_| diagnose(line))?;
+        // One check of the whole line, rather than serde_json's of each
+        // string it borrows.
+        let text = std::str::from_utf8(line)
+            .map_err(|error| format!("not valid UTF-8 at column {}", error.valid_up_to() + 1))?;
+        let record: Self = serde_json::from_str(text).map_err(|_| diagnose(line))?;
         if !record.output.get().starts_with('{') {
             return Err(wrong_type(
                 "output",
@@ -349,10 +353,19 @@ fn redact_json(value: &mut Json<'_>, spans: &mut u64) {
     }
 }
 
-/// Whether anything in a JSON object's text would be redacted: one walk
-/// that allocates nothing for a clean object.
-pub(crate) fn is_clean(raw: &RawValue) -> bool {
-    guard::scan_json(raw.get().as_bytes()).is_ok()
+/// `raw` (a JSON object) redacted, in its canonical form, or `None` when
+/// nothing in it is to be redacted (the raw text can be kept); adds the
+/// spans replaced to `spans`.
+pub(crate) fn redact_raw_object(raw: &RawValue, spans: &mut u64) -> Option<Vec<u8>> {
+    let mut object: Object<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let before = *spans;
+    redact_object(&mut object, spans);
+    if *spans == before {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(raw.get().len());
+    object.write_canonical(&mut bytes);
+    Some(bytes)
 }
 
 #[cfg(test)]
