@@ -183,9 +183,9 @@ pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     // Most strings need no escape; this check has no early exit, so it is
     // vectorized.
-    let plain = bytes
-        .iter()
-        .fold(true, |plain, &byte| plain & (byte >= 0x20) & (byte != b'"') & (byte != b'\\'));
+    let plain = bytes.iter().fold(true, |plain, &byte| {
+        plain & (byte >= 0x20) & (byte != b'"') & (byte != b'\\')
+    });
     if plain {
         out.extend_from_slice(bytes);
         out.push(b'"');
@@ -265,12 +265,18 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Bool(value))
     }
 
-    #[allow(clippy::cast_precision_loss, reason = "RFC 8785: every number is a double")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "RFC 8785: every number is a double"
+    )]
     fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
         Ok(Json::Number(value as f64))
     }
 
-    #[allow(clippy::cast_precision_loss, reason = "RFC 8785: every number is a double")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "RFC 8785: every number is a double"
+    )]
     fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
         Ok(Json::Number(value as f64))
     }
@@ -390,7 +396,10 @@ mod tests {
         }
         assert_eq!(jcs(r#""\u0007\n\/é""#), r#""\u0007\n/é""#);
         // By UTF-16 code units: U+1F600 (D83D DE00) before U+FB33.
-        assert_eq!(jcs("{\"\u{fb33}\":1,\"\u{1f600}\":2}"), "{\"\u{1f600}\":2,\"\u{fb33}\":1}");
+        assert_eq!(
+            jcs("{\"\u{fb33}\":1,\"\u{1f600}\":2}"),
+            "{\"\u{1f600}\":2,\"\u{fb33}\":1}"
+        );
         assert_eq!(jcs(r#"{"a":1,"a":2}"#), r#"{"a":2}"#);
     }
 
@@ -401,9 +410,12 @@ mod tests {
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
             (-1e300f64..1e300).prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
             "\\PC{0,12}".prop_map(Value::String),
-            "[\\x00-\\x1f\"\\\\a\u{e000}-\u{ffff}\u{10000}-\u{10ffff}]{0,6}".prop_map(Value::String),
+            "[\\x00-\\x1f\"\\\\a\u{e000}-\u{ffff}\u{10000}-\u{10ffff}]{0,6}"
+                .prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
