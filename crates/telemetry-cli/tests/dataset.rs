@@ -31,7 +31,7 @@ fn record(module: &str, signature: &str, n: u64) -> Value {
         "timestamp_ms": 1_699_564_800_000_u64 + n,
         "latency_ms": 100 + (n % 50) * 20,
         "tokens": 120,
-        "cost_usd": 0.001 * ((n % 7) as f64 + 1.0),
+        "cost_usd": 0.001 * f64::from(u8::try_from(n % 7).unwrap() + 1),
         "model": "claude-haiku-4-5",
         "success": n % 10 != 9,
         "error": if n % 10 == 9 { json!("timeout") } else { Value::Null },
@@ -40,9 +40,16 @@ fn record(module: &str, signature: &str, n: u64) -> Value {
     })
 }
 
+fn lines(records: impl IntoIterator<Item = impl std::borrow::Borrow<Value>>) -> String {
+    records.into_iter().fold(String::new(), |mut text, record| {
+        text.push_str(&record.borrow().to_string());
+        text.push('\n');
+        text
+    })
+}
+
 fn write_log(path: &Path, records: impl IntoIterator<Item = Value>) {
-    let text: String = records.into_iter().map(|r| format!("{r}\n")).collect();
-    fs::write(path, text).unwrap();
+    fs::write(path, lines(records)).unwrap();
 }
 
 /// Compares with `tests/views/NAME.txt`, or writes it with
@@ -80,7 +87,7 @@ fn sample_logs(dir: &Path) {
     live.push(record("reviewer", "extract_requirements", 3));
     live[0]["input"]["contact"] = json!("mail ana@example.com");
     live[1]["latency_ms"] = json!(9000);
-    let mut text: String = live.iter().map(|r| format!("{r}\n")).collect();
+    let mut text = lines(&live);
     text.push_str("{\"module_name\": \"x\"}\n");
     fs::write(logs.join("prod.jsonl"), text).unwrap();
 }
@@ -272,7 +279,8 @@ fn alerting_log(dir: &Path) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis() as u64;
+        .as_millis();
+    let now = u64::try_from(now).unwrap();
     write_log(
         &dir.join("recent.jsonl"),
         (0..200).map(|n| {

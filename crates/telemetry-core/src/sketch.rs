@@ -224,9 +224,9 @@ mod tests {
         for (i, value) in values.iter().enumerate() {
             whole.add(*value);
             if i % 3 == 0 {
-                left.add(*value)
+                left.add(*value);
             } else {
-                right.add(*value)
+                right.add(*value);
             }
         }
         left.merge(&right);

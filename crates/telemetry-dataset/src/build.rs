@@ -408,14 +408,15 @@ impl Context<'_> {
         };
         let module_range = push(text, &module);
         let signature_range = push(text, &record.signature);
-        let verdict = match self.filter.reason(
+        let verdict = if let Some(reason) = self.filter.reason(
             record.success,
             record.latency_ms,
             record.cost_usd,
             record.quality_score,
         ) {
-            Some(reason) => Verdict::Filtered(reason),
-            None => {
+            Verdict::Filtered(reason)
+        } else {
+            {
                 let id = ExampleId::of_object(&mut input, canonical);
                 let hex = id.to_hex();
                 let start = text.len();
@@ -730,21 +731,21 @@ impl State<'_> {
             let opened = Signature::open(self.output_dir, signature)?;
             self.signatures.insert(signature.to_owned(), opened);
         }
-        let Some(state) = self.signatures.get_mut(signature) else {
+        let Some(dataset) = self.signatures.get_mut(signature) else {
             return Ok(());
         };
         let stats = self.groups.get(module, signature);
-        match state.known.entry(*id) {
+        match dataset.known.entry(*id) {
             Entry::Occupied(seen) if *seen.get() == Origin::Earlier => {
                 stats.counts.duplicates_of_earlier_versions += 1;
             }
             Entry::Occupied(_) => stats.counts.duplicates += 1,
             Entry::Vacant(slot) => {
                 slot.insert(Origin::ThisRun);
-                if state.draft.is_none() {
-                    state.draft = Some(Draft::create(&state.dir)?);
+                if dataset.draft.is_none() {
+                    dataset.draft = Some(Draft::create(&dataset.dir)?);
                 }
-                if let Some(draft) = &mut state.draft {
+                if let Some(draft) = &mut dataset.draft {
                     draft.examples.write_line(&text[example.clone()])?;
                     draft.provenance.write_line(&text[provenance.clone()])?;
                 }

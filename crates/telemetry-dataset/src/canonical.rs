@@ -183,6 +183,10 @@ pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     // Most strings need no escape; this check has no early exit, so it is
     // vectorized.
+    #[allow(
+        clippy::needless_bitwise_bool,
+        reason = "no short-circuit, so it is vectorized"
+    )]
     let plain = bytes.iter().fold(true, |plain, &byte| {
         plain & (byte >= 0x20) & (byte != b'"') & (byte != b'\\')
     });

@@ -23,8 +23,8 @@ use crate::config::{MonitoringConfig, QualityThresholds};
 use crate::parse::{self, AnyObject, RecordLine};
 use crate::read::{self, Batch, Item, Problem, ReadError, ReadOptions};
 use crate::report::{
-    Groups, MAX_PROBLEMS_KEPT, QUANTILE_RELATIVE_ERROR, Quantile, dollars, millis, percent, plural,
-    write_problems,
+    GroupReport, Groups, MAX_PROBLEMS_KEPT, QUANTILE_RELATIVE_ERROR, Quantile, dollars, millis,
+    percent, plural, write_problems,
 };
 
 /// Why `monitoring_config.json` could not be used. Names the file and what
@@ -293,52 +293,7 @@ pub fn check(
         let latency = report.latency_ms.map(|q| q.p99);
         let cost = report.cost_usd.map(|q| q.p99);
         if checked {
-            let alert = |kind, alert: String, current, threshold, action: &str| Alert {
-                kind,
-                alert,
-                module: module.to_owned(),
-                signature: signature.to_owned(),
-                current,
-                threshold,
-                action: action.to_owned(),
-                records,
-            };
-            if report.success_rate < thresholds.min_success_rate {
-                alerts.push(alert(
-                    AlertKind::SuccessRate,
-                    format!(
-                        "DSPy module success rate < {}",
-                        percent(thresholds.min_success_rate)
-                    ),
-                    report.success_rate,
-                    thresholds.min_success_rate,
-                    "Investigate errors, consider rollback",
-                ));
-            }
-            if let Some(p99) = latency.filter(|p99| p99.value > thresholds.max_latency_p99_ms) {
-                alerts.push(alert(
-                    AlertKind::LatencyP99,
-                    format!(
-                        "DSPy module p99 latency > {}",
-                        seconds(thresholds.max_latency_p99_ms)
-                    ),
-                    p99.value,
-                    thresholds.max_latency_p99_ms,
-                    "Optimize prompt, reduce context",
-                ));
-            }
-            if let Some(p99) = cost.filter(|p99| p99.value > thresholds.max_cost_p99_usd) {
-                alerts.push(alert(
-                    AlertKind::CostP99,
-                    format!(
-                        "DSPy module p99 cost > {}",
-                        short_dollars(thresholds.max_cost_p99_usd)
-                    ),
-                    p99.value,
-                    thresholds.max_cost_p99_usd,
-                    "Use a smaller model, trim the prompt, cache repeated calls",
-                ));
-            }
+            alerts.extend(alerts_of(&report, thresholds));
         }
         health.push(GroupHealth {
             module_name: module.to_owned(),
@@ -361,6 +316,60 @@ pub fn check(
         problems_total,
         quantile_relative_error: QUANTILE_RELATIVE_ERROR,
     })
+}
+
+/// The alerts of one group with enough records.
+fn alerts_of(report: &GroupReport, thresholds: &QualityThresholds) -> Vec<Alert> {
+    let alert = |kind, alert: String, current, threshold, action: &str| Alert {
+        kind,
+        alert,
+        module: report.module_name.clone(),
+        signature: report.signature.clone(),
+        current,
+        threshold,
+        action: action.to_owned(),
+        records: report.counts.read,
+    };
+    let mut alerts = Vec::new();
+    if report.success_rate < thresholds.min_success_rate {
+        alerts.push(alert(
+            AlertKind::SuccessRate,
+            format!(
+                "DSPy module success rate < {}",
+                percent(thresholds.min_success_rate)
+            ),
+            report.success_rate,
+            thresholds.min_success_rate,
+            "Investigate errors, consider rollback",
+        ));
+    }
+    let latency = report.latency_ms.map(|q| q.p99);
+    if let Some(p99) = latency.filter(|p99| p99.value > thresholds.max_latency_p99_ms) {
+        alerts.push(alert(
+            AlertKind::LatencyP99,
+            format!(
+                "DSPy module p99 latency > {}",
+                seconds(thresholds.max_latency_p99_ms)
+            ),
+            p99.value,
+            thresholds.max_latency_p99_ms,
+            "Optimize prompt, reduce context",
+        ));
+    }
+    let cost = report.cost_usd.map(|q| q.p99);
+    if let Some(p99) = cost.filter(|p99| p99.value > thresholds.max_cost_p99_usd) {
+        alerts.push(alert(
+            AlertKind::CostP99,
+            format!(
+                "DSPy module p99 cost > {}",
+                short_dollars(thresholds.max_cost_p99_usd)
+            ),
+            p99.value,
+            thresholds.max_cost_p99_usd,
+            "Use a smaller model, trim the prompt, cache repeated calls",
+        ));
+    }
+    alerts
 }
 
 fn process(batch: &Batch, since_ms: u64) -> Processed {

@@ -173,6 +173,9 @@ pub(crate) fn check_signature(signature: &str) -> Result<(), String> {
 /// error with its column, or the first field that is missing or of the
 /// wrong type. Never a byte of the line.
 pub(crate) fn diagnose(line: &[u8]) -> String {
+    const STRING: &str = "a string";
+    const UNSIGNED: &str = "an unsigned integer";
+    const NUMBER: &str = "a number";
     let value: Value = match serde_json::from_slice(line) {
         Ok(value) => value,
         Err(error) => return syntax(&error),
@@ -180,9 +183,6 @@ pub(crate) fn diagnose(line: &[u8]) -> String {
     let Value::Object(record) = value else {
         return format!("not a JSON object but {}", kind_of(&value));
     };
-    const STRING: &str = "a string";
-    const UNSIGNED: &str = "an unsigned integer";
-    const NUMBER: &str = "a number";
     let required: [(&str, &str); 7] = [
         ("module_name", STRING),
         ("module_version", STRING),
@@ -232,7 +232,7 @@ pub(crate) fn diagnose(line: &[u8]) -> String {
     "does not match the record's shape (a field given twice?)".to_owned()
 }
 
-/// A JSON syntax error, content-free: serde_json's syntax errors are fixed
+/// A JSON syntax error, content-free: `serde_json`'s syntax errors are fixed
 /// phrases ("expected `,` or `}`", "EOF while parsing a string"), and the
 /// column.
 fn syntax(error: &serde_json::Error) -> String {

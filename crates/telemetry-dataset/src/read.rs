@@ -120,7 +120,12 @@ pub fn expand<S: AsRef<str>>(specs: &[S]) -> Result<Vec<PathBuf>, ReadError> {
 }
 
 /// Whether a file name is one of a log's: `*.jsonl` or `*.jsonl.gz`.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "lowercased first"
+)]
 fn is_log_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
     name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
 }
 
@@ -152,8 +157,13 @@ fn pattern(spec: &str) -> Result<Vec<PathBuf>, ReadError> {
     })?;
     let mut files = Vec::new();
     for path in paths {
-        let path =
-            path.map_err(|error| ReadError::io(&error.path().to_path_buf(), error.into()))?;
+        let path = path.map_err(|error| {
+            let path = error.path().display().to_string();
+            ReadError::Io {
+                path,
+                source: error.into(),
+            }
+        })?;
         if path.is_file() {
             files.push(path);
         }
@@ -225,17 +235,12 @@ impl Batch {
             if rest.is_empty() {
                 return None;
             }
-            let (line, torn) = match memchr::memchr(b'\n', rest) {
-                Some(end) => {
-                    let line = &rest[..end];
-                    rest = &rest[end + 1..];
-                    (line, false)
-                }
-                None => {
-                    let line = rest;
-                    rest = &[];
-                    (line, self.unterminated)
-                }
+            let (line, torn) = if let Some(end) = memchr::memchr(b'\n', rest) {
+                let line = &rest[..end];
+                rest = &rest[end + 1..];
+                (line, false)
+            } else {
+                (std::mem::take(&mut rest), self.unterminated)
             };
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             number += 1;
@@ -538,37 +543,31 @@ impl Reader<'_> {
                 return Ok(Ok(()));
             }
             if skipping {
-                match memchr::memchr(b'\n', &buffer) {
-                    Some(end) => {
-                        buffer.drain(..=end);
-                        skipping = false;
-                    }
-                    None => {
-                        buffer.clear();
-                        continue;
-                    }
+                if let Some(end) = memchr::memchr(b'\n', &buffer) {
+                    buffer.drain(..=end);
+                    skipping = false;
+                } else {
+                    buffer.clear();
+                    continue;
                 }
             }
-            match memchr::memrchr(b'\n', &buffer) {
-                Some(end) if buffer.len() >= self.batch_bytes => {
+            if let Some(end) = memchr::memrchr(b'\n', &buffer) {
+                if buffer.len() >= self.batch_bytes {
                     let mut next = attempt!(self.buffer());
                     next.extend_from_slice(&buffer[end + 1..]);
                     buffer.truncate(end + 1);
                     let batch = std::mem::replace(&mut buffer, next);
                     attempt!(self.send_batch(index, &mut lines, batch, false));
                 }
-                Some(_) => {}
-                None if buffer.len() > MAX_LINE_BYTES => {
-                    lines += 1;
-                    attempt!(self.send(Unit::Problem(Problem {
-                        file: name.to_owned(),
-                        line: Some(lines),
-                        reason: format!("line longer than {} MiB, skipped", MAX_LINE_BYTES >> 20),
-                    })));
-                    buffer.clear();
-                    skipping = true;
-                }
-                None => {}
+            } else if buffer.len() > MAX_LINE_BYTES {
+                lines += 1;
+                attempt!(self.send(Unit::Problem(Problem {
+                    file: name.to_owned(),
+                    line: Some(lines),
+                    reason: format!("line longer than {} MiB, skipped", MAX_LINE_BYTES >> 20),
+                })));
+                buffer.clear();
+                skipping = true;
             }
         }
     }

@@ -426,26 +426,24 @@ pub(crate) struct Groups {
 
 impl Groups {
     pub(crate) fn get(&mut self, module: &str, signature: &str) -> &mut GroupStats {
-        let slot = match self
+        let found = self
             .index
             .get(module)
             .and_then(|by_signature| by_signature.get(signature))
-        {
-            Some(&slot) => slot,
-            None => {
-                let slot = self.groups.len();
-                self.groups.push((
-                    module.to_owned(),
-                    signature.to_owned(),
-                    GroupStats::default(),
-                ));
-                self.index
-                    .entry(module.to_owned())
-                    .or_default()
-                    .insert(signature.to_owned(), slot);
-                slot
-            }
-        };
+            .copied();
+        let slot = found.unwrap_or_else(|| {
+            let slot = self.groups.len();
+            self.groups.push((
+                module.to_owned(),
+                signature.to_owned(),
+                GroupStats::default(),
+            ));
+            self.index
+                .entry(module.to_owned())
+                .or_default()
+                .insert(signature.to_owned(), slot);
+            slot
+        });
         &mut self.groups[slot].2
     }
 

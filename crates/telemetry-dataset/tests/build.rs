@@ -33,7 +33,11 @@ fn record(signature: &str, input: &Value) -> Value {
 }
 
 fn lines(records: &[Value]) -> String {
-    records.iter().map(|r| format!("{r}\n")).collect()
+    records.iter().fold(String::new(), |mut text, record| {
+        text.push_str(&record.to_string());
+        text.push('\n');
+        text
+    })
 }
 
 fn gzip(text: &str) -> Vec<u8> {
