@@ -7,7 +7,7 @@
 //! What is left goes to `<output-dir>/<signature>/v<N>/`:
 //!
 //! - `examples.jsonl`: `{"example_id","input","output","module_name","module_version"}`
-//!   per line, `input` in its canonical form;
+//!   per line, `input` and `output` in their canonical form (RFC 8785);
 //! - `provenance.jsonl`: `{"example_id","source","timestamp","metadata"}`
 //!   per line, `metadata` holding `original_timestamp_ms`, `latency_ms`,
 //!   `cost_usd`, `model`, and the input `file` and `line`;
@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::canonical::{ExampleId, Object};
+use crate::canonical::{ExampleId, Object, write_string};
 use crate::parse::{self, RecordLine};
 use crate::read::{self, Batch, InputFile, Item, Problem, ReadError, ReadOptions};
 use crate::report::{
@@ -334,25 +334,56 @@ enum Verdict {
     },
 }
 
-#[derive(Serialize)]
-struct ProvenanceLine<'a> {
-    example_id: &'a str,
-    source: &'a str,
-    timestamp: &'a str,
-    metadata: Metadata<'a>,
-}
-
-#[derive(Serialize)]
-struct Metadata<'a> {
-    original_timestamp_ms: u64,
+/// What provenance's metadata says of a call.
+struct Call<'a> {
+    timestamp_ms: u64,
     latency_ms: Option<u64>,
     cost_usd: Option<f64>,
     model: Option<&'a str>,
-    file: &'a str,
-    line: u64,
 }
 
 impl Context<'_> {
+    /// Appends a provenance line: `{"example_id", "source", "timestamp",
+    /// "metadata": {"original_timestamp_ms", "latency_ms", "cost_usd",
+    /// "model", "file", "line"}}`, absent values as `null`.
+    fn write_provenance(
+        &self,
+        text: &mut Vec<u8>,
+        hex: &[u8; 64],
+        call: &Call<'_>,
+        file: usize,
+        line: u64,
+    ) {
+        let mut integer = itoa::Buffer::new();
+        text.extend_from_slice(b"{\"example_id\":\"");
+        text.extend_from_slice(hex);
+        text.extend_from_slice(b"\",\"source\":\"");
+        text.extend_from_slice(self.source.as_bytes());
+        text.extend_from_slice(b"\",\"timestamp\":");
+        write_string(self.timestamp, text);
+        text.extend_from_slice(b",\"metadata\":{\"original_timestamp_ms\":");
+        text.extend_from_slice(integer.format(call.timestamp_ms).as_bytes());
+        text.extend_from_slice(b",\"latency_ms\":");
+        match call.latency_ms {
+            Some(latency) => text.extend_from_slice(integer.format(latency).as_bytes()),
+            None => text.extend_from_slice(b"null"),
+        }
+        text.extend_from_slice(b",\"cost_usd\":");
+        // serde_json's spelling of a float (`0.0018`); writing into a Vec
+        // cannot fail.
+        let _ = serde_json::to_writer(&mut *text, &call.cost_usd);
+        text.extend_from_slice(b",\"model\":");
+        match call.model {
+            Some(model) => write_string(model, text),
+            None => text.extend_from_slice(b"null"),
+        }
+        text.extend_from_slice(b",\"file\":");
+        write_string(&self.names[file], text);
+        text.extend_from_slice(b",\"line\":");
+        text.extend_from_slice(integer.format(line).as_bytes());
+        text.extend_from_slice(b"}}\n");
+    }
+
     fn process(&self, batch: &Batch) -> Processed {
         let mut out = Processed {
             text: Vec::with_capacity(batch.data.len() + batch.data.len() / 2),
@@ -388,9 +419,8 @@ impl Context<'_> {
         let mut spans = 0;
         let mut input = record.input;
         parse::redact_object(&mut input, &mut spans);
-        // Most outputs are clean and copied as they are; one that is not is
-        // redacted and written in its canonical form.
-        let redacted_output = parse::redact_raw_object(record.output, &mut spans);
+        let mut output = record.output;
+        parse::redact_object(&mut output, &mut spans);
         if let Some(error) = record.error {
             parse::redact_text(error, &mut spans);
         }
@@ -425,33 +455,20 @@ impl Context<'_> {
                 text.extend_from_slice(b"\",\"input\":");
                 text.extend_from_slice(canonical);
                 text.extend_from_slice(b",\"output\":");
-                text.extend_from_slice(
-                    redacted_output
-                        .as_deref()
-                        .unwrap_or(record.output.get().as_bytes()),
-                );
+                output.write_canonical(text);
                 text.extend_from_slice(b",\"module_name\":");
-                // Writing JSON strings into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut *text, &*module);
+                write_string(&module, text);
                 text.extend_from_slice(b",\"module_version\":");
-                let _ = serde_json::to_writer(&mut *text, &*version);
+                write_string(&version, text);
                 text.extend_from_slice(b"}\n");
                 let example = start..text.len();
-                let line = ProvenanceLine {
-                    example_id: std::str::from_utf8(&hex).unwrap_or_default(),
-                    source: self.source,
-                    timestamp: self.timestamp,
-                    metadata: Metadata {
-                        original_timestamp_ms: record.timestamp_ms,
-                        latency_ms: record.latency_ms,
-                        cost_usd: record.cost_usd,
-                        model: model.as_deref(),
-                        file: &self.names[file],
-                        line: number,
-                    },
+                let call = Call {
+                    timestamp_ms: record.timestamp_ms,
+                    latency_ms: record.latency_ms,
+                    cost_usd: record.cost_usd,
+                    model: model.as_deref(),
                 };
-                let _ = serde_json::to_writer(&mut *text, &line);
-                text.push(b'\n');
+                self.write_provenance(text, &hex, &call, file, number);
                 let provenance = example.end..text.len();
                 Verdict::Keep {
                     id,

@@ -13,14 +13,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use telemetry_runtime::guard;
 
 use crate::canonical::{Json, Object};
 
 /// A record line, borrowing its strings when they hold no escape. `I` is
-/// how `input` is read: an [`Object`] to keep it, [`AnyObject`] to check it is
-/// an object and skip it.
+/// how `input` and `output` are read: an [`Object`] to keep them,
+/// [`AnyObject`] to check they are objects and skip them.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "I: Deserialize<'de>"))]
 pub(crate) struct RecordLine<'a, I> {
@@ -31,8 +30,7 @@ pub(crate) struct RecordLine<'a, I> {
     #[serde(borrow)]
     pub(crate) signature: Cow<'a, str>,
     pub(crate) input: I,
-    #[serde(borrow)]
-    pub(crate) output: &'a RawValue,
+    pub(crate) output: I,
     pub(crate) timestamp_ms: u64,
     pub(crate) success: bool,
     #[serde(default)]
@@ -89,13 +87,6 @@ impl<'a, I> RecordLine<'a, I> {
         let text = std::str::from_utf8(line)
             .map_err(|error| format!("not valid UTF-8 at column {}", error.valid_up_to() + 1))?;
         let record: Self = serde_json::from_str(text).map_err(|_| diagnose(line))?;
-        if !record.output.get().starts_with('{') {
-            return Err(wrong_type(
-                "output",
-                "an object",
-                kind_of_raw(record.output),
-            ));
-        }
         check_signature(&record.signature)
             .map_err(|reason| format!("field `signature`: {reason}"))?;
         Ok(record)
@@ -282,16 +273,6 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-fn kind_of_raw(raw: &RawValue) -> &'static str {
-    match raw.get().as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'[') => "an array",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
-}
-
 /// `text` redacted; adds the spans replaced to `spans`.
 pub(crate) fn redact_text<'t>(text: Cow<'t, str>, spans: &mut u64) -> Cow<'t, str> {
     let redaction = guard::redact(&text);
@@ -353,20 +334,6 @@ fn redact_json(value: &mut Json<'_>, spans: &mut u64) {
     }
 }
 
-/// `raw` (a JSON object) redacted, in its canonical form, or `None` when
-/// nothing in it is to be redacted (the raw text can be kept); adds the
-/// spans replaced to `spans`.
-pub(crate) fn redact_raw_object(raw: &RawValue, spans: &mut u64) -> Option<Vec<u8>> {
-    let mut object: Object<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
-    let before = *spans;
-    redact_object(&mut object, spans);
-    if *spans == before {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(raw.get().len());
-    object.write_canonical(&mut bytes);
-    Some(bytes)
-}
 
 #[cfg(test)]
 mod tests {
