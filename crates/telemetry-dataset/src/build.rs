@@ -40,6 +40,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -272,11 +273,13 @@ pub fn build(
         .iter()
         .map(|path| path.display().to_string())
         .collect();
+    let spare = Mutex::new(Vec::new());
     let context = Context {
         filter: options.filter,
         source: options.source.as_str(),
         timestamp: &created_at,
         names: &names,
+        spare: &spare,
     };
     let mut state = State {
         output_dir: &options.output_dir,
@@ -287,6 +290,7 @@ pub fn build(
         malformed: 0,
         damaged: 0,
         names: &names,
+        spare: &spare,
     };
     let inputs = read::run(
         &options.log_files,
@@ -304,6 +308,9 @@ struct Context<'a> {
     source: &'static str,
     timestamp: &'a str,
     names: &'a [String],
+    /// Output buffers the single thread is done with, for reuse: their
+    /// pages stay mapped.
+    spare: &'a Mutex<Vec<Vec<u8>>>,
 }
 
 /// A worker's output for one batch: records in line order, their strings
@@ -386,17 +393,21 @@ impl Context<'_> {
 
     fn process(&self, batch: &Batch) -> Processed {
         let mut out = Processed {
-            text: Vec::with_capacity(batch.data.len() + batch.data.len() / 2),
+            text: self
+                .spare
+                .lock()
+                .ok()
+                .and_then(|mut spare| spare.pop())
+                .unwrap_or_else(|| Vec::with_capacity(batch.data.len() + batch.data.len() / 2)),
             records: Vec::with_capacity(batch.data.len() / 256),
             problems: Vec::new(),
         };
-        let mut canonical = Vec::new();
         for (number, line, torn) in batch.lines() {
             if line.trim_ascii().is_empty() {
                 continue;
             }
             match RecordLine::<Object<'_>>::parse(line) {
-                Ok(record) => self.keep(record, batch.file, number, &mut out, &mut canonical),
+                Ok(record) => self.keep(record, batch.file, number, &mut out),
                 Err(reason) if torn => out.problems.push((
                     number,
                     format!("torn last line (no newline at the end of the file): {reason}"),
@@ -413,7 +424,6 @@ impl Context<'_> {
         file: usize,
         number: u64,
         out: &mut Processed,
-        canonical: &mut Vec<u8>,
     ) {
         let adjusted = record.adjusted_count();
         let mut spans = 0;
@@ -447,13 +457,18 @@ impl Context<'_> {
             Verdict::Filtered(reason)
         } else {
             {
-                let id = ExampleId::of_object(&mut input, canonical);
-                let hex = id.to_hex();
+                // The canonical input is written in place and hashed there;
+                // its id is filled in before it.
                 let start = text.len();
                 text.extend_from_slice(b"{\"example_id\":\"");
-                text.extend_from_slice(&hex);
+                let hex_at = text.len();
+                text.extend_from_slice(&[b'0'; 64]);
                 text.extend_from_slice(b"\",\"input\":");
-                text.extend_from_slice(canonical);
+                let input_at = text.len();
+                input.write_canonical(text);
+                let id = ExampleId::of_canonical(&text[input_at..]);
+                let hex = id.to_hex();
+                text[hex_at..hex_at + 64].copy_from_slice(&hex);
                 text.extend_from_slice(b",\"output\":");
                 output.write_canonical(text);
                 text.extend_from_slice(b",\"module_name\":");
@@ -528,6 +543,7 @@ struct State<'a> {
     malformed: u64,
     damaged: u64,
     names: &'a [String],
+    spare: &'a Mutex<Vec<Vec<u8>>>,
 }
 
 /// One signature's dataset as this build sees it.
@@ -708,6 +724,11 @@ impl State<'_> {
                 }
                 for outcome in &processed.records {
                     self.record(&processed.text, outcome)?;
+                }
+                let mut text = processed.text;
+                text.clear();
+                if let Ok(mut spare) = self.spare.lock() {
+                    spare.push(text);
                 }
             }
         }

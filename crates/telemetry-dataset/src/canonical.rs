@@ -41,7 +41,12 @@ impl ExampleId {
     pub(crate) fn of_object(object: &mut Object<'_>, canonical: &mut Vec<u8>) -> Self {
         canonical.clear();
         object.write_canonical(canonical);
-        Self(Sha256::digest(&canonical[..]).into())
+        Self::of_canonical(canonical)
+    }
+
+    /// The id of an input's canonical JSON.
+    pub(crate) fn of_canonical(canonical: &[u8]) -> Self {
+        Self(Sha256::digest(canonical).into())
     }
 
     /// The id in hex, without allocating.
@@ -118,7 +123,7 @@ impl Json<'_> {
                 let mut buffer = ryu_js::Buffer::new();
                 out.extend_from_slice(buffer.format_finite(*number).as_bytes());
             }
-            Self::String(text) => write_string(text, out),
+            Self::String(text) => write_read_string(text, out),
             Self::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter_mut().enumerate() {
@@ -156,7 +161,7 @@ impl Object<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            write_string(name, out);
+            write_read_string(name, out);
             out.push(b':');
             value.write_canonical(out);
         }
@@ -173,6 +178,23 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         a.as_bytes().cmp(b.as_bytes())
     } else {
         a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// Writes a string of a [`Json`] tree. One that is borrowed was borrowed
+/// by `serde_json` from a JSON text without an escape in it, which JSON
+/// allows only when it needs none: no `"`, `\` or control character. It
+/// is copied as it is; any other is escaped.
+fn write_read_string(text: &Cow<'_, str>, out: &mut Vec<u8>) {
+    match text {
+        Cow::Borrowed(text) => {
+            debug_assert!(!text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+            out.reserve(text.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(text) => write_string(text, out),
     }
 }
 
