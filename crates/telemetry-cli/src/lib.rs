@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod dataset;
 mod demo;
 mod pretty;
 mod render;
@@ -46,6 +47,7 @@ use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
 use uuid::Uuid;
 
+pub use dataset::{DatasetBuildArgs, DatasetCheckArgs, DatasetCommand, LogFiles, SourceArg};
 pub use demo::DemoArgs;
 pub use tokens::{ApplyArgs, CalibrateArgs, CheckArgs, DatabaseArg, SimulateArgs, TokensCommand};
 pub use trace::{CollectorArgs, ShowArgs, SubmitArgs, TraceCommand, VerifyArgs};
@@ -92,6 +94,9 @@ pub enum TelemetryCommandWithDemo {
     /// trace, verify a downloaded one offline.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Interaction logs: build versioned datasets, check for alerts.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
 }
 
 /// `--json` for machine-readable output.
@@ -129,6 +134,9 @@ pub const EXIT_USAGE: i32 = 2;
 /// but the collector's deletion request failed; the collector may still
 /// hold the records of the client id on stderr.
 pub const EXIT_REMOTE_DELETION_FAILED: i32 = 3;
+/// Exit code: `dataset check --fail-on-alert` found at least one alert
+/// (printed on stdout).
+pub const EXIT_ALERT: i32 = 3;
 
 /// Global options of the standalone binary.
 #[derive(Debug, Clone, Args)]
@@ -175,7 +183,16 @@ pub fn run_with_demo(
         TelemetryCommandWithDemo::Demo(args) => demo::run(args, builder, out),
         TelemetryCommandWithDemo::Tokens(command) => tokens::run(command, &builder, out),
         TelemetryCommandWithDemo::Trace(command) => trace::run(command, out),
+        TelemetryCommandWithDemo::Dataset(command) => dataset::run(command, out),
     })
+}
+
+/// Runs a `dataset` command, for a host that embeds [`DatasetCommand`] in
+/// its own CLI. Returns the exit code: 0, 1 when the logs or the datasets
+/// could not be read or written (the cause on stderr), 2 for a usage
+/// error, [`EXIT_ALERT`] when `check --fail-on-alert` found an alert.
+pub fn run_dataset(command: &DatasetCommand, out: &mut impl Write) -> i32 {
+    exit_code(dataset::run(command, out))
 }
 
 /// Runs a `trace` command, for a host that embeds [`TraceCommand`] in its
@@ -212,6 +229,10 @@ fn exit_code(result: Result<(), Failure>) -> i32 {
             eprintln!("telemetry: error: {message}");
             EXIT_REMOTE_DELETION_FAILED
         }
+        Err(Failure::Alert(alerts)) => {
+            eprintln!("telemetry: {alerts} alert{} fired", plural(alerts));
+            EXIT_ALERT
+        }
     }
 }
 
@@ -221,6 +242,8 @@ enum Failure {
     Failed(String),
     /// Done here; the collector's deletion request failed.
     RemoteDeletion(String),
+    /// `dataset check --fail-on-alert`: this many alerts fired.
+    Alert(usize),
 }
 
 impl From<ControlError> for Failure {

@@ -93,7 +93,7 @@ mod pricing;
 pub mod registry;
 pub mod sampling;
 pub mod schema;
-mod sketch;
+pub mod sketch;
 mod timestamp;
 mod validate;
 mod value;

@@ -18,11 +18,15 @@
 //!   (1 µs to about 11.6 days when counting milliseconds), which bounds the
 //!   buckets to about 1,400; the crate's own bound, [`MAX_BUCKETS`], is
 //!   never reached (past it, it would merge the lowest buckets).
+//! - **Merging.** Sketches of parts of a stream [`merge`](QuantileSketch::merge)
+//!   into the sketch of the whole, with the same error bound, so that
+//!   threads or files can be summarised apart.
 
 use sketches_ddsketch::{Config, DDSketch};
 
-/// Relative accuracy of every quantile.
-pub(crate) const RELATIVE_ACCURACY: f64 = 0.01;
+/// Relative accuracy of every quantile: an estimate is within 1% of the
+/// true value.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
 /// Values below this (including zero) count as this.
 const MIN_VALUE: f64 = 1e-3;
 /// Values above this count as this.
@@ -30,8 +34,10 @@ const MAX_VALUE: f64 = 1e9;
 /// The crate's bound on buckets.
 const MAX_BUCKETS: u32 = 2_048;
 
+/// Quantiles of a stream of non-negative values in bounded memory, each
+/// within [`RELATIVE_ACCURACY`] of the truth.
 #[derive(Clone)]
-pub(crate) struct QuantileSketch(DDSketch);
+pub struct QuantileSketch(DDSketch);
 
 impl std::fmt::Debug for QuantileSketch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,20 +60,29 @@ impl Default for QuantileSketch {
 
 impl QuantileSketch {
     /// Records one value; NaN is ignored.
-    pub(crate) fn add(&mut self, value: f64) {
+    pub fn add(&mut self, value: f64) {
         if !value.is_nan() {
             self.0.add(value.clamp(MIN_VALUE, MAX_VALUE));
         }
     }
 
     /// Values recorded.
-    #[cfg(test)]
-    pub(crate) fn count(&self) -> u64 {
+    #[must_use]
+    pub fn count(&self) -> u64 {
         self.0.count() as u64
     }
 
+    /// Adds every value recorded by `other`, as if they had been recorded
+    /// here: the sketch of two parts of a stream is the sketch of the whole.
+    pub fn merge(&mut self, other: &Self) {
+        // Both sketches have the same configuration (there is no other
+        // constructor), which is the one case the crate cannot refuse.
+        let _ = self.0.merge(&other.0);
+    }
+
     /// Exact mean of the (clamped) values, 0 when empty.
-    pub(crate) fn mean(&self) -> f64 {
+    #[must_use]
+    pub fn mean(&self) -> f64 {
         #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         let total = self.0.count() as f64;
         self.0.sum().map_or(0.0, |sum| sum / total)
@@ -77,7 +92,8 @@ impl QuantileSketch {
     /// rank: the true value is the smallest element with at least `q * n`
     /// elements at or below it (for four values, the p95 is the largest);
     /// the estimate is within 1% of it.
-    pub(crate) fn quantile(&self, q: f64) -> f64 {
+    #[must_use]
+    pub fn quantile(&self, q: f64) -> f64 {
         let (Some(min), Some(max)) = (self.0.min(), self.0.max()) else {
             return 0.0;
         };
@@ -197,5 +213,26 @@ mod tests {
             "clamped to the exact min and max"
         );
         assert_eq!(sketch.quantile(0.95), 42.0);
+    }
+
+    #[test]
+    fn merged_parts_answer_as_the_whole() {
+        let mut random = SplitMix(11);
+        let values: Vec<f64> = (0..10_000).map(|_| random.next() * 1000.0).collect();
+        let mut whole = QuantileSketch::default();
+        let (mut left, mut right) = (QuantileSketch::default(), QuantileSketch::default());
+        for (i, value) in values.iter().enumerate() {
+            whole.add(*value);
+            if i % 3 == 0 {
+                left.add(*value);
+            } else {
+                right.add(*value);
+            }
+        }
+        left.merge(&right);
+        assert_eq!(left.count(), 10_000);
+        for q in [0.5, 0.95, 0.99] {
+            assert_eq!(left.quantile(q), whole.quantile(q), "q={q}");
+        }
     }
 }
