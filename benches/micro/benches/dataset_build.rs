@@ -78,11 +78,19 @@ fn telemetry_bin() -> PathBuf {
     )
 }
 
-/// A count from our report's `totals` object.
+/// A count from our report's `counts` object; `filtered` is the sum of its
+/// reasons.
 fn ours(report: &Value, key: &str) -> f64 {
-    report["totals"][key]
+    let counts = &report["counts"];
+    if key == "filtered" {
+        return ["failed", "latency", "cost", "quality"]
+            .iter()
+            .map(|reason| counts["filtered"][reason].as_f64().unwrap_or(0.0))
+            .sum();
+    }
+    counts[key]
         .as_f64()
-        .unwrap_or_else(|| panic!("no totals.{key} in the build's --json report: {report}"))
+        .unwrap_or_else(|| panic!("no counts.{key} in the build's --json report: {report}"))
 }
 
 fn main() {
@@ -119,6 +127,7 @@ fn main() {
         .arg(&log)
         .arg("--output-dir")
         .arg(&ours_out)
+        .stdout(std::process::Stdio::null())
         .status();
     drop(run);
     std::fs::remove_dir_all(&ours_out).ok();
