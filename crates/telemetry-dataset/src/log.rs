@@ -159,6 +159,10 @@ impl InteractionLogger {
     /// module: stamps the sampling fields, keeps the signature's allowed
     /// keys, redacts `input`, `output` and `error`, and hands the line to
     /// the writer. `true` when the line was handed over.
+    #[allow(
+        clippy::must_use_candidate,
+        reason = "a record not handed over is counted; most callers need not look"
+    )]
     pub fn log(&self, request_id: &str, record: InteractionLog) -> bool {
         match self.keeps(&record.module_name, request_id, record.success) {
             Some(threshold) => self.write_kept(record, threshold),
@@ -189,6 +193,10 @@ impl InteractionLogger {
 
     /// Logs `record` as it is sampled already (its `th` and
     /// `adjusted_count` set by the caller, or none): redacts and writes.
+    #[allow(
+        clippy::must_use_candidate,
+        reason = "a record not handed over is counted; most callers need not look"
+    )]
     pub fn log_sampled(&self, record: InteractionLog) -> bool {
         let Some(active) = &self.active else {
             return false;

@@ -133,7 +133,7 @@ impl Rng {
 /// `attempt` spelled `2.0` rather than `2` when `float_attempt` (JCS reads
 /// both as 2).
 fn input(rng: &mut Rng, n: u64, email: Option<&str>, float_attempt: bool) -> Value {
-    let history: Vec<Value> = (0..rng.below(4) + 1)
+    let history: Vec<Value> = (0..=rng.below(4))
         .map(|turn| {
             let words = 12 + rng.below(20);
             json!({
@@ -151,7 +151,7 @@ fn input(rng: &mut Rng, n: u64, email: Option<&str>, float_attempt: bool) -> Val
     };
     let mut context = json!({
         "project": format!("service-{}", rng.below(50)),
-        "files": (0..rng.below(3) + 1).map(|_| format!("src/{}.rs", rng.words(1))).collect::<Vec<_>>(),
+        "files": (0..=rng.below(3)).map(|_| format!("src/{}.rs", rng.words(1))).collect::<Vec<_>>(),
         "history": history,
     });
     if let Some(email) = email {
@@ -238,7 +238,7 @@ impl Simulation {
             n += 1;
             timestamp_ms += 1 + state.rng.below(2000);
             line.clear();
-            if self.malformed_every > 0 && n % self.malformed_every == 0 {
+            if self.malformed_every > 0 && n.is_multiple_of(self.malformed_every) {
                 let torn = r#"{"module_name": "reviewer", "module_version": "baseline", "signa"#;
                 line.extend_from_slice(torn.as_bytes());
                 written.malformed += 1;
@@ -308,7 +308,7 @@ fn record(state: &mut State, timestamp_ms: u64, written: &mut Written) -> Value 
         "input": input,
         "output": if success {
             json!({
-                "requirements": (0..rng.below(4) + 1).map(|_| rng.words(3)).collect::<Vec<_>>(),
+                "requirements": (0..=rng.below(4)).map(|_| rng.words(3)).collect::<Vec<_>>(),
                 "confidence": (rng.unit() * 100.0).round() / 100.0,
             })
         } else {
