@@ -145,7 +145,7 @@ impl Alert {
         match self.kind {
             AlertKind::SuccessRate => (percent(self.current), percent(self.threshold)),
             AlertKind::LatencyP99 => (millis(self.current), millis(self.threshold)),
-            AlertKind::CostP99 => (dollars(self.current), dollars(self.threshold)),
+            AlertKind::CostP99 => (dollars(self.current), short_dollars(self.threshold)),
         }
     }
 }
