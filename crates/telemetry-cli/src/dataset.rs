@@ -29,7 +29,8 @@ pub enum DatasetCommand {
 #[derive(Debug, Clone, Args)]
 pub struct LogFiles {
     /// A log: a file (plain or gzip), a directory (its *.jsonl and
-    /// *.jsonl.gz, sorted by name) or a glob pattern; repeat for more.
+    /// *.jsonl.gz, rotated files oldest first, then the live one) or a glob
+    /// pattern; repeat for more.
     #[arg(long = "log-file", value_name = "FILE|DIR|GLOB", required = true)]
     pub log_file: Vec<String>,
 }

@@ -3,9 +3,10 @@
 //! parallel while one thread consumes the results in input order.
 //!
 //! - [`expand`] turns a file, a directory (its `*.jsonl` and `*.jsonl.gz`,
-//!   not recursive, sorted by name, so the logger's rotated
-//!   `<stem>.<UTC time>[-N].jsonl[.gz]` files come before the live
-//!   `<stem>.jsonl`) or a glob pattern into a list of files.
+//!   not recursive, in the order the logger wrote them: its rotated
+//!   `<stem>.<UTC time>[-N].jsonl[.gz]` files by time and `N`, then the
+//!   live `<stem>.jsonl`) or a glob pattern (matches sorted by path) into a
+//!   list of files.
 //! - [`run`] reads them one after the other, plain or gzip by their first
 //!   bytes (not by name), gzip members one after the other
 //!   ([`MultiGzDecoder`]), and hands out batches of whole lines.
@@ -146,8 +147,26 @@ fn directory(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
             path: path.display().to_string(),
         });
     }
-    files.sort();
+    files.sort_by(|a, b| rotation_order(a).cmp(&rotation_order(b)));
     Ok(files)
+}
+
+/// The order of a log's files: `<stem>.<UTC time>[-N].jsonl[.gz]` by
+/// stem, time and N (`-2` after none), and the live `<stem>.jsonl` after
+/// the rotated files of its stem. Plain name order gets the `-N` files
+/// wrong (`-` sorts before `.`).
+fn rotation_order(path: &Path) -> (String, bool, String) {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = name
+        .strip_suffix(".gz")
+        .unwrap_or(&name)
+        .strip_suffix(".jsonl")
+        .unwrap_or(&name);
+    let (stem, rotated) = base.split_once('.').unwrap_or((base, ""));
+    (stem.to_owned(), rotated.is_empty(), rotated.to_owned())
 }
 
 fn pattern(spec: &str) -> Result<Vec<PathBuf>, ReadError> {
@@ -634,6 +653,28 @@ mod tests {
                 (8, "b".into(), false),
                 (9, String::new(), false),
                 (10, "c".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn rotated_files_come_in_the_order_they_were_written_then_the_live_one() {
+        let mut names = vec![
+            "app.jsonl",
+            "app.20250102T000000Z.jsonl.gz",
+            "app.20250101T000000Z-2.jsonl.gz",
+            "app.20250101T000000Z.jsonl.gz",
+            "api.jsonl",
+        ];
+        names.sort_by(|a, b| rotation_order(Path::new(a)).cmp(&rotation_order(Path::new(b))));
+        assert_eq!(
+            names,
+            [
+                "api.jsonl",
+                "app.20250101T000000Z.jsonl.gz",
+                "app.20250101T000000Z-2.jsonl.gz",
+                "app.20250102T000000Z.jsonl.gz",
+                "app.jsonl",
             ]
         );
     }
