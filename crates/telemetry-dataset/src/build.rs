@@ -419,6 +419,10 @@ impl Context<'_> {
             if line.trim_ascii().is_empty() {
                 continue;
             }
+            if let Err(reason) = batch.check_length(line) {
+                out.problems.push((number, reason));
+                continue;
+            }
             match RecordLine::<Object<'_>>::parse(line) {
                 Ok(record) => self.keep(record, batch.file, number, &mut out),
                 Err(reason) if torn => out.problems.push((

@@ -383,6 +383,10 @@ fn process(batch: &Batch, since_ms: u64) -> Processed {
         if line.trim_ascii().is_empty() {
             continue;
         }
+        if let Err(reason) = batch.check_length(line) {
+            out.problems.push((number, reason));
+            continue;
+        }
         let record = match RecordLine::<AnyObject>::parse(line) {
             Ok(record) => record,
             Err(reason) if torn => {
