@@ -148,7 +148,7 @@ fn directory(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
             path: path.display().to_string(),
         });
     }
-    files.sort_by(|a, b| rotation_order(a).cmp(&rotation_order(b)));
+    files.sort_by_cached_key(|path| rotation_order(path));
     Ok(files)
 }
 
@@ -690,7 +690,7 @@ mod tests {
             "app.20250101T000000Z.jsonl.gz",
             "api.jsonl",
         ];
-        names.sort_by(|a, b| rotation_order(Path::new(a)).cmp(&rotation_order(Path::new(b))));
+        names.sort_by_key(|name| rotation_order(Path::new(name)));
         assert_eq!(
             names,
             [
