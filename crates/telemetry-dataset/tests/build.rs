@@ -531,15 +531,15 @@ fn inputs_that_name_nothing_are_errors_that_name_them() {
 fn a_line_longer_than_the_limit_is_reported_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.jsonl");
-    let mut long = record("sig", &json!({"text": "x".repeat(10_000)}));
-    long["n"] = json!(1);
+    let mut within_a_read = record("sig", &json!({"text": "x".repeat(10_000)}));
+    within_a_read["n"] = json!(1);
     // Longer than a read: skipped by the reader before it is whole.
-    let longer = record("sig", &json!({"text": "y".repeat(300_000)}));
+    let over_several_reads = record("sig", &json!({"text": "y".repeat(300_000)}));
     let text = lines(&[
         record("sig", &input(1)),
-        long,
+        within_a_read,
         record("sig", &input(3)),
-        longer,
+        over_several_reads,
         record("sig", &input(5)),
     ]);
     fs::write(&log, text).unwrap();
