@@ -29,7 +29,8 @@ pub enum DatasetCommand {
 #[derive(Debug, Clone, Args)]
 pub struct LogFiles {
     /// A log: a file (plain or gzip), a directory (its *.jsonl and
-    /// *.jsonl.gz, sorted by name) or a glob pattern; repeat for more.
+    /// *.jsonl.gz, rotated files oldest first, then the live one) or a glob
+    /// pattern; repeat for more.
     #[arg(long = "log-file", value_name = "FILE|DIR|GLOB", required = true)]
     pub log_file: Vec<String>,
 }
@@ -156,7 +157,7 @@ fn progress_bar(files: &[PathBuf]) -> ProgressBar {
         .sum();
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}, {eta} left",
+        "{wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}, {eta} left",
     ) {
         bar.set_style(style);
     }

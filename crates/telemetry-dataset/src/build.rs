@@ -41,6 +41,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -281,25 +282,37 @@ pub fn build(
         names: &names,
         spare: &spare,
     };
-    let mut state = State {
-        output_dir: &options.output_dir,
-        groups: Groups::default(),
-        signatures: HashMap::new(),
-        problems: Vec::new(),
-        problems_total: 0,
-        malformed: 0,
-        damaged: 0,
-        names: &names,
-        spare: &spare,
-    };
-    let inputs = read::run(
-        &options.log_files,
-        options.read,
-        progress,
-        |batch| context.process(batch),
-        |item| state.consume(item),
-    )?;
-    state.finish(options, &created_at, inputs)
+    // Syncs what the drafts wrote so far while the build goes on, so that
+    // the final sync before each rename has little left to wait for.
+    std::thread::scope(|scope| {
+        let (sync_tx, sync_rx) = sync_channel::<File>(16);
+        scope.spawn(move || {
+            for file in sync_rx {
+                // The final `sync_all` reports what fails.
+                let _ = file.sync_data();
+            }
+        });
+        let mut state = State {
+            sync: sync_tx,
+            output_dir: &options.output_dir,
+            groups: Groups::default(),
+            signatures: HashMap::new(),
+            problems: Vec::new(),
+            problems_total: 0,
+            malformed: 0,
+            damaged: 0,
+            names: &names,
+            spare: &spare,
+        };
+        let inputs = read::run(
+            &options.log_files,
+            options.read,
+            progress,
+            |batch| context.process(batch),
+            |item| state.consume(item),
+        )?;
+        state.finish(options, &created_at, inputs)
+    })
 }
 
 /// What every worker needs.
@@ -404,6 +417,10 @@ impl Context<'_> {
         };
         for (number, line, torn) in batch.lines() {
             if line.trim_ascii().is_empty() {
+                continue;
+            }
+            if let Err(reason) = batch.check_length(line) {
+                out.problems.push((number, reason));
                 continue;
             }
             match RecordLine::<Object<'_>>::parse(line) {
@@ -544,6 +561,8 @@ struct State<'a> {
     damaged: u64,
     names: &'a [String],
     spare: &'a Mutex<Vec<Vec<u8>>>,
+    /// To the syncing thread.
+    sync: SyncSender<File>,
 }
 
 /// One signature's dataset as this build sees it.
@@ -569,10 +588,17 @@ struct HashingWriter {
     sha256: Sha256,
     bytes: u64,
     lines: u64,
+    /// Where to send the file to be synced in the background, and how
+    /// much was written since it last was.
+    sync: Option<SyncSender<File>>,
+    unsynced: u64,
 }
 
+/// Bytes written between two background syncs of a draft's file.
+const SYNC_EVERY: u64 = 32 << 20;
+
 impl HashingWriter {
-    fn create(path: PathBuf) -> Result<Self, BuildError> {
+    fn create(path: PathBuf, sync: Option<SyncSender<File>>) -> Result<Self, BuildError> {
         let file = File::create(&path).map_err(output_error(&path))?;
         Ok(Self {
             out: BufWriter::with_capacity(1 << 20, file),
@@ -580,6 +606,8 @@ impl HashingWriter {
             sha256: Sha256::new(),
             bytes: 0,
             lines: 0,
+            sync,
+            unsynced: 0,
         })
     }
 
@@ -587,7 +615,19 @@ impl HashingWriter {
         self.sha256.update(line);
         self.bytes += line.len() as u64;
         self.lines += 1;
-        self.out.write_all(line).map_err(output_error(&self.path))
+        self.out.write_all(line).map_err(output_error(&self.path))?;
+        self.unsynced += line.len() as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.unsynced = 0;
+            if let Some(sync) = &self.sync {
+                self.out.flush().map_err(output_error(&self.path))?;
+                if let Ok(file) = self.out.get_ref().try_clone() {
+                    // A busy syncer skips this one; the final sync catches up.
+                    let _ = sync.try_send(file);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Flushes and syncs the file; returns its summary and its hash state.
@@ -607,15 +647,18 @@ impl HashingWriter {
 }
 
 impl Draft {
-    fn create(signature_dir: &Path) -> Result<Self, BuildError> {
+    fn create(signature_dir: &Path, sync: &SyncSender<File>) -> Result<Self, BuildError> {
         std::fs::create_dir_all(signature_dir).map_err(output_error(signature_dir))?;
         let dir = tempfile::Builder::new()
             .prefix(".build-")
             .tempdir_in(signature_dir)
             .map_err(output_error(signature_dir))?;
         Ok(Self {
-            examples: HashingWriter::create(dir.path().join(EXAMPLES_FILE))?,
-            provenance: HashingWriter::create(dir.path().join(PROVENANCE_FILE))?,
+            examples: HashingWriter::create(dir.path().join(EXAMPLES_FILE), Some(sync.clone()))?,
+            provenance: HashingWriter::create(
+                dir.path().join(PROVENANCE_FILE),
+                Some(sync.clone()),
+            )?,
             dir,
         })
     }
@@ -781,7 +824,7 @@ impl State<'_> {
             Entry::Vacant(slot) => {
                 slot.insert(Origin::ThisRun);
                 if dataset.draft.is_none() {
-                    dataset.draft = Some(Draft::create(&dataset.dir)?);
+                    dataset.draft = Some(Draft::create(&dataset.dir, &self.sync)?);
                 }
                 if let Some(draft) = &mut dataset.draft {
                     draft.examples.write_line(&text[example.clone()])?;
@@ -939,8 +982,8 @@ impl State<'_> {
                 .map_err(output_error(path))
         };
         let (mut examples_in, mut provenance_in) = (open(&examples_path)?, open(&provenance_path)?);
-        let mut examples_out = HashingWriter::create(draft.join(".examples.jsonl.new"))?;
-        let mut provenance_out = HashingWriter::create(draft.join(".provenance.jsonl.new"))?;
+        let mut examples_out = HashingWriter::create(draft.join(".examples.jsonl.new"), None)?;
+        let mut provenance_out = HashingWriter::create(draft.join(".provenance.jsonl.new"), None)?;
         let (mut example, mut provenance) = (Vec::new(), Vec::new());
         let mut number = 0;
         loop {

@@ -185,6 +185,7 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// by `serde_json` from a JSON text without an escape in it, which JSON
 /// allows only when it needs none: no `"`, `\` or control character. It
 /// is copied as it is; any other is escaped.
+#[allow(clippy::ptr_arg, reason = "whether it is borrowed is the point")]
 fn write_read_string(text: &Cow<'_, str>, out: &mut Vec<u8>) {
     match text {
         Cow::Borrowed(text) => {

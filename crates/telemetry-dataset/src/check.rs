@@ -145,7 +145,7 @@ impl Alert {
         match self.kind {
             AlertKind::SuccessRate => (percent(self.current), percent(self.threshold)),
             AlertKind::LatencyP99 => (millis(self.current), millis(self.threshold)),
-            AlertKind::CostP99 => (dollars(self.current), dollars(self.threshold)),
+            AlertKind::CostP99 => (dollars(self.current), short_dollars(self.threshold)),
         }
     }
 }
@@ -381,6 +381,10 @@ fn process(batch: &Batch, since_ms: u64) -> Processed {
     };
     for (number, line, torn) in batch.lines() {
         if line.trim_ascii().is_empty() {
+            continue;
+        }
+        if let Err(reason) = batch.check_length(line) {
+            out.problems.push((number, reason));
             continue;
         }
         let record = match RecordLine::<AnyObject>::parse(line) {

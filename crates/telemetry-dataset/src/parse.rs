@@ -334,7 +334,6 @@ fn redact_json(value: &mut Json<'_>, spans: &mut u64) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,16 +3,18 @@
 //! parallel while one thread consumes the results in input order.
 //!
 //! - [`expand`] turns a file, a directory (its `*.jsonl` and `*.jsonl.gz`,
-//!   not recursive, sorted by name, so the logger's rotated
-//!   `<stem>.<UTC time>[-N].jsonl[.gz]` files come before the live
-//!   `<stem>.jsonl`) or a glob pattern into a list of files.
+//!   not recursive, in the order the logger wrote them: its rotated
+//!   `<stem>.<UTC time>[-N].jsonl[.gz]` files by time and `N`, then the
+//!   live `<stem>.jsonl`) or a glob pattern (matches sorted by path) into a
+//!   list of files.
 //! - [`run`] reads them one after the other, plain or gzip by their first
 //!   bytes (not by name), gzip members one after the other
 //!   ([`MultiGzDecoder`]), and hands out batches of whole lines.
 //!
 //! Memory is bounded whatever the size of the logs: at most
 //! [`ReadOptions::batches_in_flight`] batches exist at once (their buffers
-//! are recycled), and a line longer than [`MAX_LINE_BYTES`] is reported and
+//! are recycled), and a line longer than [`ReadOptions::max_line_bytes`]
+//! ([`MAX_LINE_BYTES`] by default) is reported and
 //! skipped rather than held.
 //!
 //! Problems with the data itself never stop a run. A truncated gzip member
@@ -32,7 +34,7 @@ use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Longest line kept; a longer one is reported and skipped.
+/// Longest line kept by default; a longer one is reported and skipped.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// The first bytes of every gzip member (RFC 1952).
@@ -146,8 +148,26 @@ fn directory(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
             path: path.display().to_string(),
         });
     }
-    files.sort();
+    files.sort_by_cached_key(|path| rotation_order(path));
     Ok(files)
+}
+
+/// The order of a log's files: `<stem>.<UTC time>[-N].jsonl[.gz]` by
+/// stem, time and N (`-2` after none), and the live `<stem>.jsonl` after
+/// the rotated files of its stem. Plain name order gets the `-N` files
+/// wrong (`-` sorts before `.`).
+fn rotation_order(path: &Path) -> (String, bool, String) {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = name
+        .strip_suffix(".gz")
+        .unwrap_or(&name)
+        .strip_suffix(".jsonl")
+        .unwrap_or(&name);
+    let (stem, rotated) = base.split_once('.').unwrap_or((base, ""));
+    (stem.to_owned(), rotated.is_empty(), rotated.to_owned())
 }
 
 fn pattern(spec: &str) -> Result<Vec<PathBuf>, ReadError> {
@@ -223,9 +243,21 @@ pub struct Batch {
     /// Whether the last line has no newline: the file ended there, maybe in
     /// the middle of a write.
     pub unterminated: bool,
+    /// The longest line to keep ([`ReadOptions::max_line_bytes`]).
+    pub max_line_bytes: usize,
 }
 
 impl Batch {
+    /// Why `line` is not to be read, if it is longer than
+    /// [`max_line_bytes`](Self::max_line_bytes).
+    pub fn check_length(&self, line: &[u8]) -> Result<(), String> {
+        if line.len() > self.max_line_bytes {
+            Err(too_long(self.max_line_bytes))
+        } else {
+            Ok(())
+        }
+    }
+
     /// The lines with their numbers, without their line endings (`\n` or
     /// `\r\n`); the flag is true for a last line without a newline.
     pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8], bool)> + '_ {
@@ -249,6 +281,10 @@ impl Batch {
     }
 }
 
+fn too_long(max_line_bytes: usize) -> String {
+    format!("longer than {max_line_bytes} bytes, skipped")
+}
+
 /// How [`run`] reads.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadOptions {
@@ -261,6 +297,8 @@ pub struct ReadOptions {
     /// consumed (at least `workers + 1`): with `batch_bytes`, the memory
     /// bound.
     pub batches_in_flight: usize,
+    /// Longest line kept; a longer one is reported and skipped.
+    pub max_line_bytes: usize,
 }
 
 impl Default for ReadOptions {
@@ -270,6 +308,7 @@ impl Default for ReadOptions {
             workers,
             batch_bytes: 1 << 20,
             batches_in_flight: 2 * workers + 2,
+            max_line_bytes: MAX_LINE_BYTES,
         }
     }
 }
@@ -327,6 +366,7 @@ where
                 work: work_tx,
                 seq: 0,
                 batch_bytes: options.batch_bytes.max(1),
+                max_line_bytes: options.max_line_bytes.max(1),
                 progress,
             }
             .read_all(files)
@@ -405,6 +445,7 @@ struct Reader<'p> {
     work: SyncSender<(u64, Unit)>,
     seq: u64,
     batch_bytes: usize,
+    max_line_bytes: usize,
     progress: &'p (dyn Fn(u64) + Sync),
 }
 
@@ -510,7 +551,7 @@ impl Reader<'_> {
         // Lines handed out so far: the next line's number is `lines + 1`.
         let mut lines: u64 = 0;
         let mut buffer = attempt!(self.buffer());
-        // Skipping the rest of a line longer than MAX_LINE_BYTES.
+        // Skipping the rest of a line longer than max_line_bytes.
         let mut skipping = false;
         loop {
             let start = buffer.len();
@@ -559,12 +600,12 @@ impl Reader<'_> {
                     let batch = std::mem::replace(&mut buffer, next);
                     attempt!(self.send_batch(index, &mut lines, batch, false));
                 }
-            } else if buffer.len() > MAX_LINE_BYTES {
+            } else if buffer.len() > self.max_line_bytes {
                 lines += 1;
                 attempt!(self.send(Unit::Problem(Problem {
                     file: name.to_owned(),
                     line: Some(lines),
-                    reason: format!("line longer than {} MiB, skipped", MAX_LINE_BYTES >> 20),
+                    reason: too_long(self.max_line_bytes),
                 })));
                 buffer.clear();
                 skipping = true;
@@ -604,6 +645,7 @@ impl Reader<'_> {
             first_line,
             data,
             unterminated,
+            max_line_bytes: self.max_line_bytes,
         }))
     }
 }
@@ -618,6 +660,7 @@ mod tests {
             first_line: 7,
             data: data.as_bytes().to_vec(),
             unterminated,
+            max_line_bytes: MAX_LINE_BYTES,
         }
     }
 
@@ -634,6 +677,28 @@ mod tests {
                 (8, "b".into(), false),
                 (9, String::new(), false),
                 (10, "c".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn rotated_files_come_in_the_order_they_were_written_then_the_live_one() {
+        let mut names = vec![
+            "app.jsonl",
+            "app.20250102T000000Z.jsonl.gz",
+            "app.20250101T000000Z-2.jsonl.gz",
+            "app.20250101T000000Z.jsonl.gz",
+            "api.jsonl",
+        ];
+        names.sort_by_key(|name| rotation_order(Path::new(name)));
+        assert_eq!(
+            names,
+            [
+                "api.jsonl",
+                "app.20250101T000000Z.jsonl.gz",
+                "app.20250101T000000Z-2.jsonl.gz",
+                "app.20250102T000000Z.jsonl.gz",
+                "app.jsonl",
             ]
         );
     }

@@ -54,6 +54,7 @@ fn options(files: Vec<PathBuf>, out: &Path) -> BuildOptions {
         workers: 2,
         batch_bytes: 256,
         batches_in_flight: 4,
+        max_line_bytes: 4096,
     };
     options
 }
@@ -524,4 +525,30 @@ fn inputs_that_name_nothing_are_errors_that_name_them() {
         found,
         [dir.path().join("b.jsonl"), dir.path().join("a.jsonl.gz")]
     );
+}
+
+#[test]
+fn a_line_longer_than_the_limit_is_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut within_a_read = record("sig", &json!({"text": "x".repeat(10_000)}));
+    within_a_read["n"] = json!(1);
+    // Longer than a read: skipped by the reader before it is whole.
+    let over_several_reads = record("sig", &json!({"text": "y".repeat(300_000)}));
+    let text = lines(&[
+        record("sig", &input(1)),
+        within_a_read,
+        record("sig", &input(3)),
+        over_several_reads,
+        record("sig", &input(5)),
+    ]);
+    fs::write(&log, text).unwrap();
+    let report = run(vec![log.clone()], &dir.path().join("out"));
+    assert_eq!(report.counts.records.written, 3);
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let skipped = |line: u32| format!("{}:{line}: longer than 4096 bytes, skipped", log.display());
+    assert_eq!(problems, [skipped(2), skipped(4)]);
+    let provenance = read_lines(&dir.path().join("out/sig/v1/provenance.jsonl"));
+    let numbers: Vec<&Value> = provenance.iter().map(|p| &p["metadata"]["line"]).collect();
+    assert_eq!(numbers, [1, 3, 5]);
 }

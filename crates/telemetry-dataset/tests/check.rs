@@ -46,6 +46,7 @@ fn options(log: &Path) -> CheckOptions {
             workers: 2,
             batch_bytes: 4096,
             batches_in_flight: 4,
+            max_line_bytes: 1 << 20,
         },
     }
 }
