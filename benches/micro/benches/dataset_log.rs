@@ -49,10 +49,10 @@ fn record_with(clean: bool) -> InteractionLog {
         input,
         1_764_657_300_000,
     );
-    record.output = json!({"requirements": ["JWT token generation", "Password hashing with bcrypt", "Session management"]})
+    json!({"requirements": ["JWT token generation", "Password hashing with bcrypt", "Session management"]})
         .as_object()
         .unwrap()
-        .clone();
+        .clone_into(&mut record.output);
     record.latency_ms = Some(250);
     record.tokens = Some(120);
     record.cost_usd = Some(0.0018);
@@ -117,7 +117,7 @@ fn dataset_call_sampled_out(bencher: Bencher<'_, '_>) {
     let inputs = record().input;
     // A request id the 1% sampler leaves out (the decision is the id's).
     let sampler = logger.sampler().unwrap();
-    let id = (0..)
+    let id = (0..10_000)
         .map(|n| format!("req-{n:04x}"))
         .find(|id| !sampler.decide("reviewer", id, true).keep)
         .unwrap();

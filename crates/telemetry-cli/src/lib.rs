@@ -47,7 +47,9 @@ use telemetry_runtime::consent::{self, Decision, Mode, Source};
 use telemetry_runtime::control::{Control, ControlError};
 use uuid::Uuid;
 
-pub use dataset::{DatasetBuildArgs, DatasetCheckArgs, DatasetCommand, LogFiles, SourceArg};
+pub use dataset::{
+    DatasetBuildArgs, DatasetCheckArgs, DatasetCommand, DatasetSimulateArgs, LogFiles, SourceArg,
+};
 pub use demo::DemoArgs;
 pub use tokens::{ApplyArgs, CalibrateArgs, CheckArgs, DatabaseArg, SimulateArgs, TokensCommand};
 pub use trace::{CollectorArgs, ShowArgs, SubmitArgs, TraceCommand, VerifyArgs};

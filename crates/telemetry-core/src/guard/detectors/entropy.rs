@@ -3,7 +3,7 @@
 //! long strings of a payload that look random but pass: the digests our
 //! `hash` conversion writes, and UUIDs.
 
-use super::bytes::{ALNUM, DIGIT, LOWER, TOKEN_PUNCTUATION, UPPER, VOWEL, kind, run_len};
+use super::bytes::{ALNUM, DIGIT, LOWER, TOKEN_PUNCTUATION, UPPER, VOWEL, kind};
 use crate::HashDigest;
 
 /// Shortest run judged by the entropy detector.
@@ -45,16 +45,32 @@ fn is_token(b: u8) -> bool {
 }
 
 pub(super) fn high_entropy(text: &str) -> bool {
+    // Each maximal run of token characters of at least `MIN_RUN` bytes,
+    // found by looking at every `MIN_RUN`th byte: `start` always begins a
+    // run (it follows a byte that is not a token character, or is 0), so
+    // when the byte `MIN_RUN - 1` after it is not a token character, no
+    // long run starts before it; else the last such byte below it, if any,
+    // is the next start. Prose costs about one look per word. A run of
+    // token characters is ASCII, so it starts and ends on character
+    // boundaries.
     let s = text.as_bytes();
-    let mut i = 0;
-    while i < s.len() {
-        let len = run_len(&s[i..], is_token);
-        // A run of token characters is ASCII, so it starts and ends on
-        // character boundaries.
-        if len >= MIN_RUN && text.get(i..i + len).is_some_and(looks_random) {
+    let mut start = 0;
+    while start + MIN_RUN <= s.len() {
+        let window = &s[start..start + MIN_RUN];
+        if let Some(last_gap) = window.iter().rposition(|&b| !is_token(b)) {
+            start += last_gap + 1;
+            continue;
+        }
+        let end = start
+            + MIN_RUN
+            + s[start + MIN_RUN..]
+                .iter()
+                .position(|&b| !is_token(b))
+                .unwrap_or(s.len() - start - MIN_RUN);
+        if text.get(start..end).is_some_and(looks_random) {
             return true;
         }
-        i += len.max(1);
+        start = end + 1;
     }
     false
 }
