@@ -372,27 +372,82 @@ fn source_of(figment: &Figment, key: &str, file: Option<&Path>) -> String {
     )
 }
 
-/// The variable, or the file and the line where the key's last segment is
-/// set.
+/// The variable, or the file and the line where the key is set.
 fn describe(metadata: &Metadata, key: &str, file: Option<&Path>) -> String {
     let from_file = metadata.name.starts_with("TOML") || metadata.name.starts_with("JSON");
     match file {
         Some(path) if from_file => {
-            let leaf = key.rsplit('.').next().unwrap_or(key);
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            let quoted = format!("\"{leaf}\"");
-            let line = text.lines().position(|line| {
-                let line = line.trim_start();
-                line.starts_with(&quoted)
-                    || line
-                        .split_once('=')
-                        .is_some_and(|(name, _)| name.trim().trim_matches('"') == leaf)
-            });
+            let toml = path.extension().is_some_and(|ext| ext == "toml");
+            let line = if toml {
+                toml_line(&text, key)
+            } else {
+                json_line(&text, key)
+            };
             match line {
-                Some(index) => format!("{}, line {}", path.display(), index + 1),
+                Some(line) => format!("{}, line {line}", path.display()),
                 None => path.display().to_string(),
             }
         }
         _ => metadata.name.to_string(),
     }
+}
+
+/// The line (from 1) of a pretty-printed JSON file where the dotted `key`
+/// is set: object members one per line, as `monitoring_config.json` is
+/// written. `None` for other layouts.
+fn json_line(text: &str, key: &str) -> Option<usize> {
+    let mut path: Vec<String> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some((name, value)) = line
+            .strip_prefix('"')
+            .and_then(|rest| rest.split_once("\":"))
+        {
+            {
+                let mut full = path.clone();
+                full.push(name.to_owned());
+                if full.join(".") == key {
+                    return Some(index + 1);
+                }
+                if value.trim_start().starts_with('{') && !value.contains('}') {
+                    path.push(name.to_owned());
+                }
+                continue;
+            }
+        }
+        if line.starts_with('}') {
+            path.pop();
+        }
+    }
+    None
+}
+
+/// The line (from 1) of a TOML file where the dotted `key` is set, under
+/// its `[table]` header or as a dotted key.
+fn toml_line(text: &str, key: &str) -> Option<usize> {
+    let mut table = String::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            header.trim_end_matches(']').trim().clone_into(&mut table);
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        let name: Vec<&str> = name
+            .split('.')
+            .map(|part| part.trim().trim_matches('"'))
+            .collect();
+        let full = if table.is_empty() {
+            name.join(".")
+        } else {
+            format!("{table}.{}", name.join("."))
+        };
+        if full == key {
+            return Some(index + 1);
+        }
+    }
+    None
 }

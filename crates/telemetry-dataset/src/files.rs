@@ -23,8 +23,8 @@
 //!   lost; readers skip and report it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, SystemTime};
@@ -100,12 +100,21 @@ impl LogPaths {
             None => (rest, false),
         };
         let stamp = rest.strip_suffix(self.ext.as_str())?;
-        let digits = stamp.split('_').next()?;
-        let well_formed = digits.len() == 16
-            && digits.as_bytes()[8] == b'T'
-            && digits.ends_with('Z')
-            && digits[..8].bytes().all(|b| b.is_ascii_digit());
-        well_formed.then_some(gz)
+        // `yyyymmddTHHMMSSZ`, then nothing or `_` and three or more digits.
+        let (time, counter) = match stamp.split_once('_') {
+            Some((time, counter)) => (time, Some(counter)),
+            None => (stamp, None),
+        };
+        let b = time.as_bytes();
+        let time_ok = b.len() == 16
+            && b[..8].iter().all(u8::is_ascii_digit)
+            && b[8] == b'T'
+            && b[9..15].iter().all(u8::is_ascii_digit)
+            && b[15] == b'Z';
+        let counter_ok = counter.is_none_or(|counter| {
+            counter.len() >= 3 && counter.bytes().all(|b| b.is_ascii_digit())
+        });
+        (time_ok && counter_ok).then_some(gz)
     }
 
     /// Removes what compressors that are no longer running left behind
@@ -182,7 +191,12 @@ pub(crate) struct LiveFile {
     file: Option<Open>,
     compressor: Option<Sender<PathBuf>>,
     unsynced: bool,
+    /// When retention last ran.
+    retained: std::time::Instant,
 }
+
+/// How often an idle writer applies retention.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 struct Open {
     file: File,
@@ -216,6 +230,7 @@ impl LiveFile {
             file: None,
             compressor,
             unsynced: false,
+            retained: std::time::Instant::now(),
         };
         live.lock.lock()?;
         let opened = live.reopen();
@@ -233,13 +248,17 @@ impl LiveFile {
         Ok(live)
     }
 
-    /// Appends `bytes` (whole lines) in one `write`, then rotates if the
-    /// file is past its size.
+    /// Appends `bytes` (whole lines) in one `write`.
     pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.lock.lock_shared()?;
         let written = self.append_locked(bytes);
         self.lock.unlock()?;
-        written?;
+        written
+    }
+
+    /// Rotates the live file if it is past `max_size_mb` (counting what
+    /// every process appended).
+    pub(crate) fn rotate_if_full(&mut self) -> io::Result<()> {
         let max = self.rotation.max_size_mb.saturating_mul(MB);
         if self.file.as_ref().is_some_and(|open| open.size >= max) {
             self.rotate()?;
@@ -249,18 +268,21 @@ impl LiveFile {
 
     fn append_locked(&mut self, bytes: &[u8]) -> io::Result<()> {
         if !self.is_current() {
-            // Rotated by another process, or deleted: reopen, which may
-            // repair a torn tail and so needs the exclusive lock.
-            self.lock.unlock()?;
-            self.lock.lock()?;
+            // Rotated by another process, or deleted: reopen.
             self.reopen()?;
         }
         let open = self.file.as_mut().expect("reopen leaves a file");
-        if open.size == 0 {
+        // The size as the file has it: other processes append too, and one
+        // may have died in the middle of a line, which this batch must not
+        // continue.
+        let size = open.file.metadata()?.len();
+        if size == 0 {
             open.born = SystemTime::now();
+        } else if !ends_with_newline(&open.file, size)? {
+            open.file.write_all(b"\n")?;
         }
         open.file.write_all(bytes)?;
-        open.size += bytes.len() as u64;
+        open.size = open.file.metadata()?.len();
         self.unsynced = true;
         Ok(())
     }
@@ -274,29 +296,19 @@ impl LiveFile {
             .is_ok_and(|meta| meta.dev() == open.dev && meta.ino() == open.ino)
     }
 
-    /// Opens the live file, creating it, and ends a torn last line. Call
-    /// under the exclusive lock.
+    /// Opens the live file, creating it. A torn last line is ended before
+    /// the next batch (see [`append`](Self::append)).
     fn reopen(&mut self) -> io::Result<()> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
             .open(&self.paths.live)?;
         let meta = file.metadata()?;
-        let mut size = meta.len();
-        if size > 0 {
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(size - 1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                file.write_all(b"\n")?;
-                size += 1;
-            }
-        }
         self.file = Some(Open {
             dev: meta.dev(),
             ino: meta.ino(),
-            size,
+            size: meta.len(),
             born: meta.created().unwrap_or_else(|_| SystemTime::now()),
             file,
         });
@@ -342,6 +354,17 @@ impl LiveFile {
         if old { self.rotate() } else { Ok(()) }
     }
 
+    /// Work due by time: rotation by age, and retention once an hour, so
+    /// that files past `max_age_days` go even while nothing is logged.
+    pub(crate) fn tick(&mut self) -> io::Result<()> {
+        self.rotate_if_old()?;
+        if self.retained.elapsed() >= RETENTION_INTERVAL {
+            self.retained = std::time::Instant::now();
+            retention(&self.paths, &self.rotation)?;
+        }
+        Ok(())
+    }
+
     /// Makes what was appended durable.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         if let (true, Some(open)) = (self.unsynced, &self.file) {
@@ -350,6 +373,13 @@ impl LiveFile {
         }
         Ok(())
     }
+}
+
+/// Whether the last of the `size` bytes of `file` is a line break.
+fn ends_with_newline(file: &File, size: u64) -> io::Result<bool> {
+    let mut last = [0u8; 1];
+    file.read_exact_at(&mut last, size - 1)?;
+    Ok(last[0] == b'\n')
 }
 
 fn sync_dir(dir: &Path) {
@@ -391,7 +421,10 @@ pub(crate) fn compress(path: &Path) -> io::Result<()> {
     temporary.push(format!(".tmp-{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let result = (|| {
-        let mut input = BufReader::new(File::open(path)?);
+        let input = File::open(path)?;
+        // The compressed file keeps the plain one's age, which retention reads.
+        let modified = input.metadata()?.modified()?;
+        let mut input = BufReader::new(input);
         let output = File::create(&temporary)?;
         let mut encoder =
             flate2::write::GzEncoder::new(BufWriter::new(output), flate2::Compression::default());
@@ -400,6 +433,7 @@ pub(crate) fn compress(path: &Path) -> io::Result<()> {
             .finish()?
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
+        output.set_modified(modified)?;
         output.sync_all()?;
         fs::rename(&temporary, &target)?;
         if let Some(dir) = path.parent() {
@@ -501,5 +535,20 @@ mod tests {
         assert_eq!(paths.rotated_kind("dspy_production.jsonl"), None);
         assert_eq!(paths.rotated_kind("dspy_production.backup.jsonl"), None);
         assert_eq!(paths.rotated_kind("other.20251202T063500Z.jsonl"), None);
+        assert_eq!(
+            paths.rotated_kind("dspy_production.20251202T063500Z_manual-backup.jsonl"),
+            None
+        );
+        assert_eq!(
+            paths.rotated_kind("dspy_production.20251202T0635ZZ.jsonl"),
+            None
+        );
+        // Another log's rotated files, one whose name has no extension.
+        let calls = LogPaths::new(Path::new("logs/calls"));
+        assert_eq!(
+            calls.rotated_kind("calls.20251202T063500Z_001"),
+            Some(false)
+        );
+        assert_eq!(calls.rotated_kind("calls.20251202T063500Z_001.jsonl"), None);
     }
 }

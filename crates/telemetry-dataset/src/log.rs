@@ -55,8 +55,13 @@ pub struct LogCounters {
     pub sampled_out: u64,
     /// Spans redacted in kept records.
     pub redacted_spans: u64,
-    /// Records that could not be serialized (a non-finite cost).
+    /// Records that could not be serialized (a map key that is not a
+    /// string cannot happen; kept for what serde may refuse).
     pub unserializable: u64,
+    /// Records dropped because they were larger than
+    /// [`MAX_RECORD_BYTES`], or because the records waiting for the writer
+    /// already held [`MAX_IN_FLIGHT_BYTES`].
+    pub dropped_too_large: u64,
     /// Records handed to the writer, dropped on a full channel, written.
     pub pipe: PipeCounters,
     /// Batches the writer could not append (a full disk); their records are
@@ -84,8 +89,19 @@ struct Counters {
     sampled_out: AtomicU64,
     redacted_spans: AtomicU64,
     unserializable: AtomicU64,
+    dropped_too_large: AtomicU64,
     write_errors: AtomicU64,
+    /// Bytes handed to the writer and not yet written.
+    in_flight: AtomicU64,
 }
+
+/// The largest record logged, serialized: 8 MiB.
+pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+
+/// The most bytes of records waiting for the writer: 64 MiB. Past it a
+/// record is dropped and counted, as on a full channel, so that large
+/// inputs cannot make the channel hold gigabytes.
+pub const MAX_IN_FLIGHT_BYTES: u64 = 64 * 1024 * 1024;
 
 impl InteractionLogger {
     /// A logger that logs nothing.
@@ -188,11 +204,11 @@ impl InteractionLogger {
     pub(crate) fn write_kept(&self, record: InteractionLog, threshold: Threshold) -> bool {
         self.active
             .as_deref()
-            .is_some_and(|active| active.write(record, threshold))
+            .is_some_and(|active| active.write(record, Some(threshold)))
     }
 
-    /// Logs `record` as it is sampled already (its `th` and
-    /// `adjusted_count` set by the caller, or none): redacts and writes.
+    /// Logs `record` as it is, sampled already by the caller (its `th` and
+    /// `adjusted_count` kept as they are, or absent): redacts and writes.
     #[allow(
         clippy::must_use_candidate,
         reason = "a record not handed over is counted; most callers need not look"
@@ -201,12 +217,8 @@ impl InteractionLogger {
         let Some(active) = &self.active else {
             return false;
         };
-        let threshold = record
-            .th
-            .as_deref()
-            .and_then(|th| Threshold::parse_th(th).ok())
-            .unwrap_or(Threshold::ALWAYS);
-        active.write(record, threshold)
+        active.counters.kept.fetch_add(1, Ordering::Relaxed);
+        active.write(record, None)
     }
 
     /// Waits, at most `timeout`, until every record handed over is written
@@ -239,6 +251,7 @@ impl InteractionLogger {
             sampled_out: counters.sampled_out.load(Ordering::Relaxed),
             redacted_spans: counters.redacted_spans.load(Ordering::Relaxed),
             unserializable: counters.unserializable.load(Ordering::Relaxed),
+            dropped_too_large: counters.dropped_too_large.load(Ordering::Relaxed),
             pipe: active.pipe.counters(),
             write_errors: counters.write_errors.load(Ordering::Relaxed),
         }
@@ -246,9 +259,11 @@ impl InteractionLogger {
 }
 
 impl Active {
-    fn write(&self, mut record: InteractionLog, threshold: Threshold) -> bool {
-        record.th = Some(threshold.th().to_string());
-        record.adjusted_count = Some(threshold.adjusted_count());
+    fn write(&self, mut record: InteractionLog, threshold: Option<Threshold>) -> bool {
+        if let Some(threshold) = threshold {
+            record.th = Some(threshold.th().to_string());
+            record.adjusted_count = Some(threshold.adjusted_count());
+        }
         if let Some(allowed) = self.allowed.get(&record.signature) {
             redact::retain_keys(&mut record.input, &allowed.input);
             redact::retain_keys(&mut record.output, &allowed.output);
@@ -265,7 +280,21 @@ impl Active {
             return false;
         }
         line.push(b'\n');
-        self.pipe.offer(line)
+        let bytes = line.len() as u64;
+        let waiting = self.counters.in_flight.fetch_add(bytes, Ordering::Relaxed);
+        if line.len() > MAX_RECORD_BYTES || waiting + bytes > MAX_IN_FLIGHT_BYTES {
+            self.counters.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+            self.counters
+                .dropped_too_large
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        if self.pipe.offer(line) {
+            true
+        } else {
+            self.counters.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+            false
+        }
     }
 }
 
@@ -330,9 +359,14 @@ impl Drain<Vec<u8>> for Writer {
         for line in batch.drain(..) {
             self.buffer.extend_from_slice(&line);
         }
+        let bytes = self.buffer.len() as u64;
         if let Err(error) = self.live.append(&self.buffer) {
             self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, "interaction log: a batch of records could not be written");
+        }
+        self.counters.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+        if let Err(error) = self.live.rotate_if_full() {
+            tracing::warn!(%error, "interaction log: could not rotate");
         }
     }
 
@@ -340,8 +374,8 @@ impl Drain<Vec<u8>> for Writer {
         if self.last_sync.elapsed() >= policy::WRITER_SYNC_INTERVAL {
             self.sync();
         }
-        if let Err(error) = self.live.rotate_if_old() {
-            tracing::warn!(%error, "interaction log: could not rotate by age");
+        if let Err(error) = self.live.tick() {
+            tracing::warn!(%error, "interaction log: could not rotate by age or apply retention");
         }
     }
 
