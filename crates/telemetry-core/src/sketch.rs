@@ -16,7 +16,7 @@
 //!   maximum, so one value is its own median.
 //! - **Bounded memory.** Values are clamped to `[MIN_VALUE, MAX_VALUE]`
 //!   (1 µs to about 11.6 days when counting milliseconds), which bounds the
-//!   buckets to about 1,400; the crate's own bound, [`MAX_BUCKETS`], is
+//!   buckets to about 1,400; the crate's own bound, `MAX_BUCKETS`, is
 //!   never reached (past it, it would merge the lowest buckets).
 //! - **Merging.** Sketches of parts of a stream [`merge`](QuantileSketch::merge)
 //!   into the sketch of the whole, with the same error bound, so that

@@ -1,7 +1,7 @@
 //! `telemetry dataset build`: interaction logs into versioned, deduplicated
 //! datasets with provenance, the reference design's aggregator.
 //!
-//! Every record read is redacted first ([`crate::parse`]), then filtered
+//! Every record read is redacted first (the crate's private `parse` module), then filtered
 //! ([`QualityFilter`]), then deduplicated by [`ExampleId`] per signature,
 //! against this run and every earlier version of the signature's dataset.
 //! What is left goes to `<output-dir>/<signature>/v<N>/`:

@@ -12,7 +12,7 @@
 //!
 //! Why not `serde_json_canonicalizer`, which the trace log uses: it buffers
 //! every member in vectors of its own and parses each name back to sort it,
-//! which made it the builder's largest cost. [`Json`] borrows its strings
+//! which made it the builder's largest cost. `Json` borrows its strings
 //! from the line and sorts members in place; a property test checks that
 //! both write the same bytes for any value.
 

@@ -1,7 +1,7 @@
 //! The interaction logger: decides on the caller's thread whether a call is
 //! kept (the [`Sampler`]), redacts and serializes the record there, and
 //! hands the line to a background writer through the runtime's
-//! [`Pipe`](telemetry_runtime::pipe::Pipe): a full channel drops the record
+//! [`Pipe`]: a full channel drops the record
 //! and counts it, so logging never blocks the caller. The writer appends,
 //! rotates, compresses and deletes as [`files`](crate::files) describes.
 //!
