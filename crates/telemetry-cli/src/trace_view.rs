@@ -153,7 +153,13 @@ fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     if let Some(qa) = &trace.qa {
         writeln!(out)?;
         writeln!(out, "QA")?;
-        for (name, value) in [("validation", &qa.validation), ("judge", &qa.judge)] {
+        let validation = qa.validation.as_ref().map(serde_json::to_value).transpose();
+        let judge = qa.judge.as_ref().map(serde_json::to_value).transpose();
+        let (validation, judge) = (
+            validation.map_err(io::Error::other)?,
+            judge.map_err(io::Error::other)?,
+        );
+        for (name, value) in [("validation", &validation), ("judge", &judge)] {
             match value {
                 Some(value) => {
                     let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
@@ -303,6 +309,7 @@ mod tests {
     use telemetry_trace::wire::CreateTrace;
     use telemetry_trace::{
         ArtifactRef, Chunk, Event, Integrity, LogProof, Metrics, Qa, Repo, Session, TRACE_VERSION,
+        Validation, Verdict,
         Task,
     };
 
@@ -410,7 +417,19 @@ mod tests {
             inclusion_proof: vec!["cd".repeat(32), "ef".repeat(32)],
         });
         trace.qa = Some(Qa {
-            validation: Some(serde_json::json!({"tests_passed": false})),
+            job: None,
+            validation: Some(Validation {
+                tests_passed: false,
+                verdict: Verdict::NotVerified,
+                runner: "sandbox (namespaces)".into(),
+                framework: "pytest".into(),
+                counts: None,
+                duration_s: 1.5,
+                exit_code: Some(1),
+                killed_by: None,
+                reason: None,
+                log: None,
+            }),
             judge: None,
         });
         trace.events[4].server_redactions = 1;

@@ -39,6 +39,7 @@ pub mod leaf;
 pub mod merkle;
 pub mod model;
 pub mod note;
+pub mod qa;
 pub mod redact;
 pub mod schema;
 pub mod validate;
@@ -56,4 +57,11 @@ pub use note::{Checkpoint, LogSigner, NoteError, VerifierKey};
 pub use schema::json_schema;
 pub use validate::{MAX_SEQ, ValidationError, relative_path};
 pub use verify::{Verified, VerifyError, verify_offline};
-pub use wire::{Chunk, ChunkAnswer, Completed, CreateTrace, Created, UploadStatus};
+pub use qa::{
+    Dimension, JobState, JudgeUsage, Judgement, QaJob, RUBRIC, TestCounts, Validation, Verdict,
+    weighted_overall,
+};
+pub use wire::{
+    Chunk, ChunkAnswer, CompleteTrace, Completed, CreateTrace, Created, UploadStatus,
+    ValidationRequest,
+};

@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::qa::Qa;
+
 /// The schema version this crate reads and writes: `"1.0"`.
 pub const TRACE_VERSION: &str = "1.0";
 
@@ -324,17 +326,6 @@ impl Metrics {
     }
 }
 
-/// The QA pipeline's results: left open here, filled by the pipeline.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Qa {
-    /// The validation run's result (`{"tests_passed": true}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation: Option<serde_json::Value>,
-    /// The judge's scores (`{"scores": {…}, "overall": 3.5}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub judge: Option<serde_json::Value>,
-}
 
 /// How to check a trace: the head of its hash chain and, once the collector
 /// has logged it, where it sits in the log.

@@ -6,7 +6,7 @@
 //! | `POST /v1/traces` | [`CreateTrace`] | [`Created`] |
 //! | `POST /v1/traces/{id}/events:ingest` | [`Chunk`] | [`ChunkAnswer`] |
 //! | the upload-status query (its route is the collector's) | — | [`UploadStatus`] |
-//! | `POST /v1/traces/{id}/complete` | — | [`Completed`] |
+//! | `POST /v1/traces/{id}/complete` | [`CompleteTrace`], or no body | [`Completed`] |
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -114,4 +114,36 @@ pub struct Completed {
     pub leaf_index: u64,
     /// The log's size after the append.
     pub tree_size: u64,
+}
+
+/// The body of `POST /v1/traces/{id}/complete`, which may be left out: what
+/// the QA pipeline needs to run the trace's tests again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTrace {
+    /// How to check the fix; without it the validation is `skipped` and
+    /// only the judge runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationRequest>,
+}
+
+/// How to run a trace's tests again: a snapshot of the workspace after the
+/// fix, uploaded as an artifact, and the command that runs its tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRequest {
+    /// SHA-256 of the workspace snapshot artifact: a tar archive, plain or
+    /// gzip, uploaded with `PUT /v1/traces/{id}/artifacts/{sha256}`.
+    pub workspace_sha256: String,
+    /// The test command, as an argument vector run in the unpacked
+    /// workspace (`["python3", "-m", "pytest", "--junitxml=report.xml"]`).
+    pub test_command: Vec<String>,
+    /// Whose report to read: `pytest` or `junit` (a JUnit XML file at
+    /// `report_path`), `cargo` (`cargo test` output), `nextest`, or
+    /// `unittest` (`python -m unittest -v` output).
+    pub framework: String,
+    /// The JUnit XML report, relative to the workspace, for `pytest` and
+    /// `junit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_path: Option<String>,
 }

@@ -1,0 +1,1 @@
+//! Scoring a trace on the rubric.

@@ -1,0 +1,1 @@
+//! Running a trace's tests again in a clean environment.
