@@ -309,8 +309,7 @@ mod tests {
     use telemetry_trace::wire::CreateTrace;
     use telemetry_trace::{
         ArtifactRef, Chunk, Event, Integrity, LogProof, Metrics, Qa, Repo, Session, TRACE_VERSION,
-        Validation, Verdict,
-        Task,
+        Task, Validation, Verdict,
     };
 
     use super::*;

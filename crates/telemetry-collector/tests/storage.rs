@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
+use telemetry_collector::storage::jobs::{Claim, JobEnd, NewJob, TraceFilter};
 use telemetry_collector::storage::traces::{
     ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, EventRow, NewTrace,
 };
@@ -234,6 +235,7 @@ fn completion(trace_id: &str, num_events: u64, head: &str) -> Completion {
         num_events,
         leaf_hash: "ab".repeat(32),
         completed_at: 200,
+        job: None,
     }
 }
 
@@ -320,6 +322,306 @@ async fn a_trace_completes_only_on_the_events_it_was_checked_on<S: Storage>(stor
     assert_eq!(storage.log_leaves(0).await.unwrap(), vec!["ab".repeat(32)]);
 }
 
+/// Creates `trace_id` with one event and completes it with a QA job.
+async fn completed_with_job<S: Storage>(
+    storage: &S,
+    trace_id: &str,
+    created_at: i64,
+    max_attempts: u32,
+) {
+    storage
+        .trace_create(NewTrace {
+            trace_id: trace_id.to_owned(),
+            participant_id: "p-1".to_owned(),
+            header: r#"{"task_id":"BUG-1"}"#.to_owned(),
+            created_at,
+        })
+        .await
+        .unwrap();
+    storage
+        .trace_ingest(chunk_write(trace_id, "k0", 0, 0..1))
+        .await
+        .unwrap();
+    let mut completion = completion(trace_id, 1, "hash-0");
+    completion.leaf_hash = format!("{:064x}", created_at);
+    completion.job = Some(NewJob {
+        request: "{}".to_owned(),
+        max_attempts,
+        now_ms: 1_000,
+    });
+    let outcome = storage.trace_complete(completion).await.unwrap();
+    assert!(
+        matches!(outcome, CompleteOutcome::Complete { already: false, .. }),
+        "{outcome:?}"
+    );
+}
+
+fn claim(worker: &str, now_ms: i64) -> Claim {
+    Claim {
+        worker: worker.to_owned(),
+        now_ms,
+        lease_ms: 1_000,
+    }
+}
+
+async fn a_qa_job_is_leased_retried_reclaimed_and_ended_by_its_holder<S: Storage>(storage: &S) {
+    use telemetry_trace::JobState;
+    completed_with_job(storage, "trace-q", 100, 3).await;
+    let job = storage.qa_job("trace-q".to_owned()).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.attempts, job.max_attempts),
+        (JobState::Queued, 0, 3)
+    );
+    // Not due before it was enqueued.
+    assert_eq!(storage.qa_claim(claim("w0", 999)).await.unwrap(), None);
+    let first = storage.qa_claim(claim("w1", 1_000)).await.unwrap().unwrap();
+    assert_eq!((first.trace_id.as_str(), first.attempt), ("trace-q", 1));
+    // Held: nobody else gets it, and only its holder may renew or end it.
+    assert_eq!(storage.qa_claim(claim("w2", 1_500)).await.unwrap(), None);
+    assert!(
+        !storage
+            .qa_renew("trace-q".into(), "w2".into(), 9_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .qa_renew("trace-q".into(), "w1".into(), 2_500)
+            .await
+            .unwrap()
+    );
+    assert_eq!(storage.qa_claim(claim("w2", 2_400)).await.unwrap(), None);
+    let retry = JobEnd::Retry {
+        reason: "the runner failed".into(),
+        run_after_ms: 5_000,
+    };
+    assert!(
+        !storage
+            .qa_end("trace-q".into(), "w2".into(), retry.clone(), 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .qa_end("trace-q".into(), "w1".into(), retry, 2_000)
+            .await
+            .unwrap()
+    );
+    let job = storage.qa_job("trace-q".to_owned()).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.reason.as_deref()),
+        (JobState::Queued, Some("the runner failed"))
+    );
+    // The backoff holds it back.
+    assert_eq!(storage.qa_claim(claim("w2", 4_999)).await.unwrap(), None);
+    let second = storage.qa_claim(claim("w2", 5_000)).await.unwrap().unwrap();
+    assert_eq!(second.attempt, 2);
+    // w2 dies: its lease expires and w3 claims the job again.
+    assert_eq!(storage.qa_claim(claim("w3", 6_000)).await.unwrap(), None);
+    let third = storage.qa_claim(claim("w3", 6_001)).await.unwrap().unwrap();
+    assert_eq!(third.attempt, 3);
+    let job = storage.qa_job("trace-q".to_owned()).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Running);
+    assert!(job.reason.unwrap().contains("lease expired"));
+    // w2 comes back too late: its end changes nothing.
+    let done = |overall: f64| JobEnd::Done {
+        result: format!(r#"{{"overall":{overall}}}"#),
+        verified: Some(true),
+        overall: Some(overall),
+    };
+    assert!(
+        !storage
+            .qa_end("trace-q".into(), "w2".into(), done(1.0), 6_100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .qa_end("trace-q".into(), "w3".into(), done(3.5), 6_200)
+            .await
+            .unwrap()
+    );
+    let job = storage.qa_job("trace-q".to_owned()).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.reason, job.result.as_deref()),
+        (JobState::Done, None, Some(r#"{"overall":3.5}"#))
+    );
+    assert_eq!(job.updated_at_ms, 6_200);
+    assert_eq!(storage.qa_claim(claim("w4", 99_000)).await.unwrap(), None);
+}
+
+async fn a_job_whose_last_attempt_was_lost_fails_with_that_reason<S: Storage>(storage: &S) {
+    use telemetry_trace::JobState;
+    completed_with_job(storage, "trace-l", 100, 1).await;
+    assert_eq!(
+        storage
+            .qa_claim(claim("w1", 1_000))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt,
+        1
+    );
+    assert_eq!(storage.qa_claim(claim("w2", 2_001)).await.unwrap(), None);
+    let job = storage.qa_job("trace-l".to_owned()).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert!(job.reason.unwrap().contains("lease expired"));
+    // A failure that is not retried.
+    completed_with_job(storage, "trace-m", 101, 3).await;
+    storage.qa_claim(claim("w1", 3_000)).await.unwrap().unwrap();
+    let failed = JobEnd::Failed {
+        reason: "the workspace snapshot is not a tar archive".into(),
+    };
+    assert!(
+        storage
+            .qa_end("trace-m".into(), "w1".into(), failed, 3_100)
+            .await
+            .unwrap()
+    );
+    let job = storage.qa_job("trace-m".to_owned()).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 1));
+}
+
+async fn concurrent_workers_claim_each_job_once<S: Storage>(storage: Arc<S>) {
+    for index in 0..6 {
+        completed_with_job(&*storage, &format!("trace-c{index}"), 100 + index, 3).await;
+    }
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(job) = storage
+                .qa_claim(claim(&format!("w{worker}"), 10_000))
+                .await
+                .unwrap()
+            {
+                claimed.push(job.trace_id);
+            }
+            claimed
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<String> = (0..6).map(|index| format!("trace-c{index}")).collect();
+    assert_eq!(all, expected);
+}
+
+async fn traces_are_listed_newest_first_with_their_qa<S: Storage>(storage: &S) {
+    completed_with_job(storage, "trace-old", 100, 3).await;
+    completed_with_job(storage, "trace-new", 200, 3).await;
+    storage
+        .trace_create(NewTrace {
+            trace_id: "trace-open".to_owned(),
+            participant_id: "p-2".to_owned(),
+            header: "{}".to_owned(),
+            created_at: 300,
+        })
+        .await
+        .unwrap();
+    let job = storage.qa_claim(claim("w1", 1_000)).await.unwrap().unwrap();
+    let done = JobEnd::Done {
+        result: "{}".into(),
+        verified: Some(false),
+        overall: Some(3.2),
+    };
+    assert!(
+        storage
+            .qa_end(job.trace_id.clone(), "w1".into(), done, 1_100)
+            .await
+            .unwrap()
+    );
+    let list = |filter: TraceFilter| async move {
+        storage
+            .trace_list(TraceFilter {
+                limit: if filter.limit == 0 { 10 } else { filter.limit },
+                ..filter
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|summary| summary.trace_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(TraceFilter::default()).await,
+        ["trace-open", "trace-new", "trace-old"]
+    );
+    let judged = job.trace_id.as_str();
+    assert_eq!(
+        list(TraceFilter {
+            verified: Some(false),
+            ..TraceFilter::default()
+        })
+        .await,
+        [judged]
+    );
+    assert!(
+        list(TraceFilter {
+            verified: Some(true),
+            ..TraceFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        list(TraceFilter {
+            min_score: Some(3.0),
+            max_score: Some(3.5),
+            ..TraceFilter::default()
+        })
+        .await,
+        [judged]
+    );
+    assert!(
+        list(TraceFilter {
+            min_score: Some(3.3),
+            ..TraceFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        list(TraceFilter {
+            created_from: Some(150),
+            created_to: Some(300),
+            ..TraceFilter::default()
+        })
+        .await,
+        ["trace-new"]
+    );
+    assert_eq!(
+        list(TraceFilter {
+            limit: 1,
+            ..TraceFilter::default()
+        })
+        .await,
+        ["trace-open"]
+    );
+    let summary = storage
+        .trace_list(TraceFilter {
+            verified: Some(false),
+            limit: 10,
+            ..TraceFilter::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (summary.state.as_str(), summary.num_events, summary.overall),
+        ("complete", Some(1), Some(3.2))
+    );
+    assert_eq!(summary.job_state, Some(telemetry_trace::JobState::Done));
+    // A deleted trace's job and results go with its content.
+    let deleted = storage.delete_participant("p-1".to_owned()).await.unwrap();
+    assert_eq!(deleted.traces, 2);
+    assert_eq!(storage.qa_job(judged.to_owned()).await.unwrap(), None);
+    assert_eq!(list(TraceFilter::default()).await, ["trace-open"]);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -354,6 +656,9 @@ macro_rules! run {
     (concurrent_batches_all_commit, $storage:expr) => {
         super::concurrent_batches_all_commit(Arc::clone(&$storage)).await
     };
+    (concurrent_workers_claim_each_job_once, $storage:expr) => {
+        super::concurrent_workers_claim_each_job_once(Arc::clone(&$storage)).await
+    };
     ($name:ident, $storage:expr) => {
         super::$name(&*$storage).await
     };
@@ -366,6 +671,10 @@ conformance!(
     a_deletion_request_removes_every_record_of_the_client,
     retention_deletes_what_was_received_before_the_cutoff,
     a_trace_completes_only_on_the_events_it_was_checked_on,
+    a_qa_job_is_leased_retried_reclaimed_and_ended_by_its_holder,
+    a_job_whose_last_attempt_was_lost_fails_with_that_reason,
+    concurrent_workers_claim_each_job_once,
+    traces_are_listed_newest_first_with_their_qa,
 );
 
 #[tokio::test]

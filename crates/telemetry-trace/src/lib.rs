@@ -54,13 +54,13 @@ pub use leaf::LeafData;
 pub use merkle::{Hash, MerkleTree, ProofError};
 pub use model::*;
 pub use note::{Checkpoint, LogSigner, NoteError, VerifierKey};
-pub use schema::json_schema;
-pub use validate::{MAX_SEQ, ValidationError, relative_path};
-pub use verify::{Verified, VerifyError, verify_offline};
 pub use qa::{
     Dimension, JobState, JudgeUsage, Judgement, QaJob, RUBRIC, TestCounts, Validation, Verdict,
     weighted_overall,
 };
+pub use schema::json_schema;
+pub use validate::{MAX_SEQ, ValidationError, relative_path};
+pub use verify::{Verified, VerifyError, verify_offline};
 pub use wire::{
     Chunk, ChunkAnswer, CompleteTrace, Completed, CreateTrace, Created, UploadStatus,
     ValidationRequest,

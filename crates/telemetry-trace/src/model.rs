@@ -326,7 +326,6 @@ impl Metrics {
     }
 }
 
-
 /// How to check a trace: the head of its hash chain and, once the collector
 /// has logged it, where it sits in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -745,6 +745,7 @@ async fn checked_completion<S: Storage>(
         num_events: trace.events.len() as u64,
         leaf_hash: hex::encode(trace.leaf_hash()),
         completed_at: app.now_unix(),
+        job: None,
     };
     Ok((trace, completion))
 }

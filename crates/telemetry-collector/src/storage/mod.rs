@@ -26,6 +26,7 @@
 //!   PostgreSQL's advisory lock), so instances starting together apply each
 //!   once.
 
+pub mod jobs;
 mod postgres;
 mod sqlite;
 pub mod traces;
@@ -35,6 +36,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use self::jobs::{Claim, ClaimedJob, JobEnd, JobRow, TraceFilter, TraceSummary};
 pub use self::postgres::Postgres;
 pub use self::sqlite::{FILE_NAME as SQLITE_FILE, Sqlite};
 use self::traces::{
@@ -327,6 +329,45 @@ pub trait Storage: Send + Sync + 'static {
         unix_seconds: i64,
         idempotency_before: i64,
     ) -> impl Future<Output = Result<TracesDeleted, StorageError>> + Send;
+
+    /// Claims the next due QA job for `claim.worker` under a lease: a
+    /// queued job whose backoff has passed, or a running one whose lease
+    /// expired (see [`jobs`]).
+    fn qa_claim(
+        &self,
+        claim: Claim,
+    ) -> impl Future<Output = Result<Option<ClaimedJob>, StorageError>> + Send;
+
+    /// Extends the lease `worker` holds on a trace's job to
+    /// `lease_until_ms`; `false` when it no longer holds it.
+    fn qa_renew(
+        &self,
+        trace_id: String,
+        worker: String,
+        lease_until_ms: i64,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+
+    /// Ends the attempt `worker` holds; `false` (and nothing changed) when it
+    /// no longer holds it.
+    fn qa_end(
+        &self,
+        trace_id: String,
+        worker: String,
+        end: JobEnd,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+
+    /// A trace's QA job.
+    fn qa_job(
+        &self,
+        trace_id: String,
+    ) -> impl Future<Output = Result<Option<JobRow>, StorageError>> + Send;
+
+    /// Traces, newest first, with their QA state, as `filter` selects.
+    fn trace_list(
+        &self,
+        filter: TraceFilter,
+    ) -> impl Future<Output = Result<Vec<TraceSummary>, StorageError>> + Send;
 
     /// Rows kept, registrations and events: for tests and the benchmark.
     fn count(&self) -> impl Future<Output = Result<(u64, u64), StorageError>> + Send;

@@ -9,8 +9,10 @@
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+mod jobs;
 mod traces;
 
+use super::jobs::{Claim, ClaimedJob, JobEnd, JobRow, TraceFilter, TraceSummary};
 use super::traces::{
     ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow, TracesDeleted,
     UploadProgress,
@@ -19,9 +21,10 @@ use super::{Batch, ModelGroup, Registrants, Storage, StorageError, Stored};
 use crate::keyed::{KEY_BYTES, KeyedHasher};
 
 /// Each migration, numbered from 1, recorded in `collector_migrations`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_traces.sql"),
+    include_str!("../../migrations/postgres/0003_qa_jobs.sql"),
 ];
 
 /// The advisory lock migrations are applied under (any constant the
@@ -354,6 +357,37 @@ impl Storage for Postgres {
 
     async fn log_leaves(&self, from: u64) -> Result<Vec<String>, StorageError> {
         traces::leaves(&self.client().await?, from).await
+    }
+
+    async fn qa_claim(&self, claim: Claim) -> Result<Option<ClaimedJob>, StorageError> {
+        jobs::claim(&mut self.client().await?, &claim).await
+    }
+
+    async fn qa_renew(
+        &self,
+        trace_id: String,
+        worker: String,
+        lease_until_ms: i64,
+    ) -> Result<bool, StorageError> {
+        jobs::renew(&self.client().await?, &trace_id, &worker, lease_until_ms).await
+    }
+
+    async fn qa_end(
+        &self,
+        trace_id: String,
+        worker: String,
+        end: JobEnd,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        jobs::end(&self.client().await?, &trace_id, &worker, &end, now_ms).await
+    }
+
+    async fn qa_job(&self, trace_id: String) -> Result<Option<JobRow>, StorageError> {
+        jobs::get(&self.client().await?, &trace_id).await
+    }
+
+    async fn trace_list(&self, filter: TraceFilter) -> Result<Vec<TraceSummary>, StorageError> {
+        jobs::list(&self.client().await?, &filter).await
     }
 
     async fn delete_participant(

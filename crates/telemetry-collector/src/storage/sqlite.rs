@@ -28,8 +28,10 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
+mod jobs;
 mod traces;
 
+use super::jobs::{Claim, ClaimedJob, JobEnd, JobRow, TraceFilter, TraceSummary};
 use super::traces::{
     ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, NewTrace, TraceRow, TracesDeleted,
     UploadProgress,
@@ -42,9 +44,10 @@ use crate::policy::{
 
 /// Each migration, numbered from 1; `PRAGMA user_version` records the last
 /// applied.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_traces.sql"),
+    include_str!("../../migrations/sqlite/0003_qa_jobs.sql"),
 ];
 
 /// The database file's name under the data directory.
@@ -558,6 +561,42 @@ impl Storage for Sqlite {
 
     async fn log_leaves(&self, from: u64) -> Result<Vec<String>, StorageError> {
         self.read(move |connection| traces::leaves(connection, from))
+            .await
+    }
+
+    async fn qa_claim(&self, claim: Claim) -> Result<Option<ClaimedJob>, StorageError> {
+        self.write(move |connection| jobs::claim(connection, &claim))
+            .await
+    }
+
+    async fn qa_renew(
+        &self,
+        trace_id: String,
+        worker: String,
+        lease_until_ms: i64,
+    ) -> Result<bool, StorageError> {
+        self.write(move |connection| jobs::renew(connection, &trace_id, &worker, lease_until_ms))
+            .await
+    }
+
+    async fn qa_end(
+        &self,
+        trace_id: String,
+        worker: String,
+        end: JobEnd,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        self.write(move |connection| jobs::end(connection, &trace_id, &worker, &end, now_ms))
+            .await
+    }
+
+    async fn qa_job(&self, trace_id: String) -> Result<Option<JobRow>, StorageError> {
+        self.read(move |connection| jobs::get(connection, &trace_id))
+            .await
+    }
+
+    async fn trace_list(&self, filter: TraceFilter) -> Result<Vec<TraceSummary>, StorageError> {
+        self.read(move |connection| jobs::list(connection, &filter))
             .await
     }
 

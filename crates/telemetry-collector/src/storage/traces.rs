@@ -150,6 +150,9 @@ pub struct Completion {
     pub leaf_hash: String,
     /// Unix seconds.
     pub completed_at: i64,
+    /// The QA job to enqueue in the same transaction, when the trace is
+    /// completed now (a trace complete already keeps its job).
+    pub job: Option<super::jobs::NewJob>,
 }
 
 /// What marking a trace complete did.

@@ -302,6 +302,9 @@ pub(super) async fn complete(
                     &[&completion.trace_id],
                 )
                 .await?;
+            if let Some(job) = &completion.job {
+                super::jobs::enqueue(&transaction, &completion.trace_id, job).await?;
+            }
             CompleteOutcome::Complete {
                 leaf_index: to_u64(leaf_index),
                 already: false,
@@ -382,7 +385,12 @@ async fn delete_where(
     if ids.is_empty() {
         return Ok(TracesDeleted::default());
     }
-    for table in ["trace_events", "trace_chunks", "trace_idempotency"] {
+    for table in [
+        "trace_events",
+        "trace_chunks",
+        "trace_idempotency",
+        "qa_jobs",
+    ] {
         transaction
             .execute(
                 &format!("DELETE FROM {table} WHERE trace_id = ANY($1)"),

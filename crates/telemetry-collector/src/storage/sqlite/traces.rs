@@ -221,6 +221,9 @@ pub(super) fn complete(
                 "DELETE FROM trace_events WHERE trace_id = ?1",
                 params![completion.trace_id],
             )?;
+            if let Some(job) = &completion.job {
+                super::jobs::enqueue(&transaction, &completion.trace_id, job)?;
+            }
             CompleteOutcome::Complete {
                 leaf_index: to_u64(leaf_index),
                 already: false,
@@ -284,7 +287,12 @@ fn delete_where(
         .collect::<Result<_, _>>()?;
     let mut candidates = Vec::new();
     for id in &ids {
-        for table in ["trace_events", "trace_chunks", "trace_idempotency"] {
+        for table in [
+            "trace_events",
+            "trace_chunks",
+            "trace_idempotency",
+            "qa_jobs",
+        ] {
             transaction.execute(
                 &format!("DELETE FROM {table} WHERE trace_id = ?1"),
                 params![id],
