@@ -343,7 +343,7 @@ async fn completed_with_job<S: Storage>(
         .await
         .unwrap();
     let mut completion = completion(trace_id, 1, "hash-0");
-    completion.leaf_hash = format!("{:064x}", created_at);
+    completion.leaf_hash = format!("{created_at:064x}");
     completion.job = Some(NewJob {
         request: "{}".to_owned(),
         max_attempts,
@@ -510,6 +510,7 @@ async fn concurrent_workers_claim_each_job_once<S: Storage>(storage: Arc<S>) {
     assert_eq!(all, expected);
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, each filter in turn")]
 async fn traces_are_listed_newest_first_with_their_qa<S: Storage>(storage: &S) {
     completed_with_job(storage, "trace-old", 100, 3).await;
     completed_with_job(storage, "trace-new", 200, 3).await;
