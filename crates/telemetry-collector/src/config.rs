@@ -21,11 +21,13 @@
 //! | `log_origin` | `telemetry-collector/traces` | the trace log's name in its signed checkpoints |
 //! | `log_signing_key` | none: one derived from the database's key | the log's Ed25519 key as a C2SP private key (`PRIVATE+KEY+name+id+…`) |
 //! | `upload_token_ttl_seconds` | 3600 | how long a trace's upload token is good for |
+//! | `qa` | see [`QaConfig`](crate::qa::QaConfig) | the QA pipeline: workers, attempts, runner, judge |
 //!
 //! The file is the one given with `--config`, else the one named by
 //! `TELEMETRY_COLLECTOR_CONFIG`; both must exist. A key is set in the
 //! environment as `TELEMETRY_COLLECTOR_` and the key in capitals
-//! (`TELEMETRY_COLLECTOR_RETENTION_DAYS=30`); lists are written
+//! (`TELEMETRY_COLLECTOR_RETENTION_DAYS=30`), a section's key with `__`
+//! (`TELEMETRY_COLLECTOR_QA__WORKERS=4`); lists are written
 //! comma-separated (`TELEMETRY_COLLECTOR_INGEST_KEYS=k1,k2`).
 //!
 //! A key may be given as itself or as `sha256:` and the hex SHA-256 of it,
@@ -101,6 +103,9 @@ pub struct Config {
     pub log_signing_key: Option<String>,
     /// How long a trace's upload token is good for, in seconds.
     pub upload_token_ttl_seconds: u64,
+    /// The QA pipeline (`[qa]`).
+    #[serde(default)]
+    pub qa: crate::qa::QaConfig,
 }
 
 /// A list from TOML or JSON, or a comma-separated string (an environment
@@ -158,6 +163,7 @@ impl Default for Config {
             log_origin: "telemetry-collector/traces".to_owned(),
             log_signing_key: None,
             upload_token_ttl_seconds: 3600,
+            qa: crate::qa::QaConfig::default(),
         }
     }
 }
@@ -210,8 +216,17 @@ impl Provider for EnvVar {
             .value
             .parse()
             .unwrap_or_else(|never: std::convert::Infallible| match never {});
+        // `QA__WORKERS` is `qa.workers`.
+        let mut parts = self.key.rsplit("__");
+        let mut value = value;
+        let mut key = parts.next().unwrap_or_default().to_owned();
+        for outer in parts {
+            let mut inner = Dict::new();
+            inner.insert(std::mem::replace(&mut key, outer.to_owned()), value);
+            value = inner.into();
+        }
         let mut dict = Dict::new();
-        dict.insert(self.key.clone(), value);
+        dict.insert(key, value);
         Ok(Profile::Default.collect(dict))
     }
 }
@@ -347,6 +362,7 @@ impl Config {
         if !(60..=86_400).contains(&self.upload_token_ttl_seconds) {
             issues.push("`upload_token_ttl_seconds`: must be from 60 to 86400".to_owned());
         }
+        issues.extend(self.qa.issues());
         if issues.is_empty() {
             Ok(())
         } else {
@@ -376,5 +392,52 @@ impl Config {
     #[must_use]
     pub fn retention_interval(&self) -> Duration {
         Duration::from_secs(self.retention_interval_seconds.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let vars = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()));
+        Config::load(file.map(|_| path.as_path()), vars, &Overrides::default())
+    }
+
+    #[test]
+    fn the_qa_section_comes_from_the_file_and_nested_variables() {
+        let config = load(
+            Some("[qa]\nworkers = 3\nrunner = \"docker\"\n[qa.env]\nPYTHONHASHSEED = \"0\"\n"),
+            &[("TELEMETRY_COLLECTOR_QA__MAX_ATTEMPTS", "5")],
+        )
+        .unwrap();
+        assert_eq!(config.qa.workers, 3);
+        assert_eq!(config.qa.max_attempts, 5);
+        assert_eq!(config.qa.runner, crate::qa::config::RunnerKind::Docker);
+        assert_eq!(config.qa.env["PYTHONHASHSEED"], "0");
+        assert_eq!(load(None, &[]).unwrap().qa, crate::qa::QaConfig::default());
+    }
+
+    #[test]
+    fn a_wrong_qa_value_names_its_key() {
+        let error = load(Some("[qa]\nrunner = \"podman\"\n"), &[]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("`qa.runner`"), "{text}");
+        assert!(text.contains("sandbox"), "{text}");
+        let error = load(None, &[("TELEMETRY_COLLECTOR_QA__WORKERS", "many")]).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("`qa.workers` (environment variable TELEMETRY_COLLECTOR_QA__WORKERS)"),
+            "{text}"
+        );
+        let error = load(Some("[qa]\nmax_attempts = 0\n"), &[]).unwrap_err();
+        assert!(error.to_string().contains("`qa.max_attempts`"), "{error}");
     }
 }

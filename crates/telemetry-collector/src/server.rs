@@ -77,6 +77,7 @@ pub struct App<S> {
     tokens: TokenKey,
     upload_token_ttl: Duration,
     log: TraceLog,
+    qa: crate::qa::QaConfig,
 }
 
 impl<S> std::fmt::Debug for App<S> {
@@ -127,7 +128,20 @@ impl<S: Storage> App<S> {
             metrics: Metrics::default(),
             clock,
             retention_days: config.retention_days,
+            qa: config.qa.clone(),
         })
+    }
+
+    /// The QA pipeline's settings.
+    #[must_use]
+    pub fn qa(&self) -> &crate::qa::QaConfig {
+        &self.qa
+    }
+
+    /// The blob store.
+    #[must_use]
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     /// The storage.

@@ -33,7 +33,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use telemetry_trace::merkle::Hash;
-use telemetry_trace::wire::{ChunkAnswer, Completed, CreateTrace, Created, UploadStatus};
+use telemetry_trace::wire::{
+    ChunkAnswer, CompleteTrace, Completed, CreateTrace, Created, UploadStatus,
+};
 use telemetry_trace::{
     ArtifactRef, Chunk, Event, EventKind, Integrity, LogProof, Metrics, Repo, Session,
     TRACE_VERSION, Task, Trace, canonical_json, verify_chain,
@@ -42,6 +44,7 @@ use telemetry_trace::{
 use super::{ApiError, App, read_body};
 use crate::auth::{self, KeyHash, Principal};
 use crate::policy::{MAX_IDEMPOTENCY_KEY_CHARS, MAX_MISSING_SEQS_SHOWN};
+use crate::storage::jobs::NewJob;
 use crate::storage::traces::{
     ChunkOutcome, ChunkWrite, CompleteOutcome, Completion, EventRow, NewTrace, TraceRow,
 };
@@ -134,6 +137,11 @@ fn rfc3339(unix: i64) -> String {
 impl<S: Storage> App<S> {
     fn now_unix(&self) -> i64 {
         self.clock.now().unix_timestamp()
+    }
+
+    /// Unix milliseconds, for the QA jobs.
+    pub(crate) fn now_ms(&self) -> i64 {
+        i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 
     fn now_seconds(&self) -> f64 {
@@ -611,14 +619,26 @@ async fn complete<S: Storage>(
     State(app): State<Arc<App<S>>>,
     Path(trace_id): Path<String>,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
     app.let_in_upload(&headers, &trace_id)?;
+    let request = complete_request(&read_body(&headers, body).await?)?;
     for _ in 0..COMPLETE_ATTEMPTS {
         let row = app.row(&trace_id).await?;
         if row.state == "complete" {
             return completed(&app, &row).await;
         }
-        let (trace, completion) = checked_completion(&app, &row).await?;
+        let (trace, mut completion) = checked_completion(&app, &row).await?;
+        if let Some(validation) = &request.validation {
+            check_workspace(&app, &trace_id, &validation.workspace_sha256).await?;
+        }
+        if app.qa.enabled {
+            completion.job = Some(NewJob {
+                request: to_json(&request),
+                max_attempts: app.qa.max_attempts,
+                now_ms: app.now_ms(),
+            });
+        }
         let num_events = completion.num_events;
         let outcome = app
             .storage
@@ -659,6 +679,58 @@ async fn complete<S: Storage>(
         "chunks kept arriving while the trace was being completed; complete it once they are stored",
     )
     .retry_after(crate::policy::RETRY_AFTER_OVERLOADED))
+}
+
+/// The body of `complete`: none, or a [`CompleteTrace`] whose validation
+/// request is checked here, each problem named by its field.
+fn complete_request(body: &[u8]) -> Result<CompleteTrace, ApiError> {
+    let unprocessable = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(CompleteTrace::default());
+    }
+    let request: CompleteTrace = serde_json::from_slice(body)
+        .map_err(|error| unprocessable(format!("the complete body: {error}")))?;
+    let Some(validation) = &request.validation else {
+        return Ok(request);
+    };
+    if !is_sha256_hex(&validation.workspace_sha256) {
+        return Err(unprocessable(
+            "`validation.workspace_sha256`: must be 64 lowercase hex digits, the SHA-256 of an uploaded artifact".to_owned(),
+        ));
+    }
+    crate::qa::check_command(&validation.test_command)
+        .map_err(|problem| unprocessable(format!("`validation.test_command`: {problem}")))?;
+    crate::qa::check_framework(&validation.framework)
+        .map_err(|problem| unprocessable(format!("`validation.framework`: {problem}")))?;
+    if let Some(path) = &validation.report_path {
+        crate::qa::check_report_path(path)
+            .map_err(|problem| unprocessable(format!("`validation.report_path`: {problem}")))?;
+    }
+    Ok(request)
+}
+
+/// The workspace snapshot a validation names must have been uploaded for
+/// this trace.
+async fn check_workspace<S: Storage>(
+    app: &App<S>,
+    trace_id: &str,
+    sha256: &str,
+) -> Result<(), ApiError> {
+    let uploaded = app
+        .storage
+        .trace_artifacts(trace_id.to_owned())
+        .await
+        .map_err(|error| storage_error(&error))?;
+    if uploaded.iter().any(|known| known == sha256) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "`validation.workspace_sha256` names artifact {sha256}, which was not uploaded: PUT /v1/traces/{trace_id}/artifacts/{sha256}"
+            ),
+        ))
+    }
 }
 
 /// The checks of `complete` on the events stored now: no gap, an unbroken
@@ -814,18 +886,43 @@ async fn get_trace<S: Storage>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     app.let_in_side(peer, &headers, true)?;
-    let row = app.row(&trace_id).await?;
+    let (row, trace) = load_trace(&app, &trace_id).await?;
+    let mut response = json_response(StatusCode::OK, to_json(&trace));
+    if let Ok(state) = HeaderValue::from_str(&row.state) {
+        response.headers_mut().insert("trace-state", state);
+    }
+    Ok(response)
+}
+
+/// A trace as `GET /v1/traces/{id}` shows it: a complete trace with its
+/// inclusion proof in the log and its QA job's state and results; an open
+/// one with the events stored so far.
+pub(crate) async fn load_trace<S: Storage>(
+    app: &App<S>,
+    trace_id: &str,
+) -> Result<(TraceRow, Trace), ApiError> {
+    let row = app.row(trace_id).await?;
     let trace = if row.state == "complete" {
         let mut trace = stored_document(&row)?;
         let tree = app.tree().await?;
         let leaf_index = row.leaf_index.unwrap_or(0);
         let proof = log_proof(&tree, &trace.leaf_hash(), leaf_index, tree.len())?;
+        drop(tree);
         trace.integrity.log = Some(proof);
+        let job = app
+            .storage
+            .qa_job(trace_id.to_owned())
+            .await
+            .map_err(|error| storage_error(&error))?;
+        trace.qa = job
+            .map(|job| crate::qa::shown(&job))
+            .transpose()
+            .map_err(|error| storage_error(&error))?;
         trace
     } else {
         let events = parse_events(
             &app.storage
-                .trace_events(trace_id.clone())
+                .trace_events(trace_id.to_owned())
                 .await
                 .map_err(|error| storage_error(&error))?,
         )?;
@@ -833,13 +930,9 @@ async fn get_trace<S: Storage>(
             || telemetry_trace::GENESIS.to_owned(),
             |event| event.hash.clone(),
         );
-        document(&trace_id, parse_header(&row)?, events, head)
+        document(trace_id, parse_header(&row)?, events, head)
     };
-    let mut response = json_response(StatusCode::OK, to_json(&trace));
-    if let Ok(state) = HeaderValue::from_str(&row.state) {
-        response.headers_mut().insert("trace-state", state);
-    }
-    Ok(response)
+    Ok((row, trace))
 }
 
 #[derive(Deserialize)]
