@@ -148,36 +148,123 @@ fn integrity(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The QA pipeline's results, when it ran.
+/// The QA pipeline's state and results, when the trace has a job.
 fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
-    if let Some(qa) = &trace.qa {
+    let Some(qa) = &trace.qa else {
+        return Ok(());
+    };
+    writeln!(out)?;
+    writeln!(out, "QA")?;
+    if let Some(job) = &qa.job {
+        write!(
+            out,
+            "  job:          {} (attempt {} of {}, updated {})",
+            job.state.as_str(),
+            job.attempts,
+            job.max_attempts,
+            job.updated_at
+        )?;
         writeln!(out)?;
-        writeln!(out, "QA")?;
-        let validation = qa.validation.as_ref().map(serde_json::to_value).transpose();
-        let judge = qa.judge.as_ref().map(serde_json::to_value).transpose();
-        let (validation, judge) = (
-            validation.map_err(io::Error::other)?,
-            judge.map_err(io::Error::other)?,
-        );
-        for (name, value) in [("validation", &validation), ("judge", &judge)] {
-            match value {
-                Some(value) => {
-                    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-                    let mut lines = text.lines();
-                    writeln!(
-                        out,
-                        "  {name}:{:pad$}{}",
-                        "",
-                        lines.next().unwrap_or_default(),
-                        pad = 12 - name.len()
-                    )?;
-                    for line in lines {
-                        writeln!(out, "{:15}{line}", "")?;
-                    }
-                }
-                None => writeln!(out, "  {name}:{:pad$}pending", "", pad = 12 - name.len())?,
+        if let Some(reason) = &job.reason {
+            for line in wrap(reason, SUMMARY_WIDTH) {
+                writeln!(out, "                {line}")?;
             }
         }
+    }
+    match &qa.validation {
+        Some(validation) => {
+            let mut line = validation.verdict.as_str().to_owned();
+            if let Some(counts) = validation.counts {
+                let _ = write!(
+                    line,
+                    ": {} passed, {} failed, {} errors, {} skipped",
+                    counts.passed, counts.failed, counts.errors, counts.skipped
+                );
+            }
+            writeln!(out, "  validation:   {line}")?;
+            let mut ran = format!("runner: {}", validation.runner);
+            if validation.verdict != telemetry_trace::Verdict::Skipped {
+                let exit = validation
+                    .exit_code
+                    .map_or_else(|| "none".to_owned(), |code| code.to_string());
+                let _ = write!(
+                    ran,
+                    "; {}, {}, exit code {exit}",
+                    validation.framework,
+                    seconds(validation.duration_s)
+                );
+                if let Some(limit) = &validation.killed_by {
+                    let _ = write!(ran, ", stopped by the {limit} limit");
+                }
+            }
+            writeln!(out, "                {ran}")?;
+            if let Some(reason) = &validation.reason {
+                for line in wrap(reason, SUMMARY_WIDTH) {
+                    writeln!(out, "                {line}")?;
+                }
+            }
+            if let Some(log) = &validation.log {
+                writeln!(out, "                log: {} ({} bytes)", log.uri, log.size)?;
+            }
+        }
+        None => writeln!(out, "  validation:   pending")?,
+    }
+    match &qa.judge {
+        Some(judge) => {
+            let who = judge.model.as_ref().map_or_else(
+                || judge.judge.clone(),
+                |model| format!("{} ({model})", judge.judge),
+            );
+            match (judge.overall, &judge.error) {
+                (Some(overall), _) => {
+                    writeln!(out, "  judge:        {who}: overall {overall:.2}/5")?
+                }
+                (None, Some(error)) => {
+                    writeln!(
+                        out,
+                        "  judge:        {who}: failed after {} attempts",
+                        judge.attempts
+                    )?;
+                    for line in wrap(error, SUMMARY_WIDTH) {
+                        writeln!(out, "                {line}")?;
+                    }
+                }
+                (None, None) => writeln!(out, "  judge:        {who}: no score")?,
+            }
+            if judge.judge == "heuristic" {
+                writeln!(
+                    out,
+                    "                (a heuristic from the trace's structure, not a model's opinion)"
+                )?;
+            }
+            for dimension in &telemetry_trace::RUBRIC {
+                let Some(score) = judge.scores.get(dimension.key) else {
+                    continue;
+                };
+                let head = format!(
+                    "    {:<22} {:>3.0}%  {score:.1}  ",
+                    dimension.title,
+                    dimension.weight * 100.0
+                );
+                let reason = judge.reasons.get(dimension.key).map_or("", String::as_str);
+                let mut lines = wrap(reason, SUMMARY_WIDTH.saturating_sub(24)).into_iter();
+                writeln!(out, "{head}{}", lines.next().unwrap_or_default())?;
+                for line in lines {
+                    writeln!(out, "{:width$}{line}", "", width = head.chars().count())?;
+                }
+            }
+            if let Some(usage) = judge.usage {
+                let cost = usage
+                    .cost_usd
+                    .map_or_else(String::new, |cost| format!(", ${cost:.6}"));
+                writeln!(
+                    out,
+                    "    tokens: {} prompt, {} completion{cost}",
+                    usage.prompt_tokens, usage.completion_tokens
+                )?;
+            }
+        }
+        None => writeln!(out, "  judge:        pending")?,
     }
     Ok(())
 }
@@ -308,8 +395,8 @@ mod tests {
 
     use telemetry_trace::wire::CreateTrace;
     use telemetry_trace::{
-        ArtifactRef, Chunk, Event, Integrity, LogProof, Metrics, Qa, Repo, Session, TRACE_VERSION,
-        Task, Validation, Verdict,
+        ArtifactRef, Chunk, Event, Integrity, JobState, Judgement, LogProof, Metrics, Qa, QaJob,
+        RUBRIC, Repo, Session, TRACE_VERSION, Task, TestCounts, Validation, Verdict,
     };
 
     use super::*;
@@ -416,20 +503,49 @@ mod tests {
             inclusion_proof: vec!["cd".repeat(32), "ef".repeat(32)],
         });
         trace.qa = Some(Qa {
-            job: None,
+            job: Some(QaJob {
+                state: JobState::Done,
+                attempts: 2,
+                max_attempts: 3,
+                reason: None,
+                enqueued_at: "2023-10-06T16:02:30Z".into(),
+                updated_at: "2023-10-06T16:02:41.5Z".into(),
+            }),
             validation: Some(Validation {
                 tests_passed: false,
                 verdict: Verdict::NotVerified,
                 runner: "sandbox (namespaces)".into(),
                 framework: "pytest".into(),
-                counts: None,
+                counts: Some(TestCounts {
+                    passed: 4,
+                    failed: 1,
+                    errors: 0,
+                    skipped: 0,
+                }),
                 duration_s: 1.5,
                 exit_code: Some(1),
                 killed_by: None,
                 reason: None,
                 log: None,
             }),
-            judge: None,
+            judge: Some(Judgement {
+                judge: "heuristic".into(),
+                model: None,
+                scores: RUBRIC.iter().map(|d| (d.key.to_owned(), 3.5)).collect(),
+                reasons: RUBRIC
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.key.to_owned(),
+                            format!("{} counted from the events", d.title),
+                        )
+                    })
+                    .collect(),
+                overall: Some(3.5),
+                error: None,
+                attempts: 1,
+                usage: None,
+            }),
         });
         trace.events[4].server_redactions = 1;
         assert_view("logged_with_qa", &shown(&trace));
