@@ -171,7 +171,16 @@ fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
             }
         }
     }
-    match &qa.validation {
+    validation(qa.validation.as_ref(), out)?;
+    judgement(qa.judge.as_ref(), out)
+}
+
+/// The validation's verdict, counts, runner and reason.
+fn validation(
+    validation: Option<&telemetry_trace::Validation>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    match validation {
         Some(validation) => {
             let mut line = validation.verdict.as_str().to_owned();
             if let Some(counts) = validation.counts {
@@ -209,7 +218,12 @@ fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
         }
         None => writeln!(out, "  validation:   pending")?,
     }
-    match &qa.judge {
+    Ok(())
+}
+
+/// The judge's overall score and each dimension's score and reason.
+fn judgement(judge: Option<&telemetry_trace::Judgement>, out: &mut impl Write) -> io::Result<()> {
+    match judge {
         Some(judge) => {
             let who = judge.model.as_ref().map_or_else(
                 || judge.judge.clone(),
@@ -217,7 +231,7 @@ fn qa(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
             );
             match (judge.overall, &judge.error) {
                 (Some(overall), _) => {
-                    writeln!(out, "  judge:        {who}: overall {overall:.2}/5")?
+                    writeln!(out, "  judge:        {who}: overall {overall:.2}/5")?;
                 }
                 (None, Some(error)) => {
                     writeln!(
