@@ -3,24 +3,12 @@
 
 mod common;
 
-use common::traces::{Upload, chunk, create_body, send, session};
+use common::traces::{Upload, chunk, comparable, create_body, send, session};
 use common::{Launch, Server};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use telemetry_trace::merkle::{self, Hash};
 use telemetry_trace::{ArtifactRef, EventKind, GENESIS, Trace, VerifierKey, seal, verify_offline};
-
-/// The stored trace without what differs between two uploads of the same
-/// session: the server's arrival times, the trace id and the log position.
-fn comparable(trace: &Value) -> Value {
-    let mut trace = trace.clone();
-    trace["trace_id"] = Value::Null;
-    trace["integrity"]["log"] = Value::Null;
-    for event in trace["events"].as_array_mut().unwrap() {
-        event.as_object_mut().unwrap().remove("ts_server_s");
-    }
-    trace
-}
 
 fn text_of(url: &str) -> String {
     let reply = send("GET", url, &[], None);
