@@ -64,6 +64,11 @@ pub struct QaConfig {
     pub runner: RunnerKind,
     /// The sandbox runner's isolation.
     pub sandbox: SandboxMode,
+    /// Host paths the sandbox may read, mounted at the same place in bwrap
+    /// mode (a toolchain outside `/usr`, say).
+    pub read_only_paths: Vec<std::path::PathBuf>,
+    /// The test command's limits (`[qa.limits]`).
+    pub limits: crate::qa::runner::Limits,
     /// The Docker runner's image (never pulled: it must be present).
     pub docker_image: String,
     /// Variables passed to the test command, besides `PATH`, `HOME`,
@@ -87,6 +92,8 @@ impl Default for QaConfig {
             poll_interval_ms: 1000,
             runner: RunnerKind::Sandbox,
             sandbox: SandboxMode::Auto,
+            read_only_paths: Vec::new(),
+            limits: crate::qa::runner::Limits::default(),
             docker_image: "python:3.11-slim".to_owned(),
             env: BTreeMap::new(),
             max_workspace_mb: 256,
@@ -117,6 +124,15 @@ impl QaConfig {
         }
         if self.poll_interval_ms == 0 {
             issues.push("`qa.poll_interval_ms`: must be at least 1".to_owned());
+        }
+        issues.extend(self.limits.issues());
+        for path in &self.read_only_paths {
+            if !path.is_absolute() {
+                issues.push(format!(
+                    "`qa.read_only_paths`: `{}` is not an absolute path",
+                    path.display()
+                ));
+            }
         }
         if self.max_workspace_mb == 0 {
             issues.push("`qa.max_workspace_mb`: must be at least 1".to_owned());

@@ -1,0 +1,280 @@
+//! The sandbox runner: the test command in new Linux namespaces, as an
+//! unprivileged user, under resource limits, with an empty environment.
+//!
+//! Two ways in, chosen by `qa.sandbox`:
+//! - **bwrap** (bubblewrap, when installed): new user, network, PID, IPC,
+//!   UTS, cgroup and mount namespaces; a root file system holding only
+//!   `/usr` (and its `/bin`, `/lib` links) read-only, a fresh `/proc`,
+//!   `/dev` and `/tmp`, the workspace read-write at `/workspace`, and any
+//!   `qa.read_only_paths`.
+//! - **namespaces** (util-linux `unshare`, always there): new user,
+//!   network, PID (with its own `/proc`), IPC and UTS namespaces. The host
+//!   file system stays visible, with the unprivileged user's rights only.
+//!
+//! Either way the command runs under `prlimit` (processes, address space,
+//! CPU time, file size, no core files) and the parent's wall clock, and
+//! dies with the collector (`--pdeathsig`, `--kill-child`,
+//! `--die-with-parent`). When the collector runs as root, the sandbox runs
+//! as `nobody` (65534) and the workspace is handed to that user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Limits, RunError, RunOutput, RunRequest, Runner, base_env, on_path, supervise};
+use crate::qa::config::SandboxMode;
+
+/// The user and group the sandbox runs as when the collector is root.
+pub const NOBODY: u32 = 65534;
+
+/// Where the workspace is mounted in bwrap mode.
+const BWRAP_WORKSPACE: &str = "/workspace";
+
+/// Which isolation the sandbox uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tool {
+    Bwrap(PathBuf),
+    Namespaces { unshare: PathBuf },
+}
+
+/// The sandbox runner.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    tool: Tool,
+    setpriv: PathBuf,
+    prlimit: PathBuf,
+    read_only: Vec<PathBuf>,
+    /// The user to run as, when the collector may change user.
+    user: Option<u32>,
+}
+
+fn needed(program: &str) -> Result<PathBuf, RunError> {
+    on_path(program).ok_or_else(|| {
+        RunError::Unavailable(format!(
+            "the sandbox runner needs `{program}` (util-linux) on PATH"
+        ))
+    })
+}
+
+impl Sandbox {
+    /// The sandbox for `mode`: `Auto` takes `bwrap` when it is on `PATH`.
+    /// `read_only` are host paths the command may read (a toolchain, say),
+    /// mounted at the same place in bwrap mode.
+    pub fn new(mode: SandboxMode, read_only: &[PathBuf]) -> Result<Self, RunError> {
+        let bwrap = on_path("bwrap");
+        let tool = match (mode, bwrap) {
+            (SandboxMode::Bwrap | SandboxMode::Auto, Some(path)) => Tool::Bwrap(path),
+            (SandboxMode::Bwrap, None) => {
+                return Err(RunError::Unavailable(
+                    "`qa.sandbox = \"bwrap\"` but `bwrap` (bubblewrap) is not on PATH".to_owned(),
+                ));
+            }
+            (SandboxMode::Namespaces | SandboxMode::Auto, _) => Tool::Namespaces {
+                unshare: needed("unshare")?,
+            },
+        };
+        let root = is_root();
+        Ok(Self {
+            tool,
+            setpriv: needed("setpriv")?,
+            prlimit: needed("prlimit")?,
+            read_only: read_only.to_vec(),
+            user: root.then_some(NOBODY),
+        })
+    }
+
+    /// Whether this sandbox uses bwrap.
+    #[must_use]
+    pub fn uses_bwrap(&self) -> bool {
+        matches!(self.tool, Tool::Bwrap(_))
+    }
+
+    /// The user the command runs as, when it is not the collector's.
+    #[must_use]
+    pub fn user(&self) -> Option<u32> {
+        self.user
+    }
+
+    fn prlimit_args(&self, limits: &Limits) -> Vec<String> {
+        let mib = |n: u64| n.saturating_mul(1024 * 1024);
+        let processes =
+            already_running(self.user.unwrap_or_else(current_uid)).saturating_add(limits.processes);
+        vec![
+            self.prlimit.display().to_string(),
+            format!("--nproc={processes}"),
+            format!("--as={}", mib(limits.memory_mb)),
+            format!("--cpu={}", limits.cpu_seconds),
+            format!("--fsize={}", mib(limits.file_size_mb)),
+            "--core=0".to_owned(),
+            "--".to_owned(),
+        ]
+    }
+
+    fn command(&self, request: &RunRequest<'_>, scratch: &Path) -> Command {
+        use std::os::unix::process::CommandExt as _;
+        let mut command = Command::new(&self.setpriv);
+        command.env_clear().current_dir(request.workspace);
+        if let Some(user) = self.user {
+            // std drops the supplementary groups too.
+            command.uid(user).gid(user);
+        }
+        // After the change of user (which clears it), so that the sandbox
+        // dies with the collector.
+        command.args(["--pdeathsig", "KILL", "--"]);
+        let env = |home: &str, tmp: &str| {
+            let mut all: Vec<(String, String)> = base_env(home, tmp)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            all.extend(request.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            all
+        };
+        match &self.tool {
+            Tool::Bwrap(bwrap) => {
+                command.arg(bwrap).args([
+                    "--unshare-all",
+                    "--die-with-parent",
+                    "--new-session",
+                    "--ro-bind",
+                    "/usr",
+                    "/usr",
+                ]);
+                for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+                    match std::fs::read_link(top) {
+                        Ok(target) => {
+                            command.arg("--symlink").arg(target).arg(top);
+                        }
+                        Err(_) if Path::new(top).is_dir() => {
+                            command.args(["--ro-bind", top, top]);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                for etc in ["/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime"] {
+                    command.args(["--ro-bind-try", etc, etc]);
+                }
+                for path in &self.read_only {
+                    command.arg("--ro-bind").arg(path).arg(path);
+                }
+                command
+                    .args([
+                        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind",
+                    ])
+                    .arg(request.workspace)
+                    .args([BWRAP_WORKSPACE, "--chdir", BWRAP_WORKSPACE, "--clearenv"]);
+                for (key, value) in env(BWRAP_WORKSPACE, "/tmp") {
+                    command.arg("--setenv").arg(key).arg(value);
+                }
+                command.arg("--");
+            }
+            Tool::Namespaces { unshare } => {
+                command.arg(unshare).args([
+                    "--user",
+                    "--map-root-user",
+                    "--net",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                    "--ipc",
+                    "--uts",
+                    "--",
+                ]);
+                let home = request.workspace.display().to_string();
+                command.envs(env(&home, &scratch.display().to_string()));
+            }
+        }
+        command.args(self.prlimit_args(request.limits));
+        command.args(request.command);
+        command
+    }
+}
+
+impl Runner for Sandbox {
+    fn name(&self) -> String {
+        match self.tool {
+            Tool::Bwrap(_) => "sandbox/bwrap".to_owned(),
+            Tool::Namespaces { .. } => "sandbox/namespaces".to_owned(),
+        }
+    }
+
+    fn run(&self, request: &RunRequest<'_>) -> Result<RunOutput, RunError> {
+        let failed =
+            |what: &str, error: std::io::Error| RunError::Failed(format!("{what}: {error}"));
+        let parent = request
+            .workspace
+            .parent()
+            .ok_or_else(|| RunError::Failed("the workspace has no parent directory".to_owned()))?;
+        let scratch = parent.join("tmp");
+        std::fs::create_dir_all(&scratch).map_err(|e| failed("creating the sandbox's tmp", e))?;
+        if let Some(user) = self.user {
+            hand_over(parent, user)
+                .map_err(|e| failed("handing the workspace to the sandbox user", e))?;
+        }
+        supervise(self.command(request, &scratch), request.limits, || {})
+    }
+}
+
+/// Whether the collector runs as root.
+pub(super) fn is_root() -> bool {
+    current_uid() == 0
+}
+
+/// The real user id of this process, from `/proc/self/status`.
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// Threads `uid` runs now: `RLIMIT_NPROC` counts them all, so the
+/// sandbox's allowance goes on top.
+fn already_running(uid: u32) -> u64 {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    processes
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("status")).ok())
+        .filter(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next())
+                .is_some_and(|id| id == uid.to_string())
+        })
+        .map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(1)
+        })
+        .sum()
+}
+
+/// Gives `dir` and everything under it to `user` (its group too).
+pub(super) fn hand_over(dir: &Path, user: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(user), Some(user))?;
+    if dir.is_dir() && !dir.is_symlink() {
+        for entry in std::fs::read_dir(dir)? {
+            hand_over(&entry?.path(), user)?;
+        }
+    }
+    Ok(())
+}
