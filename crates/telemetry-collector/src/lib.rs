@@ -22,6 +22,7 @@ pub mod auth;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod keyed;
 pub mod metrics;
 pub mod pages;

@@ -51,6 +51,8 @@ use crate::traces::token::TokenKey;
 
 mod trace_routes;
 
+pub(crate) use trace_routes::{artifact_path, load_trace};
+
 /// Who the rate limiter counts a request against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum RateKey {
@@ -221,6 +223,18 @@ impl ApiError {
             .take(MAX_REASON_CHARS)
             .collect();
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_OVERLOADED)
+    }
+}
+
+impl ApiError {
+    /// What the answer says.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether a later try may succeed (429 and 5xx).
+    pub(crate) fn is_transient(&self) -> bool {
+        self.status == StatusCode::TOO_MANY_REQUESTS || self.status.is_server_error()
     }
 }
 

@@ -428,6 +428,7 @@ async fn a_qa_job_is_leased_retried_reclaimed_and_ended_by_its_holder<S: Storage
         result: format!(r#"{{"overall":{overall}}}"#),
         verified: Some(true),
         overall: Some(overall),
+        artifacts: Vec::new(),
     };
     assert!(
         !storage
@@ -528,12 +529,35 @@ async fn traces_are_listed_newest_first_with_their_qa<S: Storage>(storage: &S) {
         result: "{}".into(),
         verified: Some(false),
         overall: Some(3.2),
+        artifacts: vec![("ab".repeat(32), 12)],
     };
+    assert!(
+        !storage
+            .qa_end(job.trace_id.clone(), "w2".into(), done.clone(), 1_050)
+            .await
+            .unwrap(),
+        "only the holder ends a job"
+    );
+    assert!(
+        !storage
+            .trace_artifacts(job.trace_id.clone())
+            .await
+            .unwrap()
+            .contains(&"ab".repeat(32))
+    );
     assert!(
         storage
             .qa_end(job.trace_id.clone(), "w1".into(), done, 1_100)
             .await
             .unwrap()
+    );
+    // The log is the trace's artifact now: deleting the trace removes it.
+    assert!(
+        storage
+            .trace_artifacts(job.trace_id.clone())
+            .await
+            .unwrap()
+            .contains(&"ab".repeat(32))
     );
     let list = |filter: TraceFilter| async move {
         storage

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use telemetry_runtime::policy::{MAX_ANSWER_BYTES, RetryPolicy};
 use telemetry_runtime::sink::SinkErrorKind;
 use telemetry_runtime::sink::http::{classify, parse_retry_after, shown_answer};
-use telemetry_trace::wire::{ChunkAnswer, Completed, CreateTrace, Created, UploadStatus};
+use telemetry_trace::wire::{
+    ChunkAnswer, CompleteTrace, Completed, CreateTrace, Created, UploadStatus,
+};
 use telemetry_trace::{ArtifactRef, Chunk, Trace};
 
 use crate::config::{ApiKey, CollectorConfig};
@@ -313,11 +315,28 @@ impl TraceClient {
     /// `POST /v1/traces/{id}/complete`: closes the trace; the collector
     /// checks the chain and appends the trace to its log. Idempotent.
     pub fn complete(&self, trace_id: &str, token: &ApiKey) -> Result<Completed, TraceError> {
+        self.complete_with(trace_id, token, &CompleteTrace::default())
+    }
+
+    /// [`complete`](Self::complete) with a body: the workspace snapshot
+    /// (an artifact uploaded before) and the test command the collector's
+    /// QA pipeline validates the fix with.
+    pub fn complete_with(
+        &self,
+        trace_id: &str,
+        token: &ApiKey,
+        body: &CompleteTrace,
+    ) -> Result<Completed, TraceError> {
+        let bytes = if body.validation.is_some() {
+            to_json(body)
+        } else {
+            Vec::new()
+        };
         self.call_json(
             "POST",
             &format!("/v1/traces/{}/complete", segment(trace_id)),
             Some(token),
-            Some(&json_body(b"")),
+            Some(&json_body(&bytes)),
             Replay::Safe,
             MAX_ANSWER_BYTES,
         )

@@ -78,6 +78,8 @@ pub struct QaConfig {
     pub max_workspace_mb: u64,
     /// The judge.
     pub judge: JudgeKind,
+    /// The OpenAI-compatible judge's settings (`judge = "openai"`).
+    pub openai: crate::qa::judge::openai::OpenAiConfig,
 }
 
 impl Default for QaConfig {
@@ -98,6 +100,7 @@ impl Default for QaConfig {
             env: BTreeMap::new(),
             max_workspace_mb: 256,
             judge: JudgeKind::Heuristic,
+            openai: crate::qa::judge::openai::OpenAiConfig::default(),
         }
     }
 }
@@ -126,6 +129,9 @@ impl QaConfig {
             issues.push("`qa.poll_interval_ms`: must be at least 1".to_owned());
         }
         issues.extend(self.limits.issues());
+        if self.judge == JudgeKind::Openai {
+            issues.extend(self.openai.issues());
+        }
         for path in &self.read_only_paths {
             if !path.is_absolute() {
                 issues.push(format!(

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod judge;
 pub mod runner;
+pub mod worker;
 
 pub use config::QaConfig;
 

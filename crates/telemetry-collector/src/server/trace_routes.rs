@@ -448,7 +448,7 @@ async fn upload_status<S: Storage>(
 }
 
 /// Where an artifact's blob is kept.
-pub(super) fn artifact_path(sha256: &str) -> ObjectPath {
+pub(crate) fn artifact_path(sha256: &str) -> ObjectPath {
     ObjectPath::from(format!("artifacts/sha256/{sha256}"))
 }
 

@@ -84,6 +84,10 @@ pub enum JobEnd {
         verified: Option<bool>,
         /// The rubric's overall score, when judged.
         overall: Option<f64>,
+        /// Blobs the results refer to (the test log), by SHA-256 and size:
+        /// recorded as the trace's artifacts with the end, so that deleting
+        /// the trace removes them.
+        artifacts: Vec<(String, u64)>,
     },
     /// Queued again, not to be claimed before `run_after_ms`.
     Retry {

@@ -379,7 +379,7 @@ impl Storage for Postgres {
         end: JobEnd,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        jobs::end(&self.client().await?, &trace_id, &worker, &end, now_ms).await
+        jobs::end(&mut self.client().await?, &trace_id, &worker, &end, now_ms).await
     }
 
     async fn qa_job(&self, trace_id: String) -> Result<Option<JobRow>, StorageError> {

@@ -89,20 +89,22 @@ pub(super) async fn renew(
 }
 
 pub(super) async fn end(
-    client: &Object,
+    client: &mut Object,
     trace_id: &str,
     worker: &str,
     end: &JobEnd,
     now_ms: i64,
 ) -> Result<bool, StorageError> {
     const HELD: &str = "WHERE trace_id = $1 AND worker = $2 AND state = 'running'";
+    let transaction = client.transaction().await?;
     let changed = match end {
         JobEnd::Done {
             result,
             verified,
             overall,
+            artifacts,
         } => {
-            client
+            let changed = transaction
                 .execute(
                     &format!(
                         "UPDATE qa_jobs SET state = 'done', result = $3, verified = $4, overall = $5, reason = NULL, \
@@ -110,13 +112,25 @@ pub(super) async fn end(
                     ),
                     &[&trace_id, &worker, result, verified, overall, &now_ms],
                 )
-                .await?
+                .await?;
+            if changed == 1 {
+                for (sha256, size) in artifacts {
+                    let size = i64::try_from(*size).unwrap_or(i64::MAX);
+                    transaction
+                        .execute(
+                            "INSERT INTO trace_artifacts (trace_id, sha256, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            &[&trace_id, sha256, &size],
+                        )
+                        .await?;
+                }
+            }
+            changed
         }
         JobEnd::Retry {
             reason,
             run_after_ms,
         } => {
-            client
+            transaction
                 .execute(
                     &format!(
                         "UPDATE qa_jobs SET state = 'queued', reason = $3, run_after = $4, lease_until = NULL, \
@@ -127,7 +141,7 @@ pub(super) async fn end(
                 .await?
         }
         JobEnd::Failed { reason } => {
-            client
+            transaction
                 .execute(
                     &format!(
                         "UPDATE qa_jobs SET state = 'failed', reason = $3, lease_until = NULL, worker = NULL, \
@@ -138,6 +152,7 @@ pub(super) async fn end(
                 .await?
         }
     };
+    transaction.commit().await?;
     Ok(changed == 1)
 }
 

@@ -78,29 +78,42 @@ pub(super) fn end(
     now_ms: i64,
 ) -> Result<bool, StorageError> {
     const HELD: &str = "WHERE trace_id = ?1 AND worker = ?2 AND state = 'running'";
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = match end {
         JobEnd::Done {
             result,
             verified,
             overall,
-        } => connection.execute(
-            &format!(
-                "UPDATE qa_jobs SET state = 'done', result = ?3, verified = ?4, overall = ?5, reason = NULL, \
-                 lease_until = NULL, worker = NULL, updated_at = ?6 {HELD}"
-            ),
-            params![trace_id, worker, result, verified, overall, now_ms],
-        )?,
+            artifacts,
+        } => {
+            let changed = transaction.execute(
+                &format!(
+                    "UPDATE qa_jobs SET state = 'done', result = ?3, verified = ?4, overall = ?5, reason = NULL, \
+                     lease_until = NULL, worker = NULL, updated_at = ?6 {HELD}"
+                ),
+                params![trace_id, worker, result, verified, overall, now_ms],
+            )?;
+            if changed == 1 {
+                for (sha256, size) in artifacts {
+                    transaction.execute(
+                        "INSERT INTO trace_artifacts (trace_id, sha256, size) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                        params![trace_id, sha256, i64::try_from(*size).unwrap_or(i64::MAX)],
+                    )?;
+                }
+            }
+            changed
+        }
         JobEnd::Retry {
             reason,
             run_after_ms,
-        } => connection.execute(
+        } => transaction.execute(
             &format!(
                 "UPDATE qa_jobs SET state = 'queued', reason = ?3, run_after = ?4, lease_until = NULL, \
                  worker = NULL, updated_at = ?5 {HELD}"
             ),
             params![trace_id, worker, reason, run_after_ms, now_ms],
         )?,
-        JobEnd::Failed { reason } => connection.execute(
+        JobEnd::Failed { reason } => transaction.execute(
             &format!(
                 "UPDATE qa_jobs SET state = 'failed', reason = ?3, lease_until = NULL, worker = NULL, \
                  updated_at = ?4 {HELD}"
@@ -108,6 +121,7 @@ pub(super) fn end(
             params![trace_id, worker, reason, now_ms],
         )?,
     };
+    transaction.commit()?;
     Ok(changed == 1)
 }
 
