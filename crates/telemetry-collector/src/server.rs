@@ -49,7 +49,7 @@ use crate::storage::{Storage, StorageError};
 use crate::traces::log::TraceLog;
 use crate::traces::token::TokenKey;
 
-mod trace_routes;
+pub(crate) mod trace_routes;
 
 /// Who the rate limiter counts a request against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,7 +76,7 @@ pub struct App<S> {
     retention_days: u32,
     tokens: TokenKey,
     upload_token_ttl: Duration,
-    log: TraceLog,
+    pub(crate) log: TraceLog,
     qa: crate::qa::QaConfig,
 }
 
@@ -195,9 +195,9 @@ impl<S: Storage> App<S> {
 /// An answer other than 200, as `{"error": "…"}`.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    message: String,
-    retry_after: Option<Duration>,
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -262,6 +262,7 @@ pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .merge(trace_routes::routes::<S>())
+        .merge(crate::pages::routes::<S>())
         .layer(middleware::from_fn_with_state(Arc::clone(&app), admit::<S>))
         .with_state(app)
 }
@@ -398,7 +399,7 @@ impl<S: Storage> App<S> {
 
     /// A side's door (read or ingest) for a request without a body: the
     /// client's address, its key, then its rate.
-    fn let_in_side(
+    pub(crate) fn let_in_side(
         &self,
         peer: SocketAddr,
         headers: &HeaderMap,
