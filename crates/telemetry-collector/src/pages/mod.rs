@@ -331,15 +331,9 @@ mod tests {
             HeaderValue::from_static("Basic YW55b25lOnJlYWQta2V5LTAxMjM0NTY3ODk="),
         );
         let moved = basic_as_key(&headers);
-        assert_eq!(
-            crate::auth::presented(&moved),
-            Some("read-key-0123456789")
-        );
+        assert_eq!(crate::auth::presented(&moved), Some("read-key-0123456789"));
 
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic !!!"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(crate::auth::presented(&basic_as_key(&headers)), None);
 
         headers.insert(

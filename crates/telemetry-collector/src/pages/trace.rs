@@ -26,7 +26,10 @@ pub(super) async fn show<S: Storage>(
 ) -> Result<Page, Page> {
     let_in(&app, peer, &headers)?;
     let Ok(Path(trace_id)) = id else {
-        return Err(Page::error(StatusCode::NOT_FOUND, "There is no such trace."));
+        return Err(Page::error(
+            StatusCode::NOT_FOUND,
+            "There is no such trace.",
+        ));
     };
     let (row, mut trace) = crate::server::trace_routes::load_trace(&app, &trace_id)
         .await
@@ -37,10 +40,7 @@ pub(super) async fn show<S: Storage>(
         None
     };
     let title = format!("Trace {}", trace.trace_id);
-    Ok(Page::ok(
-        title,
-        content(&trace, &row.state, proof.as_ref()),
-    ))
+    Ok(Page::ok(title, content(&trace, &row.state, proof.as_ref())))
 }
 
 /// What the inclusion check found: the checkpoint it was made against, and

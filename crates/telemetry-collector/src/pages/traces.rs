@@ -117,7 +117,10 @@ impl Filters {
         if let (Some(from), Some(to)) = (filters.from, filters.to)
             && to < from
         {
-            return Err(BadFilter::new("to", format!("{to} is before `from` ({from})")));
+            return Err(BadFilter::new(
+                "to",
+                format!("{to} is before `from` ({from})"),
+            ));
         }
         Ok(filters)
     }
@@ -131,9 +134,7 @@ impl Filters {
             min_score: self.min_score,
             max_score: None,
             created_from: self.from.map(midnight),
-            created_to: self
-                .to
-                .map(|to| to.next_day().map_or(i64::MAX, midnight)),
+            created_to: self.to.map(|to| to.next_day().map_or(i64::MAX, midnight)),
             limit: MAX_LISTED,
         }
     }
@@ -146,9 +147,8 @@ pub(super) async fn list<S: Storage>(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Page, Page> {
     let_in(&app, peer, &headers)?;
-    let Query(pairs) = query.map_err(|rejection| {
-        Page::error(StatusCode::BAD_REQUEST, rejection.body_text())
-    })?;
+    let Query(pairs) =
+        query.map_err(|rejection| Page::error(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let filters = Filters::parse(&pairs).map_err(|bad| bad.page())?;
     let traces = app
         .storage()
@@ -260,7 +260,12 @@ mod tests {
     #[test]
     fn filters_read_as_the_form_sends_them() {
         assert_eq!(parse(&[]), Ok(Filters::default()));
-        let empty = parse(&[("verified", ""), ("min_score", ""), ("from", ""), ("to", "")]);
+        let empty = parse(&[
+            ("verified", ""),
+            ("min_score", ""),
+            ("from", ""),
+            ("to", ""),
+        ]);
         assert_eq!(empty, Ok(Filters::default()));
         let all = parse(&[
             ("verified", "yes"),
