@@ -24,7 +24,6 @@ pub mod clock;
 pub mod config;
 pub mod keyed;
 pub mod metrics;
-pub mod pages;
 pub mod policy;
 pub mod qa;
 pub mod schema;

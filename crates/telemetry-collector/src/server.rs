@@ -49,7 +49,8 @@ use crate::storage::{Storage, StorageError};
 use crate::traces::log::TraceLog;
 use crate::traces::token::TokenKey;
 
-pub(crate) mod trace_routes;
+mod pages;
+mod trace_routes;
 
 /// Who the rate limiter counts a request against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,7 +77,7 @@ pub struct App<S> {
     retention_days: u32,
     tokens: TokenKey,
     upload_token_ttl: Duration,
-    pub(crate) log: TraceLog,
+    log: TraceLog,
     qa: crate::qa::QaConfig,
 }
 
@@ -195,9 +196,9 @@ impl<S: Storage> App<S> {
 /// An answer other than 200, as `{"error": "…"}`.
 #[derive(Debug)]
 pub struct ApiError {
-    pub(crate) status: StatusCode,
-    pub(crate) message: String,
-    pub(crate) retry_after: Option<Duration>,
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -262,7 +263,7 @@ pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .merge(trace_routes::routes::<S>())
-        .merge(crate::pages::routes::<S>())
+        .merge(pages::routes::<S>())
         .layer(middleware::from_fn_with_state(Arc::clone(&app), admit::<S>))
         .with_state(app)
 }
@@ -399,7 +400,7 @@ impl<S: Storage> App<S> {
 
     /// A side's door (read or ingest) for a request without a body: the
     /// client's address, its key, then its rate.
-    pub(crate) fn let_in_side(
+    fn let_in_side(
         &self,
         peer: SocketAddr,
         headers: &HeaderMap,

@@ -166,8 +166,8 @@ fn submit_hostile(base: &str) -> String {
     let EventKind::FileEdit { diff_unified, .. } = &mut events[1].kind else {
         panic!("seq 1 is a file edit");
     };
-    *diff_unified =
-        "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+<img src=x onerror=alert(1)>\n".to_owned();
+    "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+<img src=x onerror=alert(1)>\n"
+        .clone_into(diff_unified);
     seal(&mut events);
     submit_events(base, &create, &events)
 }
@@ -396,9 +396,9 @@ fn filters_select_by_verification_score_and_date_and_the_rubric_shows_scores() {
     let base = &server.url;
     let newest_first = vec![open.trace_id.clone(), failed.clone(), simple.clone()];
     assert_eq!(listed(base, ""), newest_first);
-    assert_eq!(listed(base, "verified=yes"), [simple.clone()]);
-    assert_eq!(listed(base, "verified=no"), [failed.clone()]);
-    assert_eq!(listed(base, "min_score=4.5"), [simple.clone()]);
+    assert_eq!(listed(base, "verified=yes"), [simple.as_str()]);
+    assert_eq!(listed(base, "verified=no"), [failed.as_str()]);
+    assert_eq!(listed(base, "min_score=4.5"), [simple.as_str()]);
     assert_eq!(listed(base, "min_score=4.51"), Vec::<String>::new());
     assert_eq!(
         listed(base, "verified=no&min_score=1"),

@@ -32,7 +32,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::server::{ApiError, App};
+use super::{ApiError, App};
 use crate::storage::{Storage, StorageError};
 
 mod registry;
@@ -41,13 +41,13 @@ mod traces;
 
 /// What the pages may load: their own inline style and `data:` images,
 /// nothing else; forms post back here only; never framed.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The challenge a 401 page carries, so that a browser asks for a key.
-pub const WWW_AUTHENTICATE: &str = r#"Basic realm="telemetry-collector", charset="UTF-8""#;
+pub(super) const WWW_AUTHENTICATE: &str = r#"Basic realm="telemetry-collector", charset="UTF-8""#;
 
 /// The pages, merged into the collector's router.
-pub fn routes<S: Storage>() -> Router<Arc<App<S>>> {
+pub(super) fn routes<S: Storage>() -> Router<Arc<App<S>>> {
     Router::new()
         .route("/ui", get(to_traces))
         .route("/ui/", get(to_traces))
@@ -188,6 +188,7 @@ table { border-collapse: collapse; background: #fff; }
 th, td { border: 1px solid #d5d9de; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #eef1f4; }
 td.num, td.score, td.weight, td.rate { text-align: right; font-variant-numeric: tabular-nums; }
+td.id, td.started { white-space: nowrap; }
 code, pre { font: 13px/1.4 ui-monospace, monospace; }
 pre { background: #fff; border: 1px solid #d5d9de; padding: 0.5em; overflow-x: auto; margin: 0.3em 0; }
 pre.diff span { display: block; white-space: pre; }
@@ -294,9 +295,20 @@ fn rfc3339(unix_seconds: f64) -> String {
         reason = "milliseconds since 1970 fit i64 for any time a trace records"
     )]
     let millis = (unix_seconds * 1000.0).round() as i64;
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .map(|at| telemetry_core::Timestamp::from(at).to_string())
-        .unwrap_or_else(|_| unix_seconds.to_string())
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).map_or_else(
+        |_| unix_seconds.to_string(),
+        |at| telemetry_core::Timestamp::from(at).to_string(),
+    )
+}
+
+/// `1 commit`, `2 commits`.
+fn counted(count: impl Into<u64>, noun: &str) -> String {
+    let count = count.into();
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Seconds as `65s`, `0.03s`, `1.5s` (as `telemetry trace show` writes
@@ -349,5 +361,7 @@ mod tests {
         assert_eq!(rfc3339(1_696_435_200.0), "2023-10-04T16:00:00Z");
         assert_eq!(rfc3339(1_696_435_200.25), "2023-10-04T16:00:00.25Z");
         assert_eq!(seconds(0.03), "0.03s");
+        assert_eq!(counted(1u32, "commit"), "1 commit");
+        assert_eq!(counted(0u32, "commit"), "0 commits");
     }
 }

@@ -14,7 +14,7 @@ use telemetry_trace::{
     VerifierKey, verify_offline,
 };
 
-use super::{Page, let_in, rfc3339, seconds};
+use super::{Page, counted, let_in, rfc3339, seconds};
 use crate::server::App;
 use crate::storage::Storage;
 
@@ -133,13 +133,13 @@ fn header(trace: &Trace, state: &str) -> Markup {
             dd { (seconds(metrics.duration_s)) }
             dt { "Events" }
             dd #counts {
-                (trace.events.len()) " events: "
-                (metrics.num_file_edits) " file edits, "
-                (metrics.num_commands) " commands, "
-                (metrics.num_test_runs) " test runs, "
-                (metrics.num_commits) " commits, "
-                (metrics.num_rationale_notes) " rationale notes; "
-                (trace.artifacts.len()) " artifacts"
+                (counted(trace.events.len() as u64, "event")) ": "
+                (counted(metrics.num_file_edits, "file edit")) ", "
+                (counted(metrics.num_commands, "command")) ", "
+                (counted(metrics.num_test_runs, "test run")) ", "
+                (counted(metrics.num_commits, "commit")) ", "
+                (counted(metrics.num_rationale_notes, "rationale note")) "; "
+                (counted(trace.artifacts.len() as u64, "artifact"))
             }
         }
     }
