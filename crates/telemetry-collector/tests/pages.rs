@@ -776,9 +776,18 @@ fn a_browser_renders_the_example_sessions_and_shows_secrets_redacted() {
         chromium.screenshot(&url, &shots.join(format!("trace-{name}.png")));
     }
 
+    let answer = server.post(
+        "/api/v1/telemetry",
+        &json!([
+            common::registration("sentence-transformers/all-mpnet-base-v2", "client-1"),
+            common::registration("sentence-transformers/all-MiniLM-L6-v2", "client-2"),
+        ]),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text);
     let registry_url = format!("{}/ui/registry", server.url);
     let dom = chromium.dom(&registry_url);
     assert!(dom.contains("<h1>Model registry</h1>"), "{dom}");
+    assert_eq!(attribute_values(&dom, "data-model").len(), 2, "{dom}");
     chromium.screenshot(&registry_url, &shots.join("registry.png"));
     let _ = writeln!(
         std::io::stderr(),

@@ -191,7 +191,8 @@ td.num, td.score, td.weight, td.rate { text-align: right; font-variant-numeric: 
 td.id, td.started { white-space: nowrap; }
 code, pre { font: 13px/1.4 ui-monospace, monospace; }
 pre { background: #fff; border: 1px solid #d5d9de; padding: 0.5em; overflow-x: auto; margin: 0.3em 0; }
-pre.diff span { display: block; white-space: pre; }
+pre.diff span { display: block; white-space: pre; min-height: 1.4em; }
+p.note { margin: 0.3em 0; }
 .add { background: #e3f6e5; color: #14532d; }
 .del { background: #fde8e8; color: #7f1d1d; }
 .hunk { color: #5b6b7a; }
