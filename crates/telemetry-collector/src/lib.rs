@@ -25,7 +25,6 @@ pub mod config;
 pub mod demo;
 pub mod keyed;
 pub mod metrics;
-pub mod pages;
 pub mod policy;
 pub mod qa;
 pub mod schema;

@@ -49,6 +49,7 @@ use crate::storage::{Storage, StorageError};
 use crate::traces::log::TraceLog;
 use crate::traces::token::TokenKey;
 
+mod pages;
 mod trace_routes;
 
 pub(crate) use trace_routes::{artifact_path, load_trace};
@@ -276,6 +277,7 @@ pub fn router<S: Storage>(app: Arc<App<S>>) -> Router {
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .merge(trace_routes::routes::<S>())
+        .merge(pages::routes::<S>())
         .layer(middleware::from_fn_with_state(Arc::clone(&app), admit::<S>))
         .with_state(app)
 }
