@@ -572,13 +572,13 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 impl Chromium {
     /// The browser, or `None` (saying so where it shows) when it is not
-    /// installed; under CI its absence fails the test: `.ci/chromium.sh`
+    /// installed; under CI its absence fails the test: `.ci/packages.sh`
     /// installs it.
     fn find() -> Option<Self> {
         if !Path::new(CHROMIUM).exists() {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI is set but {CHROMIUM} is missing: .ci/chromium.sh installs Debian's chromium"
+                "CI is set but {CHROMIUM} is missing: .ci/packages.sh installs Debian's chromium"
             );
             // Written past the test harness's capture, so that it shows.
             let _ = writeln!(
