@@ -24,7 +24,7 @@ use crate::blobs::Blobs;
 use crate::clock::SystemClock;
 use crate::config::{Config, Overrides};
 use crate::qa::config::{JudgeKind, RunnerKind};
-use crate::qa::worker::{self, Engine};
+use crate::worker::{self, Engine};
 use crate::{App, Sqlite};
 
 /// The three example sessions: `trace.json`, `chunks/`, `artifacts/`, and

@@ -31,6 +31,7 @@ pub mod schema;
 pub mod server;
 pub mod storage;
 pub mod traces;
+pub mod worker;
 
 pub use config::Config;
 pub use server::{App, router, serve};

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use telemetry_collector::blobs::Blobs;
 use telemetry_collector::clock::SystemClock;
 use telemetry_collector::config::{Config, Overrides};
-use telemetry_collector::qa::worker::{self, Engine};
+use telemetry_collector::worker::{self, Engine};
 use telemetry_collector::{App, Postgres, Sqlite, Storage};
 
 /// A self-hosted ingest server for telemetry-safe.

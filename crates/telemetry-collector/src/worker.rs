@@ -16,12 +16,12 @@ use telemetry_trace::{
 };
 use tokio::sync::watch;
 
-use super::QaConfig;
-use super::judge::Judge;
-use super::runner::docker::Docker;
-use super::runner::sandbox::Sandbox;
-use super::runner::{Framework, RunError, RunOutput, RunRequest, Runner, unpack_workspace};
+use crate::qa::QaConfig;
 use crate::qa::config::RunnerKind;
+use crate::qa::judge::Judge;
+use crate::qa::runner::docker::Docker;
+use crate::qa::runner::sandbox::Sandbox;
+use crate::qa::runner::{Framework, RunError, RunOutput, RunRequest, Runner, unpack_workspace};
 use crate::server::{App, artifact_path, load_trace};
 use crate::storage::Storage;
 use crate::storage::jobs::{Claim, ClaimedJob, JobEnd};
@@ -45,7 +45,7 @@ impl Engine {
     pub fn from_config(config: &QaConfig) -> Result<Self, String> {
         Ok(Self::new(
             config.clone(),
-            super::judge::from_config(config)?,
+            crate::qa::judge::from_config(config)?,
         ))
     }
 
@@ -392,7 +392,8 @@ fn run_tests(
         Ok(counts) => (Some(counts), None),
         Err(problem) => (None, Some(problem)),
     };
-    let validation = super::runner::validation(&runner.name(), framework, &output, counts, problem);
+    let validation =
+        crate::qa::runner::validation(&runner.name(), framework, &output, counts, problem);
     Ok((validation, output.log))
 }
 
