@@ -291,6 +291,7 @@ fn endpoint_name(path: &str) -> &'static str {
         "/api/v1/models" => "models",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
+        ui if ui == "/ui" || ui.starts_with("/ui/") => "pages",
         other => trace_routes::endpoint_name(other).unwrap_or("other"),
     }
 }

@@ -260,6 +260,12 @@ fn a_test_writes_only_its_workspace() {
         target.display().to_string()
     );
     for sandbox in sandboxes() {
+        if !sandbox.uses_bwrap() && !sandbox.drops_user() {
+            // Without bwrap and without root, the test runs as this user
+            // and may write what this user may (docs/qa.md says so).
+            eprintln!("skipped for {}: the collector is not root", sandbox.name());
+            continue;
+        }
         let (_job, ws) = workspace(&[("write.py", &script)]);
         let output = run(&sandbox, &ws, &["python3", "write.py"], &limits());
         let text = log(&output);

@@ -14,8 +14,9 @@
 //! Either way the command runs under `prlimit` (processes, address space,
 //! CPU time, file size, no core files) and the parent's wall clock, and
 //! dies with the collector (`--pdeathsig`, `--kill-child`,
-//! `--die-with-parent`). When the collector runs as root, the sandbox runs
-//! as `nobody` (65534) and the workspace is handed to that user.
+//! `--die-with-parent`). When the collector runs as root, each run has an
+//! unprivileged user of its own ([`FIRST_RUN_UID`]), to which the
+//! workspace is handed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,8 +24,18 @@ use std::process::Command;
 use super::{Limits, RunError, RunOutput, RunRequest, Runner, base_env, on_path, supervise};
 use crate::qa::config::SandboxMode;
 
-/// The user and group the sandbox runs as when the collector is root.
+/// The user and group Docker containers run as (`nobody`).
 pub const NOBODY: u32 = 65534;
+
+/// The first of the user ids a sandbox run takes when the collector is
+/// root: each run has one of its own from this range, so that the process
+/// limit (`RLIMIT_NPROC`, counted per user) is the run's alone. None of
+/// them is in `/etc/passwd`; on the host's files they have the rights of
+/// any other user, as `nobody` has.
+pub const FIRST_RUN_UID: u32 = 0x5E00_0000;
+
+/// How many user ids runs take from.
+const RUN_UIDS: u32 = 1 << 20;
 
 /// Where the workspace is mounted in bwrap mode.
 const BWRAP_WORKSPACE: &str = "/workspace";
@@ -43,8 +54,8 @@ pub struct Sandbox {
     setpriv: PathBuf,
     prlimit: PathBuf,
     read_only: Vec<PathBuf>,
-    /// The user to run as, when the collector may change user.
-    user: Option<u32>,
+    /// Whether each run gets a user of its own (the collector is root).
+    own_user: bool,
 }
 
 fn needed(program: &str) -> Result<PathBuf, RunError> {
@@ -78,7 +89,7 @@ impl Sandbox {
             setpriv: needed("setpriv")?,
             prlimit: needed("prlimit")?,
             read_only: read_only.to_vec(),
-            user: root.then_some(NOBODY),
+            own_user: root,
         })
     }
 
@@ -88,16 +99,18 @@ impl Sandbox {
         matches!(self.tool, Tool::Bwrap(_))
     }
 
-    /// The user the command runs as, when it is not the collector's.
+    /// Whether each run gets an unprivileged user of its own (from
+    /// [`FIRST_RUN_UID`]): when the collector is root. Otherwise the
+    /// command runs as the collector's user.
     #[must_use]
-    pub fn user(&self) -> Option<u32> {
-        self.user
+    pub fn drops_user(&self) -> bool {
+        self.own_user
     }
 
-    fn prlimit_args(&self, limits: &Limits) -> Vec<String> {
+    fn prlimit_args(&self, limits: &Limits, user: Option<u32>) -> Vec<String> {
         let mib = |n: u64| n.saturating_mul(1024 * 1024);
         let processes =
-            already_running(self.user.unwrap_or_else(current_uid)).saturating_add(limits.processes);
+            already_running(user.unwrap_or_else(current_uid)).saturating_add(limits.processes);
         vec![
             self.prlimit.display().to_string(),
             format!("--nproc={processes}"),
@@ -109,11 +122,11 @@ impl Sandbox {
         ]
     }
 
-    fn command(&self, request: &RunRequest<'_>, scratch: &Path) -> Command {
+    fn command(&self, request: &RunRequest<'_>, scratch: &Path, user: Option<u32>) -> Command {
         use std::os::unix::process::CommandExt as _;
         let mut command = Command::new(&self.setpriv);
         command.env_clear().current_dir(request.workspace);
-        if let Some(user) = self.user {
+        if let Some(user) = user {
             // std drops the supplementary groups too.
             command.uid(user).gid(user);
         }
@@ -183,7 +196,7 @@ impl Sandbox {
                 command.envs(env(&home, &scratch.display().to_string()));
             }
         }
-        command.args(self.prlimit_args(request.limits));
+        command.args(self.prlimit_args(request.limits, user));
         command.args(request.command);
         command
     }
@@ -206,12 +219,21 @@ impl Runner for Sandbox {
             .ok_or_else(|| RunError::Failed("the workspace has no parent directory".to_owned()))?;
         let scratch = parent.join("tmp");
         std::fs::create_dir_all(&scratch).map_err(|e| failed("creating the sandbox's tmp", e))?;
-        if let Some(user) = self.user {
+        let user = self.own_user.then(run_uid);
+        if let Some(user) = user {
             hand_over(parent, user)
                 .map_err(|e| failed("handing the workspace to the sandbox user", e))?;
         }
-        supervise(self.command(request, &scratch), request.limits, || {})
+        supervise(self.command(request, &scratch, user), request.limits, || {})
     }
+}
+
+/// A user id for one run, drawn at random from the range: two runs at
+/// once (in this process or another) share one only by a 1 in 2^20
+/// chance, and then share a process limit.
+fn run_uid() -> u32 {
+    let random = uuid::Uuid::new_v4().as_u128() % u128::from(RUN_UIDS);
+    FIRST_RUN_UID + u32::try_from(random).unwrap_or(0)
 }
 
 /// Whether the collector runs as root.
