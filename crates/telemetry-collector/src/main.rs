@@ -122,8 +122,8 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     let result = runtime.block_on(run(config, role));
-    // A test command still running past the grace period is killed with
-    // this process (the sandbox dies with its parent).
+    // A sandboxed test command still running past the grace period dies
+    // with this process (--pdeathsig); a Docker container is left to end.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
 }

@@ -9,6 +9,7 @@
 //! is claimed again once its lease expires.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use telemetry_trace::{
@@ -21,7 +22,9 @@ use crate::qa::config::RunnerKind;
 use crate::qa::judge::Judge;
 use crate::qa::runner::docker::Docker;
 use crate::qa::runner::sandbox::Sandbox;
-use crate::qa::runner::{Framework, RunError, RunOutput, RunRequest, Runner, unpack_workspace};
+use crate::qa::runner::{
+    Framework, RunError, RunOutput, RunRequest, Runner, UnpackError, unpack_workspace,
+};
 use crate::server::{App, artifact_path, load_trace};
 use crate::storage::Storage;
 use crate::storage::jobs::{Claim, ClaimedJob, JobEnd};
@@ -43,6 +46,20 @@ impl Engine {
     /// The engine `config` describes, with its configured judge; `Err`
     /// names the setting that keeps it from starting.
     pub fn from_config(config: &QaConfig) -> Result<Self, String> {
+        if config.runner == RunnerKind::Sandbox
+            && let Ok(sandbox) = Sandbox::new(config.sandbox, &config.read_only_paths)
+        {
+            if !sandbox.uses_bwrap() {
+                tracing::warn!(
+                    "the QA sandbox runs without bwrap: tests can read the host's world-readable files and reach its Unix sockets; install bubblewrap to hide them (docs/qa.md)"
+                );
+            }
+            if !sandbox.drops_user() {
+                tracing::warn!(
+                    "the collector is not root, so QA tests run as its own user and may write what it may; run it as a dedicated user (docs/qa.md)"
+                );
+            }
+        }
         Ok(Self::new(
             config.clone(),
             crate::qa::judge::from_config(config)?,
@@ -168,10 +185,14 @@ async fn run_job<S: Storage>(app: &Arc<App<S>>, engine: &Arc<Engine>, name: &str
         })
     };
     let timeout = Duration::from_secs(config.timeout_seconds);
+    // Stops a test command still running when the attempt is given up (a
+    // blocking thread does not stop with its future).
+    let cancel = Arc::new(AtomicBool::new(false));
     let outcome = tokio::select! {
-        outcome = tokio::time::timeout(timeout, attempt(app, engine, &job)) => Some(outcome),
+        outcome = tokio::time::timeout(timeout, attempt(app, engine, &job, &cancel)) => Some(outcome),
         _ = lost.wait_for(|lost| *lost) => None,
     };
+    cancel.store(true, Ordering::Relaxed);
     renewer.abort();
     let Some(outcome) = outcome else {
         tracing::warn!(worker = %name, trace_id, "QA lease lost: another worker has the job");
@@ -239,6 +260,7 @@ async fn attempt<S: Storage>(
     app: &Arc<App<S>>,
     engine: &Arc<Engine>,
     job: &ClaimedJob,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<(Qa, Vec<(String, u64)>), Failure> {
     let request: CompleteTrace = serde_json::from_str(&job.request).map_err(|error| {
         Failure::Permanent(format!("the stored complete body does not parse: {error}"))
@@ -254,7 +276,7 @@ async fn attempt<S: Storage>(
     let validation = match &request.validation {
         None => skipped(),
         Some(asked) => {
-            let (validation, log) = validate(app, engine, asked).await?;
+            let (validation, log) = validate(app, engine, asked, cancel).await?;
             artifacts.push((log.sha256.clone(), log.size));
             validation
         }
@@ -304,6 +326,7 @@ async fn validate<S: Storage>(
     app: &Arc<App<S>>,
     engine: &Arc<Engine>,
     asked: &ValidationRequest,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<(Validation, ArtifactRef), Failure> {
     let framework: Framework = asked.framework.parse().map_err(Failure::Permanent)?;
     let snapshot = match app
@@ -329,15 +352,17 @@ async fn validate<S: Storage>(
     };
     let engine = Arc::clone(engine);
     let asked = asked.clone();
-    let (mut validation, log) =
-        tokio::task::spawn_blocking(move || run_tests(&engine, &snapshot, &asked, framework))
-            .await
-            .map_err(|error| Failure::Transient(format!("the runner panicked: {error}")))??;
-    // What the tests printed may hold what a trace must not: it is
-    // redacted like any text the collector keeps.
-    let text = String::from_utf8_lossy(&log);
-    let redacted = telemetry_core::guard::redact(&text);
-    let bytes = redacted.text.as_bytes().to_vec();
+    let cancel = Arc::clone(cancel);
+    let (mut validation, bytes) = tokio::task::spawn_blocking(move || {
+        let (validation, log) = run_tests(&engine, &snapshot, &asked, framework, &cancel)?;
+        // What the tests printed may hold what a trace must not: it is
+        // redacted like any text the collector keeps.
+        let text = String::from_utf8_lossy(&log);
+        let redacted = telemetry_core::guard::redact(&text).text.into_owned();
+        Ok::<_, Failure>((validation, redacted.into_bytes()))
+    })
+    .await
+    .map_err(|error| Failure::Transient(format!("the runner panicked: {error}")))??;
     let artifact = ArtifactRef::for_bytes(&bytes, Some("text/plain"));
     app.blobs()
         .store()
@@ -355,6 +380,7 @@ fn run_tests(
     snapshot: &[u8],
     asked: &ValidationRequest,
     framework: Framework,
+    cancel: &AtomicBool,
 ) -> Result<(Validation, Vec<u8>), Failure> {
     let config = &engine.config;
     let runner = engine.runner().map_err(|error| match error {
@@ -372,15 +398,25 @@ fn run_tests(
         &workspace,
         config.max_workspace_mb.saturating_mul(1024 * 1024),
     )
-    .map_err(|error| Failure::Permanent(format!("the workspace snapshot: {error}")))?;
+    .map_err(|error| match error {
+        // The disk, not the snapshot.
+        UnpackError::Io(_) => Failure::Transient(format!("unpacking the workspace: {error}")),
+        _ => Failure::Permanent(format!("the workspace snapshot: {error}")),
+    })?;
     let mut limits = config.limits.clone();
-    limits.wall_seconds = limits.wall_seconds.min(config.timeout_seconds);
+    // The wall clock ends the tests before the attempt's timeout does, so
+    // that a hanging test is recorded as killed rather than retried.
+    let margin = (config.timeout_seconds / 10).clamp(1, 30);
+    limits.wall_seconds = limits
+        .wall_seconds
+        .min(config.timeout_seconds.saturating_sub(margin).max(1));
     let output: RunOutput = runner
         .run(&RunRequest {
             workspace: &workspace,
             command: &asked.test_command,
             env: &config.env,
             limits: &limits,
+            cancel,
         })
         .map_err(|error| Failure::Transient(format!("the {} runner: {error}", runner.name())))?;
     let report = asked
@@ -397,16 +433,26 @@ fn run_tests(
     Ok((validation, output.log))
 }
 
-/// The file at `path` in `workspace`, unless it (or a directory on the
-/// way) is a link leading out of it: the tests wrote the workspace, and
-/// the collector reads with more rights than they had.
+/// The most of a report the collector reads.
+const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file at `path` in `workspace` (its first [`MAX_REPORT_BYTES`]),
+/// unless it (or a directory on the way) is a link leading out of it: the
+/// tests wrote the workspace, and the collector reads with more rights
+/// than they had. The workspace itself cannot be swapped for a link: its
+/// directory is the collector's, and the tests' processes are gone.
 fn read_inside(workspace: &std::path::Path, path: &str) -> Option<String> {
+    use std::io::Read as _;
     let root = workspace.canonicalize().ok()?;
     let file = workspace.join(path).canonicalize().ok()?;
     if !file.starts_with(&root) || !file.is_file() {
         return None;
     }
-    std::fs::read(file)
-        .ok()
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(MAX_REPORT_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -141,13 +141,16 @@ fn worker(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Child {
     command.spawn().expect("the worker starts")
 }
 
-/// A workspace whose one test sleeps `seconds`, then passes.
-fn slow_workspace(seconds: u32) -> Vec<u8> {
+/// A workspace whose one test runs `sleep SECONDS` (a process with that
+/// argument, for `ps_shows`), then passes.
+fn slow_workspace(seconds: &str) -> Vec<u8> {
     let runner = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/traces/run_tests.py"),
     )
     .unwrap();
-    let test = format!("import time\n\ndef test_slow():\n    time.sleep({seconds})\n");
+    let test = format!(
+        "import subprocess\n\ndef test_slow():\n    subprocess.run(['sleep', '{seconds}'], check=True)\n"
+    );
     demo::tar_gz([
         ("run_tests.py".to_owned(), runner.as_slice()),
         ("tests/test_slow.py".to_owned(), test.as_bytes()),
@@ -167,19 +170,38 @@ fn a_job_whose_worker_was_killed_is_claimed_again_after_its_lease() {
     );
     let client = client(&server);
     let (trace_id, token) = demo::upload(&client, "simple").unwrap();
-    demo::complete_with_workspace(&client, &trace_id, &token, &slow_workspace(4), &COMMAND)
-        .unwrap();
+    // A sleep no other test runs, to find its process by.
+    let marker = "4.0625";
+    demo::complete_with_workspace(
+        &client,
+        &trace_id,
+        &token,
+        &slow_workspace(marker),
+        &COMMAND,
+    )
+    .unwrap();
     assert_eq!(trace(&server, &trace_id)["qa"]["job"]["state"], "queued");
 
     let lease = [("TELEMETRY_COLLECTOR_QA__LEASE_SECONDS", "3")];
     let mut first = worker(dir.path(), &lease);
     let started = Instant::now();
-    while trace(&server, &trace_id)["qa"]["job"]["state"] != "running" {
-        assert!(started.elapsed() < Duration::from_secs(30), "never claimed");
-        std::thread::sleep(Duration::from_millis(50));
+    while !ps_shows(marker) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the tests never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(trace(&server, &trace_id)["qa"]["job"]["state"], "running");
     first.kill().unwrap();
     first.wait().unwrap();
+    // Its sandbox dies with it (well before the lease lets another worker
+    // run the tests again).
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !ps_shows(marker),
+        "the killed worker's test run outlived it"
+    );
     let mut second = worker(dir.path(), &lease);
     let trace = wait_for_qa(&server, &trace_id, Duration::from_secs(60));
     second.kill().unwrap();
@@ -188,10 +210,6 @@ fn a_job_whose_worker_was_killed_is_claimed_again_after_its_lease() {
     assert_eq!(qa["job"]["state"], "done", "{qa}");
     assert_eq!(qa["job"]["attempts"], 2, "the lost attempt counts: {qa}");
     assert_eq!(qa["validation"]["tests_passed"], true, "{qa}");
-    assert!(
-        !ps_shows("test_slow"),
-        "the killed worker's test run outlived it"
-    );
 }
 
 fn ps_shows(text: &str) -> bool {

@@ -8,7 +8,9 @@
 //! its image; otherwise each Docker test says it skipped.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use telemetry_collector::qa::config::SandboxMode;
 use telemetry_collector::qa::runner::docker::Docker;
@@ -26,9 +28,15 @@ fn sandboxes() -> Vec<Sandbox> {
         Err(error) if std::env::var_os("CI").is_some() => {
             panic!("CI installs bubblewrap, yet: {error}")
         }
-        Err(error) => eprintln!("skipped the bwrap sandbox: {error}"),
+        Err(error) => say(&format!("skipped the bwrap sandbox: {error}")),
     }
     all
+}
+
+/// A line on the real standard error, past the test harness's capture, so
+/// that a skip is seen.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn limits() -> Limits {
@@ -73,6 +81,7 @@ fn run_with(
             command: &command,
             env,
             limits,
+            cancel: &AtomicBool::new(false),
         })
         .unwrap_or_else(|error| panic!("{}: {error}", runner.name()))
 }
@@ -191,7 +200,7 @@ fn ps_shows(text: &str) -> bool {
 
 #[test]
 fn a_test_outliving_the_wall_clock_is_killed_with_its_children() {
-    let slow = "import subprocess, time\nsubprocess.Popen(['sleep', '300'])\nprint('started', flush=True)\ntime.sleep(300)\n";
+    let slow = "import subprocess, time\nsubprocess.Popen(['sleep', '301.25'])\nprint('started', flush=True)\ntime.sleep(300)\n";
     for sandbox in sandboxes() {
         let (_job, ws) = workspace(&[("slow_wall_clock_test.py", slow)]);
         let limits = Limits {
@@ -221,10 +230,59 @@ fn a_test_outliving_the_wall_clock_is_killed_with_its_children() {
         assert!(result.reason.unwrap().contains("wall-clock"));
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(
-            !ps_shows("slow_wall_clock_test.py"),
-            "{}: the test outlived its kill",
+            !ps_shows("slow_wall_clock_test.py") && !ps_shows("301.25"),
+            "{}: the test or its child outlived its kill",
             sandbox.name()
         );
+    }
+}
+
+#[test]
+fn a_cancelled_run_is_killed_at_once() {
+    let sandbox = Sandbox::new(SandboxMode::Namespaces, &[]).unwrap();
+    let (_job, ws) = workspace(&[("hang.py", "import time\ntime.sleep(300)\n")]);
+    let cancel = AtomicBool::new(false);
+    let command = ["python3".to_owned(), "hang.py".to_owned()];
+    let output = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        sandbox
+            .run(&RunRequest {
+                workspace: &ws,
+                command: &command,
+                env: &BTreeMap::new(),
+                limits: &limits(),
+                cancel: &cancel,
+            })
+            .unwrap()
+    });
+    assert_eq!(output.killed_by.as_deref(), Some("cancelled"));
+    assert!(output.duration.as_secs_f64() < 5.0, "{:?}", output.duration);
+    let result = validation(&sandbox.name(), Framework::Pytest, &output, None, None);
+    assert_eq!(result.verdict, Verdict::Error);
+}
+
+#[test]
+fn the_cpu_limit_is_named_when_it_ends_a_run() {
+    let spin = "while True:\n    pass\n";
+    let limits = Limits {
+        cpu_seconds: 1,
+        ..limits()
+    };
+    for sandbox in sandboxes() {
+        let (_job, ws) = workspace(&[("spin.py", spin)]);
+        let output = run(&sandbox, &ws, &["python3", "spin.py"], &limits);
+        assert_eq!(
+            output.killed_by.as_deref(),
+            Some("cpu"),
+            "{}: {output:?}",
+            sandbox.name()
+        );
+        let result = validation(&sandbox.name(), Framework::Pytest, &output, None, None);
+        assert_eq!(result.verdict, Verdict::Error);
+        assert!(result.reason.unwrap().contains("CPU"));
     }
 }
 
@@ -263,7 +321,10 @@ fn a_test_writes_only_its_workspace() {
         if !sandbox.uses_bwrap() && !sandbox.drops_user() {
             // Without bwrap and without root, the test runs as this user
             // and may write what this user may (docs/qa.md says so).
-            eprintln!("skipped for {}: the collector is not root", sandbox.name());
+            say(&format!(
+                "skipped for {}: the collector is not root",
+                sandbox.name()
+            ));
             continue;
         }
         let (_job, ws) = workspace(&[("write.py", &script)]);
@@ -299,7 +360,9 @@ fn docker() -> Option<Docker> {
     match Docker::new(image) {
         Ok(docker) => Some(docker),
         Err(error) => {
-            eprintln!("skipped: the docker runner cannot run here: {error}");
+            say(&format!(
+                "skipped: the docker runner cannot run here: {error}"
+            ));
             None
         }
     }

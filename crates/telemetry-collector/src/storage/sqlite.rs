@@ -153,12 +153,17 @@ pub(super) fn decode_key(stored: &str) -> Result<[u8; KEY_BYTES], StorageError> 
 
 impl Sqlite {
     /// Opens (creating it if needed) `DIR/collector.db` and applies the
-    /// migrations.
+    /// migrations. `DIR` is made private to its owner (0700): it holds the
+    /// database's key and every trace, and the QA sandbox's tests run as
+    /// other users on this host.
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StorageError::Io {
+        use std::os::unix::fs::PermissionsExt as _;
+        let io = |source| StorageError::Io {
             path: data_dir.to_path_buf(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         Self::open_file(&data_dir.join(FILE_NAME))
     }
 

@@ -67,9 +67,11 @@ impl Runner for Docker {
             .ok_or_else(|| RunError::Failed("the workspace has no parent directory".to_owned()))?;
         // The container's user must be able to write its workspace.
         if super::sandbox::is_root() {
-            super::sandbox::hand_over(parent, NOBODY).map_err(|error| {
-                RunError::Failed(format!("handing over the workspace: {error}"))
-            })?;
+            super::sandbox::keep_traversable(parent)
+                .and_then(|()| super::sandbox::hand_over(request.workspace, NOBODY))
+                .map_err(|error| {
+                    RunError::Failed(format!("handing over the workspace: {error}"))
+                })?;
         }
         let mut command = Command::new(&self.docker);
         command
@@ -86,7 +88,11 @@ impl Runner for Docker {
             "--cap-drop=ALL".to_owned(),
             "--read-only".to_owned(),
             "--tmpfs=/tmp:rw,nosuid,nodev,size=256m".to_owned(),
-            format!("--ulimit=cpu={0}:{0}", limits.cpu_seconds),
+            format!(
+                "--ulimit=cpu={}:{}",
+                limits.cpu_seconds,
+                limits.cpu_seconds.saturating_add(super::CPU_GRACE_SECONDS)
+            ),
             format!(
                 "--ulimit=fsize={0}:{0}",
                 limits.file_size_mb.saturating_mul(1024 * 1024)
@@ -104,7 +110,7 @@ impl Runner for Docker {
         }
         command.arg(&self.image).args(request.command);
         let docker = self.docker.clone();
-        supervise(command, limits, move || {
+        let output = supervise(command, limits, request.cancel, move || {
             // Killing `docker run` leaves the container running.
             let _ = Command::new(docker)
                 .args(["kill", &name])
@@ -112,6 +118,16 @@ impl Runner for Docker {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
-        })
+        })?;
+        // 125: Docker itself failed (the daemon, the image, the options),
+        // not the tests.
+        if output.exit_code == Some(125) && output.killed_by.is_none() {
+            let said = String::from_utf8_lossy(&output.log);
+            return Err(RunError::Unavailable(format!(
+                "docker run failed: {}",
+                said.trim().lines().last().unwrap_or("exit code 125")
+            )));
+        }
+        Ok(output)
     }
 }

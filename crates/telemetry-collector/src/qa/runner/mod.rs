@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,9 @@ pub struct RunRequest<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The limits.
     pub limits: &'a Limits,
+    /// Set by the caller to stop the run early (the job's timeout, a lost
+    /// lease): the command is killed as at the wall clock.
+    pub cancel: &'a AtomicBool,
 }
 
 /// What a test command did.
@@ -111,7 +115,8 @@ pub struct RunOutput {
     pub exit_code: Option<i32>,
     /// The signal that ended it, when one did.
     pub signal: Option<i32>,
-    /// The limit that stopped it: `wall_clock` or `cpu`.
+    /// What stopped it: the `wall_clock` or `cpu` limit, or `cancelled`
+    /// by the caller.
     pub killed_by: Option<String>,
     /// Its wall-clock time.
     pub duration: Duration,
@@ -175,13 +180,15 @@ pub fn on_path(program: &str) -> Option<PathBuf> {
 }
 
 /// Spawns `command` with its output into one capped pipe, waits for it
-/// under `limits`' wall clock (then runs `on_timeout` and kills it, and
-/// through the runner's `--kill-child`/`--die-with-parent`, everything it
-/// started), and collects what it did.
+/// under `limits`' wall clock or until `cancel` is set (then runs
+/// `on_stop` and kills it, and through the runner's
+/// `--kill-child`/`--die-with-parent`, everything it started), and
+/// collects what it did.
 fn supervise(
     mut command: Command,
     limits: &Limits,
-    on_timeout: impl FnOnce(),
+    cancel: &AtomicBool,
+    on_stop: impl FnOnce(),
 ) -> Result<RunOutput, RunError> {
     let (reader, writer) =
         std::io::pipe().map_err(|error| RunError::Failed(format!("creating a pipe: {error}")))?;
@@ -200,12 +207,12 @@ fn supervise(
     drop(command);
     let cap = usize::try_from(limits.output_kb.saturating_mul(1024)).unwrap_or(usize::MAX);
     let collector = std::thread::spawn(move || collect(reader, cap));
-    let (status, timed_out) = wait_until(&mut child, started + limits.wall(), on_timeout)?;
+    let (status, stopped) = wait_until(&mut child, started + limits.wall(), cancel, on_stop)?;
     let duration = started.elapsed();
     let (log, dropped_bytes) = collector
         .join()
         .map_err(|_| RunError::Failed("the log reader panicked".to_owned()))?;
-    Ok(output(status, timed_out, duration, log, dropped_bytes))
+    Ok(output(status, stopped, duration, log, dropped_bytes))
 }
 
 /// Reads `reader` to its end, keeping the first `cap` bytes.
@@ -228,51 +235,76 @@ fn collect(mut reader: std::io::PipeReader, cap: usize) -> (Vec<u8>, u64) {
     (kept, dropped)
 }
 
-/// Waits for `child` until `deadline`, then kills it; returns its status
-/// and whether the deadline passed.
+/// Why a run was stopped before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    WallClock,
+    Cancelled,
+}
+
+/// Waits for `child` until `deadline` or `cancel`, then kills it; returns
+/// its status and what stopped it.
 fn wait_until(
     child: &mut Child,
     deadline: Instant,
-    on_timeout: impl FnOnce(),
-) -> Result<(ExitStatus, bool), RunError> {
+    cancel: &AtomicBool,
+    on_stop: impl FnOnce(),
+) -> Result<(ExitStatus, Option<Stopped>), RunError> {
     let failed =
         |error: std::io::Error| RunError::Failed(format!("waiting for the runner: {error}"));
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait().map_err(failed)? {
-            return Ok((status, false));
+            return Ok((status, None));
         }
         let now = Instant::now();
-        if now >= deadline {
-            on_timeout();
+        let cancelled = cancel.load(Ordering::Relaxed);
+        if cancelled || now >= deadline {
+            on_stop();
             // SIGKILL to the runner; its namespace's init, and so every
             // process in it, dies with it.
             let _ = child.kill();
-            return Ok((child.wait().map_err(failed)?, true));
+            let why = if cancelled {
+                Stopped::Cancelled
+            } else {
+                Stopped::WallClock
+            };
+            return Ok((child.wait().map_err(failed)?, Some(why)));
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
-/// `SIGXCPU`, sent when `RLIMIT_CPU` runs out.
+/// `SIGXCPU`, sent when `RLIMIT_CPU`'s soft limit runs out.
 const SIGXCPU: i32 = 24;
+
+/// Seconds between `RLIMIT_CPU`'s soft limit (`SIGXCPU`, which ends a
+/// process that does not handle it) and its hard one (`SIGKILL`): with no
+/// gap the kernel sends only `SIGKILL`, and the cause would not show.
+pub(super) const CPU_GRACE_SECONDS: u64 = 5;
 
 fn output(
     status: ExitStatus,
-    timed_out: bool,
+    stopped: Option<Stopped>,
     duration: Duration,
     log: Vec<u8>,
     dropped_bytes: u64,
 ) -> RunOutput {
     use std::os::unix::process::ExitStatusExt as _;
-    let signal = status.signal();
-    let killed_by = if timed_out {
-        Some("wall_clock".to_owned())
-    } else if signal == Some(SIGXCPU) || status.code() == Some(128 + SIGXCPU) {
-        Some("cpu".to_owned())
-    } else {
-        None
+    // bwrap and `docker run` exit 128 + n for a command that signal n
+    // ended, as shells do; unshare re-raises the signal.
+    let signal = status.signal().or_else(|| {
+        status
+            .code()
+            .filter(|code| (129..=128 + 64).contains(code))
+            .map(|code| code - 128)
+    });
+    let killed_by = match stopped {
+        Some(Stopped::WallClock) => Some("wall_clock".to_owned()),
+        Some(Stopped::Cancelled) => Some("cancelled".to_owned()),
+        None if signal == Some(SIGXCPU) => Some("cpu".to_owned()),
+        None => None,
     };
     RunOutput {
         exit_code: status.code(),
@@ -308,6 +340,7 @@ pub fn validation(
                 "killed after the wall-clock limit ({:.0} s)",
                 run.duration.as_secs_f64()
             ),
+            "cancelled" => "stopped: the attempt's time ran out or its lease was lost".to_owned(),
             _ => "killed by the CPU-time limit".to_owned(),
         })
     } else if let Some(problem) = report_problem {
@@ -316,11 +349,13 @@ pub fn validation(
         Some(format!("ended by signal {signal}"))
     } else if !tests_passed {
         Some(match (&counts, run.exit_code) {
-            (Some(c), _) if c.failed + c.errors > 0 => format!(
+            (Some(c), _) if c.failed.saturating_add(c.errors) > 0 => format!(
                 "{} failed, {} errors of {} tests",
                 c.failed,
                 c.errors,
-                c.passed + c.failed + c.errors + c.skipped
+                [c.passed, c.failed, c.errors, c.skipped]
+                    .into_iter()
+                    .fold(0_u64, |sum, n| sum + u64::from(n))
             ),
             (Some(c), _) if c.passed == 0 => "no test ran".to_owned(),
             (_, Some(code)) => format!("the test command exited with {code}"),

@@ -97,10 +97,10 @@ fn junit(xml: &str) -> Result<TestCounts, String> {
                 _ => None,
             });
         match outcome {
-            Some(1) => counts.failed += 1,
-            Some(2) => counts.errors += 1,
-            Some(_) => counts.skipped += 1,
-            None => counts.passed += 1,
+            Some(1) => counts.failed = counts.failed.saturating_add(1),
+            Some(2) => counts.errors = counts.errors.saturating_add(1),
+            Some(_) => counts.skipped = counts.skipped.saturating_add(1),
+            None => counts.passed = counts.passed.saturating_add(1),
         }
     }
     Ok(counts)
@@ -116,7 +116,7 @@ fn count_before(text: &str, word: &str) -> Option<u32> {
         .windows(2)
         .filter(|pair| pair[1].trim_end_matches(['.', ':']) == word)
         .filter_map(|pair| pair[0].parse::<u32>().ok())
-        .reduce(|a, b| a + b)
+        .reduce(u32::saturating_add)
 }
 
 /// pytest's last `=== … in 0.12s ===` line.
@@ -151,9 +151,12 @@ fn cargo(log: &str) -> Result<TestCounts, String> {
             continue;
         };
         seen = true;
-        counts.passed += count_before(rest, "passed").unwrap_or(0);
-        counts.failed += count_before(rest, "failed").unwrap_or(0);
-        counts.skipped += count_before(rest, "ignored").unwrap_or(0);
+        let add = |total: &mut u32, word| {
+            *total = total.saturating_add(count_before(rest, word).unwrap_or(0));
+        };
+        add(&mut counts.passed, "passed");
+        add(&mut counts.failed, "failed");
+        add(&mut counts.skipped, "ignored");
     }
     if !seen {
         return Err("no `test result:` line in the log".to_owned());
@@ -178,8 +181,9 @@ fn nextest(log: &str) -> Result<TestCounts, String> {
     let (_, outcomes) = line.split_once("run:").unwrap_or(("", line));
     Ok(TestCounts {
         passed: count_before(outcomes, "passed").unwrap_or(0),
-        failed: count_before(outcomes, "failed").unwrap_or(0)
-            + count_before(outcomes, "timed").unwrap_or(0),
+        failed: count_before(outcomes, "failed")
+            .unwrap_or(0)
+            .saturating_add(count_before(outcomes, "timed").unwrap_or(0)),
         errors: 0,
         skipped: count_before(outcomes, "skipped").unwrap_or(0),
     })
@@ -220,10 +224,12 @@ fn unittest(log: &str) -> Result<TestCounts, String> {
     let skipped = field("skipped");
     let expected = field("expected failures");
     Ok(TestCounts {
-        passed: ran.saturating_sub(failed + errors + skipped + expected),
+        passed: [failed, errors, skipped, expected]
+            .into_iter()
+            .fold(ran, u32::saturating_sub),
         failed,
         errors,
-        skipped: skipped + expected,
+        skipped: skipped.saturating_add(expected),
     })
 }
 

@@ -107,15 +107,20 @@ impl Sandbox {
         self.own_user
     }
 
-    fn prlimit_args(&self, limits: &Limits, user: Option<u32>) -> Vec<String> {
+    fn prlimit_args(&self, limits: &Limits) -> Vec<String> {
         let mib = |n: u64| n.saturating_mul(1024 * 1024);
-        let processes =
-            already_running(user.unwrap_or_else(current_uid)).saturating_add(limits.processes);
+        // Since Linux 5.14 the kernel counts RLIMIT_NPROC per user
+        // namespace, so the run's processes alone count; before, per user,
+        // which a run's own user id (as root) makes the same.
         vec![
             self.prlimit.display().to_string(),
-            format!("--nproc={processes}"),
+            format!("--nproc={}", limits.processes),
             format!("--as={}", mib(limits.memory_mb)),
-            format!("--cpu={}", limits.cpu_seconds),
+            format!(
+                "--cpu={}:{}",
+                limits.cpu_seconds,
+                limits.cpu_seconds.saturating_add(super::CPU_GRACE_SECONDS)
+            ),
             format!("--fsize={}", mib(limits.file_size_mb)),
             "--core=0".to_owned(),
             "--".to_owned(),
@@ -196,7 +201,13 @@ impl Sandbox {
                 command.envs(env(&home, &scratch.display().to_string()));
             }
         }
-        command.args(self.prlimit_args(request.limits, user));
+        command.args(self.prlimit_args(request.limits));
+        if matches!(self.tool, Tool::Namespaces { .. }) {
+            // unshare cannot always raise the signal that ended its child
+            // (SIGXCPU), and then exits 1; a shell between them reports it
+            // as 128 + n, as bwrap does.
+            command.args(["/bin/sh", "-c", "\"$@\"; exit $?", "sh"]);
+        }
         command.args(request.command);
         command
     }
@@ -221,10 +232,21 @@ impl Runner for Sandbox {
         std::fs::create_dir_all(&scratch).map_err(|e| failed("creating the sandbox's tmp", e))?;
         let user = self.own_user.then(run_uid);
         if let Some(user) = user {
-            hand_over(parent, user)
-                .map_err(|e| failed("handing the workspace to the sandbox user", e))?;
+            // The job directory stays the collector's (the run may pass
+            // through it, not change it: it cannot swap its workspace for
+            // a link); what is in it is the run's.
+            keep_traversable(parent).map_err(|e| failed("the job directory", e))?;
+            for dir in [request.workspace, scratch.as_path()] {
+                hand_over(dir, user)
+                    .map_err(|e| failed("handing the workspace to the sandbox user", e))?;
+            }
         }
-        supervise(self.command(request, &scratch, user), request.limits, || {})
+        supervise(
+            self.command(request, &scratch, user),
+            request.limits,
+            request.cancel,
+            || {},
+        )
     }
 }
 
@@ -257,37 +279,10 @@ fn current_uid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// Threads `uid` runs now: `RLIMIT_NPROC` counts them all, so the
-/// sandbox's allowance goes on top.
-fn already_running(uid: u32) -> u64 {
-    let Ok(processes) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    processes
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("status")).ok())
-        .filter(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().next())
-                .is_some_and(|id| id == uid.to_string())
-        })
-        .map(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap_or(1)
-        })
-        .sum()
+/// Lets other users pass through `dir` (0711), and nothing more.
+pub(super) fn keep_traversable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
 }
 
 /// Gives `dir` and everything under it to `user` (its group too).

@@ -54,6 +54,7 @@ fn unpack(reader: impl Read, into: &Path, max_bytes: u64) -> Result<u64, UnpackE
     archive.set_overwrite(true);
     let mut total = 0_u64;
     let mut entries = 0_u64;
+    let mut links = Vec::new();
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         entries += 1;
@@ -81,6 +82,7 @@ fn unpack(reader: impl Read, into: &Path, max_bytes: u64) -> Result<u64, UnpackE
             if !stays_inside(&path, &target) {
                 return Err(refuse("a symbolic link that points outside the workspace"));
             }
+            links.push(path.clone());
         } else if !(kind.is_file() || kind.is_dir() || kind.is_pax_global_extensions()) {
             return Err(refuse(
                 "only files, directories and relative symbolic links are unpacked",
@@ -99,6 +101,22 @@ fn unpack(reader: impl Read, into: &Path, max_bytes: u64) -> Result<u64, UnpackE
             return Err(refuse("the path leaves the workspace"));
         }
     }
+    // Each link checked alone stays inside, but links through links (`d ->
+    // .`, then `d/d/x -> ../x`) may not: resolve every one now that all
+    // are there.
+    let root = into
+        .canonicalize()
+        .map_err(|error| UnpackError::Io(error.to_string()))?;
+    for link in links {
+        if let Ok(resolved) = into.join(&link).canonicalize()
+            && !resolved.starts_with(&root)
+        {
+            return Err(UnpackError::Refused {
+                path: link.display().to_string(),
+                reason: "a symbolic link that resolves outside the workspace".to_owned(),
+            });
+        }
+    }
     Ok(total)
 }
 
@@ -108,7 +126,12 @@ fn stays_inside(link: &Path, target: &Path) -> bool {
     if target.is_absolute() {
         return false;
     }
-    let mut depth = link.components().count().saturating_sub(1);
+    let mut depth = link.parent().map_or(0, |parent| {
+        parent
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count()
+    });
     for component in target.components() {
         match component {
             Component::Normal(_) => depth += 1,
@@ -214,6 +237,27 @@ mod tests {
             );
             assert!(text.contains(reason), "{name}: {text}");
         }
+        // Each link alone looks inside; through the first, the second is
+        // `../outside` from the workspace.
+        let chained = archive(|b| {
+            raw(b, "d", tar::EntryType::Symlink, ".");
+            raw(b, "d/x", tar::EntryType::Symlink, "../outside");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir(&workspace).unwrap();
+        std::fs::create_dir(dir.path().join("outside")).unwrap();
+        let error = unpack_workspace(&chained, &workspace, 1 << 20).unwrap_err();
+        assert!(
+            error.to_string().contains("outside the workspace"),
+            "{error}"
+        );
+        let dotted = archive(|b| raw(b, "./a/link", tar::EntryType::Symlink, "../../x"));
+        let error = unpack_workspace(&dotted, dir.path(), 1 << 20).unwrap_err();
+        assert!(
+            error.to_string().contains("outside the workspace"),
+            "{error}"
+        );
         let inside = archive(|b| raw(b, "a/link", tar::EntryType::Symlink, "../b.py"));
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(unpack_workspace(&inside, dir.path(), 1 << 20), Ok(0));
