@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::traces::send;
-use common::{Launch, Server};
+use common::{Launch, Server, ps_shows};
 use serde_json::{Value, json};
 use telemetry_collector::demo;
 use telemetry_collector_client::CollectorConfig;
@@ -210,14 +210,6 @@ fn a_job_whose_worker_was_killed_is_claimed_again_after_its_lease() {
     assert_eq!(qa["job"]["state"], "done", "{qa}");
     assert_eq!(qa["job"]["attempts"], 2, "the lost attempt counts: {qa}");
     assert_eq!(qa["validation"]["tests_passed"], true, "{qa}");
-}
-
-fn ps_shows(text: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(text))
 }
 
 #[test]

@@ -7,11 +7,14 @@
 //! bwrap fails). The Docker runner is tested where Docker answers and holds
 //! its image; otherwise each Docker test says it skipped.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use common::ps_shows;
 use telemetry_collector::qa::config::SandboxMode;
 use telemetry_collector::qa::runner::docker::Docker;
 use telemetry_collector::qa::runner::sandbox::Sandbox;
@@ -187,15 +190,6 @@ fn a_fork_bomb_is_stopped_by_the_process_limit() {
             sandbox.name()
         );
     }
-}
-
-/// Whether a running process's command line contains `text`.
-fn ps_shows(text: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(text))
 }
 
 #[test]

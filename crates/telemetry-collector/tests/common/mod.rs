@@ -279,3 +279,13 @@ pub fn sqlite_counts(data_dir: &Path) -> (u64, u64) {
     };
     (count("model_registrations"), count("events"))
 }
+
+/// Whether a running process's command line contains `text` (processes in
+/// the QA sandbox's namespaces included).
+pub fn ps_shows(text: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(text))
+}
