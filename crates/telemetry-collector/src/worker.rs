@@ -79,7 +79,8 @@ impl Engine {
     }
 }
 
-/// Tells the workers to stop; they finish the attempt in hand first.
+/// Tells the workers to stop; they finish the attempt in hand first. Dropping
+/// it stops them as well.
 #[derive(Debug)]
 pub struct Stop(watch::Sender<bool>);
 
@@ -128,16 +129,20 @@ async fn work<S: Storage>(
             now_ms: app.now_ms(),
             lease_ms: millis(config.lease()),
         };
-        match app.storage().qa_claim(claim).await {
-            Ok(Some(job)) => run_job(&app, &engine, &name, job).await,
-            Ok(None) => {
-                let _ = tokio::time::timeout(idle, stop.changed()).await;
+        let wait = match app.storage().qa_claim(claim).await {
+            Ok(Some(job)) => {
+                run_job(&app, &engine, &name, job).await;
+                continue;
             }
+            Ok(None) => idle,
             Err(error) => {
                 tracing::warn!(worker = %name, %error, "claiming a QA job failed");
-                let _ =
-                    tokio::time::timeout(idle.max(Duration::from_secs(1)), stop.changed()).await;
+                idle.max(Duration::from_secs(1))
             }
+        };
+        // A dropped `Stop` stops the workers too.
+        if let Ok(Err(_)) = tokio::time::timeout(wait, stop.changed()).await {
+            break;
         }
     }
     tracing::info!(worker = %name, "QA worker stopped");
