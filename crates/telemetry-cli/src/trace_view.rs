@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use telemetry_trace::{EventKind, Trace};
+use telemetry_trace::{EventKind, Trace, format_seconds as seconds};
 
 /// Columns of the timeline's summary; longer text wraps under it.
 const SUMMARY_WIDTH: usize = 72;
@@ -354,17 +354,6 @@ fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 
-/// Seconds as `65s`, `0.03s`, `1.5s`.
-fn seconds(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}s")
-    } else if value < 1.0 {
-        format!("{value:.2}s")
-    } else {
-        format!("{value:.1}s")
-    }
-}
-
 /// `230 s (3 min 50 s)`.
 fn duration(value: f64) -> String {
     #[allow(
@@ -576,6 +565,5 @@ mod tests {
         assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
         assert_eq!(wrap("", 5), [""]);
         assert_eq!(duration(230.0), "230s (3 min 50 s)");
-        assert_eq!(seconds(0.03), "0.03s");
     }
 }

@@ -241,6 +241,24 @@ pub enum RationaleKind {
     NextStep,
 }
 
+/// Seconds as the trace views write them: `65s`, `0.03s`, `1.5s`.
+///
+/// ```
+/// assert_eq!(telemetry_trace::format_seconds(65.0), "65s");
+/// assert_eq!(telemetry_trace::format_seconds(0.034), "0.03s");
+/// assert_eq!(telemetry_trace::format_seconds(1.54), "1.5s");
+/// ```
+#[must_use]
+pub fn format_seconds(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}s")
+    } else if value < 1.0 {
+        format!("{value:.2}s")
+    } else {
+        format!("{value:.1}s")
+    }
+}
+
 /// Counts and the duration of a trace, derived from its events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

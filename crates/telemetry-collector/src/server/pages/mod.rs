@@ -312,18 +312,6 @@ fn counted(count: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-/// Seconds as `65s`, `0.03s`, `1.5s` (as `telemetry trace show` writes
-/// them).
-fn seconds(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}s")
-    } else if value < 1.0 {
-        format!("{value:.2}s")
-    } else {
-        format!("{value:.1}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,7 +349,6 @@ mod tests {
     fn times_read_as_rfc3339() {
         assert_eq!(rfc3339(1_696_435_200.0), "2023-10-04T16:00:00Z");
         assert_eq!(rfc3339(1_696_435_200.25), "2023-10-04T16:00:00.25Z");
-        assert_eq!(seconds(0.03), "0.03s");
         assert_eq!(counted(1u32, "commit"), "1 commit");
         assert_eq!(counted(0u32, "commit"), "0 commits");
     }

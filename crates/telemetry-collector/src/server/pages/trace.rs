@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use telemetry_trace::{
     Event, EventKind, Judgement, LogProof, Qa, RUBRIC, Trace, Validation, Verdict, Verified,
-    VerifierKey, verify_offline,
+    VerifierKey, format_seconds as seconds, verify_offline,
 };
 
-use super::{Page, counted, let_in, rfc3339, seconds};
+use super::{Page, counted, let_in, rfc3339};
 use crate::server::App;
 use crate::storage::Storage;
 
