@@ -277,13 +277,11 @@ async fn attempt<S: Storage>(
             Failure::Permanent(error.message().to_owned())
         }
     })?;
-    let mut artifacts = Vec::new();
-    let validation = match &request.validation {
-        None => skipped(),
+    let (validation, log) = match &request.validation {
+        None => (skipped(), None),
         Some(asked) => {
             let (validation, log) = validate(app, engine, asked, cancel).await?;
-            artifacts.push((log.sha256.clone(), log.size));
-            validation
+            (validation, Some(log))
         }
     };
     let judge = Arc::clone(&engine.judge);
@@ -293,6 +291,17 @@ async fn attempt<S: Storage>(
             .await
             .map_err(|error| Failure::Transient(format!("the judge panicked: {error}")))?
             .map_err(|error| Failure::Transient(format!("the judge: {error}")))?;
+    // The log is stored last, when nothing else can fail: a retried
+    // attempt leaves no blob that no trace owns.
+    let mut artifacts = Vec::new();
+    if let (Some(bytes), Some(artifact)) = (log, &validation.log) {
+        app.blobs()
+            .store()
+            .put(&artifact_path(&artifact.sha256), bytes.into())
+            .await
+            .map_err(|error| Failure::Transient(format!("storing the test log: {error}")))?;
+        artifacts.push((artifact.sha256.clone(), artifact.size));
+    }
     Ok((
         Qa {
             job: None,
@@ -325,14 +334,15 @@ fn skipped() -> Validation {
     }
 }
 
-/// Unpacks the workspace snapshot, runs the test command, reads the report
-/// and stores the (redacted) log as a blob.
+/// Unpacks the workspace snapshot, runs the test command and reads the
+/// report; returns the validation, which names the (redacted) log, and the
+/// log's bytes, to store.
 async fn validate<S: Storage>(
     app: &Arc<App<S>>,
     engine: &Arc<Engine>,
     asked: &ValidationRequest,
     cancel: &Arc<AtomicBool>,
-) -> Result<(Validation, ArtifactRef), Failure> {
+) -> Result<(Validation, Vec<u8>), Failure> {
     let framework: Framework = asked.framework.parse().map_err(Failure::Permanent)?;
     let snapshot = match app
         .blobs()
@@ -368,14 +378,8 @@ async fn validate<S: Storage>(
     })
     .await
     .map_err(|error| Failure::Transient(format!("the runner panicked: {error}")))??;
-    let artifact = ArtifactRef::for_bytes(&bytes, Some("text/plain"));
-    app.blobs()
-        .store()
-        .put(&artifact_path(&artifact.sha256), bytes.into())
-        .await
-        .map_err(|error| Failure::Transient(format!("storing the test log: {error}")))?;
-    validation.log = Some(artifact.clone());
-    Ok((validation, artifact))
+    validation.log = Some(ArtifactRef::for_bytes(&bytes, Some("text/plain")));
+    Ok((validation, bytes))
 }
 
 /// The blocking part: a fresh directory, the snapshot unpacked, the tests
