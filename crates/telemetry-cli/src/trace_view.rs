@@ -393,13 +393,12 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
 
     use telemetry_trace::wire::CreateTrace;
     use telemetry_trace::{
-        ArtifactRef, Chunk, Event, Integrity, JobState, Judgement, LogProof, Metrics, Qa, QaJob,
-        RUBRIC, Repo, Session, TRACE_VERSION, Task, TestCounts, Validation, Verdict,
+        Chunk, Event, JobState, Judgement, LogProof, Qa, QaJob, RUBRIC, TestCounts, Validation,
+        Verdict,
     };
 
     use super::*;
@@ -418,44 +417,7 @@ mod tests {
             };
             events.extend(Chunk::from_json(&bytes).unwrap().events);
         }
-        let mut artifacts = BTreeMap::new();
-        for event in &events {
-            let artifact: Option<&ArtifactRef> = match &event.kind {
-                EventKind::CmdRun { output, .. } => output.as_ref(),
-                EventKind::TestRun { report, .. } => report.as_ref(),
-                EventKind::Commit { diff, .. } => diff.as_ref(),
-                _ => None,
-            };
-            if let Some(artifact) = artifact {
-                artifacts.insert(artifact.sha256.clone(), artifact.clone());
-            }
-        }
-        Trace {
-            trace_version: TRACE_VERSION.to_owned(),
-            trace_id: format!("trace-{name}"),
-            session: Session {
-                participant_id: create.participant_id,
-                consent: create.consent,
-            },
-            task: Task {
-                id: create.task_id,
-                title: create.task_title,
-                description: create.task_description,
-            },
-            repo: Repo {
-                origin: create.repo_origin,
-                start_commit: create.start_commit,
-            },
-            environment: create.environment,
-            metrics: Metrics::from_events(&events),
-            integrity: Integrity {
-                event_hash_chain: events.last().unwrap().hash.clone(),
-                log: None,
-            },
-            events,
-            artifacts,
-            qa: None,
-        }
+        create.into_trace(format!("trace-{name}"), events)
     }
 
     fn shown(trace: &Trace) -> String {

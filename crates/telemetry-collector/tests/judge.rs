@@ -17,8 +17,7 @@ use telemetry_collector::qa::judge::openai::MAX_PROMPT_BYTES;
 use telemetry_collector::qa::judge::{self, HeuristicJudge, Judge, OpenAiConfig, OpenAiJudge};
 use telemetry_trace::wire::CreateTrace;
 use telemetry_trace::{
-    Chunk, Event, EventKind, Integrity, Judgement, Metrics, RUBRIC, Repo, Session, TRACE_VERSION,
-    Task, Trace, Validation, Verdict, weighted_overall,
+    Chunk, Event, EventKind, Judgement, RUBRIC, Trace, Validation, Verdict, weighted_overall,
 };
 
 /// An example session (`examples/traces/{name}`) as the collector holds it
@@ -37,32 +36,7 @@ fn example(name: &str) -> Trace {
         events.extend(Chunk::from_json(&bytes).unwrap().events);
     }
     assert!(!events.is_empty(), "{name} has no events");
-    Trace {
-        trace_version: TRACE_VERSION.to_owned(),
-        trace_id: format!("trace-{name}"),
-        session: Session {
-            participant_id: create.participant_id,
-            consent: create.consent,
-        },
-        task: Task {
-            id: create.task_id,
-            title: create.task_title,
-            description: create.task_description,
-        },
-        repo: Repo {
-            origin: create.repo_origin,
-            start_commit: create.start_commit,
-        },
-        environment: create.environment,
-        metrics: Metrics::from_events(&events),
-        integrity: Integrity {
-            event_hash_chain: events.last().unwrap().hash.clone(),
-            log: None,
-        },
-        events,
-        artifacts: BTreeMap::new(),
-        qa: None,
-    }
+    create.into_trace(format!("trace-{name}"), events)
 }
 
 fn shown(name: &str, judgement: &Judgement) -> String {

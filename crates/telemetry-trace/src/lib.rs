@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod artifact;
+mod assemble;
 pub mod canonical;
 pub mod chain;
 pub mod leaf;

@@ -223,6 +223,18 @@ impl EventKind {
             Self::RationaleNote { .. } => "rationale_note",
         }
     }
+
+    /// The artifact the event refers to: a command's output, a test run's
+    /// report, a commit's diff.
+    #[must_use]
+    pub const fn artifact(&self) -> Option<&ArtifactRef> {
+        match self {
+            Self::CmdRun { output, .. } => output.as_ref(),
+            Self::TestRun { report, .. } => report.as_ref(),
+            Self::Commit { diff, .. } => diff.as_ref(),
+            Self::FileEdit { .. } | Self::RationaleNote { .. } => None,
+        }
+    }
 }
 
 /// The steps of structured reasoning the reference design records.

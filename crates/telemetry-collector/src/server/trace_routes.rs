@@ -17,7 +17,7 @@
 //! The log's checkpoints, key and consistency proofs are public, as a
 //! transparency log's are: they name no trace and hold no content.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -36,10 +36,7 @@ use telemetry_trace::merkle::Hash;
 use telemetry_trace::wire::{
     ChunkAnswer, CompleteTrace, Completed, CreateTrace, Created, UploadStatus,
 };
-use telemetry_trace::{
-    ArtifactRef, Chunk, Event, EventKind, Integrity, LogProof, Metrics, Repo, Session,
-    TRACE_VERSION, Task, Trace, canonical_json, verify_chain,
-};
+use telemetry_trace::{Chunk, Event, LogProof, Trace, canonical_json, verify_chain};
 
 use super::{ApiError, App, read_body};
 use crate::auth::{self, KeyHash, Principal};
@@ -545,16 +542,6 @@ async fn put_artifact<S: Storage>(
     ))
 }
 
-/// The artifacts an event refers to.
-fn references(event: &Event) -> Vec<&ArtifactRef> {
-    match &event.kind {
-        EventKind::CmdRun { output, .. } => output.iter().collect(),
-        EventKind::TestRun { report, .. } => report.iter().collect(),
-        EventKind::Commit { diff, .. } => diff.iter().collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn parse_events(bodies: &[String]) -> Result<Vec<Event>, ApiError> {
     bodies
         .iter()
@@ -573,42 +560,6 @@ fn parse_header(row: &TraceRow) -> Result<CreateTrace, ApiError> {
             "a stored trace header: {error}"
         )))
     })
-}
-
-/// The trace as a document: its header, `events` in seq order, and the
-/// artifacts they refer to.
-fn document(trace_id: &str, header: CreateTrace, events: Vec<Event>, head: String) -> Trace {
-    let artifacts: BTreeMap<String, ArtifactRef> = events
-        .iter()
-        .flat_map(references)
-        .map(|artifact| (artifact.sha256.clone(), artifact.clone()))
-        .collect();
-    Trace {
-        trace_version: TRACE_VERSION.to_owned(),
-        trace_id: trace_id.to_owned(),
-        session: Session {
-            participant_id: header.participant_id,
-            consent: header.consent,
-        },
-        task: Task {
-            id: header.task_id,
-            title: header.task_title,
-            description: header.task_description,
-        },
-        repo: Repo {
-            origin: header.repo_origin,
-            start_commit: header.start_commit,
-        },
-        environment: header.environment,
-        metrics: Metrics::from_events(&events),
-        events,
-        artifacts,
-        qa: None,
-        integrity: Integrity {
-            event_hash_chain: head,
-            log: None,
-        },
-    }
 }
 
 /// Times `complete` checks the events again when chunks keep arriving
@@ -774,7 +725,7 @@ async fn checked_completion<S: Storage>(
         .collect();
     let mut checked = BTreeSet::new();
     for event in &events {
-        for artifact in references(event) {
+        if let Some(artifact) = event.kind.artifact() {
             if !checked.insert(artifact.sha256.as_str()) {
                 continue;
             }
@@ -809,7 +760,8 @@ async fn checked_completion<S: Storage>(
             }
         }
     }
-    let trace = document(trace_id, parse_header(row)?, events, head.clone());
+    // `head` is the last event's hash, which the trace's chain head is.
+    let trace = parse_header(row)?.into_trace(trace_id.clone(), events);
     let completion = Completion {
         trace_id: trace_id.clone(),
         document: to_json(&trace),
@@ -926,11 +878,7 @@ pub(crate) async fn load_trace<S: Storage>(
                 .await
                 .map_err(|error| storage_error(&error))?,
         )?;
-        let head = events.last().map_or_else(
-            || telemetry_trace::GENESIS.to_owned(),
-            |event| event.hash.clone(),
-        );
-        document(trace_id, parse_header(&row)?, events, head)
+        parse_header(&row)?.into_trace(trace_id, events)
     };
     Ok((row, trace))
 }
